@@ -10,11 +10,13 @@ import awkward as ak
 import numpy as np
 from tqdm import tqdm
 
+from analysis.config import Config
 from analysis.events import jets as jetlib
 from analysis.events.delphes import DelphesWriter
 from analysis.events.detector import Candidates, DetectorResponse, TagEfficiency, btag, reconstruct
 from analysis.events.particles import ChargeTable, FlatRecord, flavour_partons, hard_process, visible_final_state
 from analysis.events.pythia import GeneratorSettings, PythiaRun
+from analysis.provenance import atomic_output, now, write_meta
 
 @dataclass(frozen=True)
 class Reconstruction:
@@ -60,6 +62,7 @@ def generate_chunk(
     constituents: bool = False,
     batch_size: int = 500,
     progress: bool = True,
+    file_id: str = "",
 ) -> ChunkSummary:
     """Generate `n_events` and write them to `output` (the caller makes the write atomic)."""
     start = time.time()
@@ -67,8 +70,8 @@ def generate_chunk(
     charge = ChargeTable(run.charge)
     rng = np.random.default_rng(detector_seed)
     number = first_event_number
-    with DelphesWriter(output, file_id=f"{output}:{settings.seed}") as writer, tqdm(
-        total=n_events, desc=Path(output).name, unit="ev", disable=not progress, mininterval=5
+    with DelphesWriter(output, file_id=f"{file_id}:{settings.seed}") as writer, tqdm(
+        total=n_events, desc=file_id or Path(output).name, unit="ev", disable=not progress, mininterval=5
     ) as bar:
         for batch in run.batches(n_events, batch_size):
             collections = reconstruct_batch(batch, reco, charge, rng, constituents)
@@ -140,3 +143,46 @@ def _storage(values: np.ndarray) -> np.ndarray:
     """Delphes stores floats as float32 and integers as int32."""
     values = np.asarray(values)
     return values.astype(np.float32) if values.dtype.kind == "f" else values.astype(np.int32)
+
+
+def run_chunk(cfg: Config, sample: str, chunk: int, output: str | Path) -> ChunkSummary:
+    """The `generate` stage: chunk `chunk` of `sample`, written atomically with its provenance."""
+    started = now()
+    spec = cfg.generated()[sample]
+    if not 0 <= chunk < spec.n_chunks:
+        raise ValueError(f"sample {sample!r} has chunks 0..{spec.n_chunks - 1}, not {chunk}")
+    settings = cfg.generator_settings(sample, chunk)
+    n_events, first_number = spec.chunk_events(chunk)
+    with atomic_output(output) as tmp:
+        summary = generate_chunk(
+            settings,
+            Reconstruction.from_config(cfg.detector),
+            n_events=n_events,
+            first_event_number=first_number,
+            output=tmp,
+            detector_seed=cfg.chunk_seeds(sample, chunk)[1],
+            constituents=spec.constituents,
+            batch_size=cfg.batch_size,
+            progress=cfg.progress,
+            file_id=f"{cfg.tag}/{sample}/{chunk}",
+        )
+    low, high = spec.chunk_bin(chunk)
+    write_meta(
+        output,
+        tag=cfg.tag,
+        stage="generate",
+        config=cfg.sample_config(sample),
+        started=started,
+        extra={
+            "sample": sample,
+            "chunk": chunk,
+            "pythia_settings": settings.strings(),
+            "pthat_bin": [low, high],
+            "events": summary.events,
+            "sum_of_weights": summary.sum_of_weights,
+            "cross_section_pb": summary.cross_section_pb,
+            "cross_section_error_pb": summary.cross_section_error_pb,
+            "seconds": summary.seconds,
+        },
+    )
+    return summary

@@ -1,0 +1,32 @@
+# `make run`: create .venv, install the pinned stack, run the embedded default workflow.
+# `make test`: same set-up, then the test suite.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= all
+export CONDOR_CONFIG ?= /dev/null
+
+.PHONY: setup run test bench lint clean-venv
+
+$(BIN)/snakemake: envs/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r envs/requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+setup: $(BIN)/snakemake
+
+run: setup
+	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
+
+test: setup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
+
+bench: setup
+	$(BIN)/python benchmarks/generation.py
+
+lint: setup
+	$(BIN)/ruff check analysis workflow tests benchmarks
+
+clean-venv:
+	rm -rf $(VENV)

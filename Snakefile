@@ -1,0 +1,24 @@
+"""ttjpa: jet-parton assignment for all-hadronic ttbar, from Delphes ntuples to figures.
+
+    snakemake --cores all                               # embedded default (config/config.yaml)
+    snakemake --cores all --configfile config/test.yaml # tiny, for tests
+"""
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/generate.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

@@ -1,0 +1,232 @@
+"""The workflow configuration as typed objects, after JSON-schema validation.
+
+Snakemake validates `config` with the same schema at start-up (Snakefile); this module adds
+what a schema cannot say (input files exist, pTHat bins make sense) and derives per-chunk
+settings and seeds, so that the Snakefile and the CLI share one tested implementation.
+"""
+from __future__ import annotations
+
+import glob
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import numpy as np
+import yaml
+
+from analysis.events.pythia import GeneratorSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+DETECTOR_SCHEMA = ROOT / "workflow" / "schemas" / "detector.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with the offending key and what is allowed."""
+
+
+@dataclass(frozen=True)
+class GeneratedSample:
+    name: str
+    process: str
+    events: int
+    chunks: int
+    shower: str = "simple"
+    tune: int = 14
+    pthat_bins: tuple[tuple[float, float | None], ...] = ()
+    pthat_bias_power: float = 0.0
+    pthat_bias_reference: float = 100.0
+    constituents: bool = False
+    pythia_settings: tuple[str, ...] = ()
+    label: str = ""
+
+    source = "generate"
+
+    @property
+    def bins(self) -> tuple[tuple[float | None, float | None], ...]:
+        return self.pthat_bins or ((None, None),)
+
+    @property
+    def n_chunks(self) -> int:
+        return self.chunks * len(self.bins)
+
+    def chunk_events(self, chunk: int) -> tuple[int, int]:
+        """(events in this chunk, number of the chunk's first event within the sample)."""
+        in_bin = chunk % self.chunks
+        base, extra = divmod(self.events, self.chunks)
+        n = base + (in_bin < extra)
+        first_in_bin = in_bin * base + min(in_bin, extra)
+        return n, (chunk // self.chunks) * self.events + first_in_bin
+
+    def chunk_bin(self, chunk: int) -> tuple[float | None, float | None]:
+        return self.bins[chunk // self.chunks]
+
+
+@dataclass(frozen=True)
+class FileSample:
+    name: str
+    files: tuple[str, ...]
+    cross_section_pb: float
+    generated_events: int | None = None
+    sum_of_weights: float | None = None
+    label: str = ""
+
+    source = "files"
+
+    def paths(self) -> list[Path]:
+        return sorted({Path(p) for pattern in self.files for p in glob.glob(pattern)})
+
+
+@dataclass(frozen=True)
+class Config:
+    tag: str
+    seed: int
+    detector: dict
+    samples: dict[str, GeneratedSample | FileSample]
+    batch_size: int = 500
+    progress: bool = True
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def generated(self) -> dict[str, GeneratedSample]:
+        return {k: s for k, s in self.samples.items() if isinstance(s, GeneratedSample)}
+
+    def from_files(self) -> dict[str, FileSample]:
+        return {k: s for k, s in self.samples.items() if isinstance(s, FileSample)}
+
+    def chunk_seeds(self, sample: str, chunk: int) -> tuple[int, int]:
+        """(Pythia seed, detector-response seed) of one chunk: independent streams derived from
+        the master seed, the sample name and the chunk index only."""
+        name_key = int.from_bytes(hashlib.sha256(sample.encode()).digest()[:8], "little")
+        state = np.random.SeedSequence([self.seed, name_key, chunk]).generate_state(2, dtype=np.uint64)
+        return int(state[0] % 900_000_000), int(state[1])
+
+    def generator_settings(self, sample: str, chunk: int) -> GeneratorSettings:
+        s = self.generated()[sample]
+        low, high = s.chunk_bin(chunk)
+        return GeneratorSettings(
+            process=s.process,
+            seed=self.chunk_seeds(sample, chunk)[0],
+            shower=s.shower,
+            tune=s.tune,
+            pthat_min=low,
+            pthat_max=high,
+            pthat_bias_power=s.pthat_bias_power,
+            pthat_bias_reference=s.pthat_bias_reference,
+            extra=s.pythia_settings,
+        )
+
+    def sample_config(self, sample: str) -> dict:
+        """The config subset a sample's artifacts depend on (hashed into provenance)."""
+        subset = {"seed": self.seed, "sample": self.raw["samples"][sample]}
+        if isinstance(self.samples[sample], GeneratedSample):
+            subset["detector"] = self.detector
+            subset["generation"] = {"batch_size": self.batch_size}
+        return subset
+
+
+def _validator(schema_path: Path) -> jsonschema.Validator:
+    schema = yaml.safe_load(schema_path.read_text())
+    cls = jsonschema.validators.validator_for(schema)
+
+    def set_defaults(validator, properties, instance, schema):
+        for key, sub in properties.items():
+            if isinstance(instance, dict) and "default" in sub:
+                instance.setdefault(key, sub["default"])
+        yield from cls.VALIDATORS["properties"](validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(cls, {"properties": set_defaults})(schema)
+
+
+def validate(data: dict, schema_path: Path, where: str) -> None:
+    """Raise ConfigError naming the key path and what is allowed (defaults are filled in)."""
+    errors = sorted(_validator(schema_path).iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError("\n".join(_describe(e, where) for e in errors))
+
+
+def _describe(error, where: str) -> str:
+    path = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        return f"{where}: key {path!r}: {error.message}. Allowed keys: {allowed}"
+    if error.validator == "enum":
+        return f"{where}: key {path!r}: {error.instance!r} is not allowed; allowed values: {error.validator_value}"
+    return f"{where}: key {path!r}: {error.message}"
+
+
+def load(path: str | Path, overrides: dict | None = None) -> Config:
+    """Read, validate and type a config file (as `snakemake --configfile` would)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {path} not found")
+    data = yaml.safe_load(path.read_text()) or {}
+    if overrides:
+        data.update(overrides)
+    return from_dict(data, where=str(path))
+
+
+def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) -> Config:
+    validate(data, SCHEMA, where)
+    card_path = Path(data["detector_card"])
+    card_path = card_path if card_path.is_absolute() else base / card_path
+    if not card_path.exists():
+        raise ConfigError(f"{where}: key 'detector_card': file {card_path} not found")
+    detector = yaml.safe_load(card_path.read_text())
+    validate(detector, DETECTOR_SCHEMA, str(card_path))
+    samples = {name: _sample(name, spec, where) for name, spec in data["samples"].items()}
+    return Config(
+        tag=data["tag"],
+        seed=data["seed"],
+        detector=detector,
+        samples=samples,
+        batch_size=data["generation"]["batch_size"],
+        progress=data["generation"]["progress"],
+        raw=data,
+    )
+
+
+def _sample(name: str, spec: dict, where: str) -> GeneratedSample | FileSample:
+    if spec["source"] == "files":
+        sample = FileSample(
+            name=name,
+            files=tuple(spec["files"]),
+            cross_section_pb=spec["cross_section_pb"],
+            generated_events=spec.get("generated_events"),
+            sum_of_weights=spec.get("sum_of_weights"),
+            label=spec.get("label", name),
+        )
+        if (sample.generated_events is None) == (sample.sum_of_weights is None):
+            raise ConfigError(
+                f"{where}: key 'samples.{name}': give exactly one of 'generated_events' or 'sum_of_weights' "
+                "(the normalisation of a user sample)"
+            )
+        for pattern in sample.files:
+            if not glob.glob(pattern):
+                raise ConfigError(
+                    f"{where}: key 'samples.{name}.files': no file matches {pattern!r}. "
+                    "Fix the path or glob (relative paths are taken from the directory snakemake runs in)."
+                )
+        return sample
+    bins = []
+    for low, high in spec.get("pthat_bins", []):
+        if high != -1 and high <= low:
+            raise ConfigError(f"{where}: key 'samples.{name}.pthat_bins': bin [{low}, {high}] has max <= min")
+        bins.append((float(low), None if high == -1 else float(high)))
+    if spec["process"] == "ttbar_allhad" and bins:
+        raise ConfigError(f"{where}: key 'samples.{name}.pthat_bins': pTHat bins are for process 'qcd' only")
+    return GeneratedSample(
+        name=name,
+        process=spec["process"],
+        events=spec["events"],
+        chunks=spec["chunks"],
+        shower=spec["shower"],
+        tune=spec["tune"],
+        pthat_bins=tuple(bins),
+        pthat_bias_power=spec["pthat_bias_power"],
+        pthat_bias_reference=spec["pthat_bias_reference"],
+        constituents=spec["constituents"],
+        pythia_settings=tuple(spec["pythia_settings"]),
+        label=spec.get("label", name),
+    )

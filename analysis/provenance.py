@@ -1,0 +1,132 @@
+"""Artifact provenance and safe writes, used by every stage.
+
+Every artifact X gets X.meta.json: tag, stage, the config subset it depends on and its hash,
+input files with sha256, git commit, package versions, host, start/end time. Files are written
+under a temporary name and renamed when complete, so an interrupted job never leaves a file
+that looks finished.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import json
+import os
+import platform
+import socket
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from analysis.config import ROOT
+
+PACKAGES = ("numpy", "awkward", "uproot", "vector", "coffea", "fastjet", "pythia8mc", "torch",
+            "snakemake", "hist", "mplhep", "h5py", "iminuit", "scipy", "pyarrow")
+META_SUFFIX = ".meta.json"
+
+
+def meta_path(artifact: str | Path) -> Path:
+    artifact = Path(artifact)
+    return artifact.with_name(artifact.name + META_SUFFIX)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it to `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: str | Path, payload: Any) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=_jsonable) + "\n")
+
+
+def sha256(path: str | Path, block: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def config_hash(subset: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(subset, sort_keys=True, default=_jsonable).encode()).hexdigest()
+
+
+def git_commit() -> str:
+    """The code version; '-dirty' marks uncommitted changes, 'unknown' outside a git checkout."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[name] = metadata.version(name)
+    return versions
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def write_meta(
+    artifact: str | Path,
+    *,
+    tag: str,
+    stage: str,
+    config: Mapping[str, Any],
+    inputs: Sequence[str | Path] = (),
+    started: str,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write `artifact`.meta.json (atomically) and return its path."""
+    payload = {
+        "artifact": str(artifact),
+        "sha256": sha256(artifact) if Path(artifact).is_file() else None,
+        "tag": tag,
+        "stage": stage,
+        "config": config,
+        "config_hash": config_hash(config),
+        "inputs": {str(p): sha256(p) for p in inputs},
+        "git_commit": git_commit(),
+        "packages": package_versions(),
+        "host": socket.gethostname(),
+        "started": started,
+        "finished": now(),
+    }
+    if extra:
+        payload.update(extra)
+    path = meta_path(artifact)
+    write_json(path, payload)
+    return path
+
+
+def read_meta(artifact: str | Path) -> dict:
+    return json.loads(meta_path(artifact).read_text())
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    raise TypeError(f"cannot serialise {type(value).__name__} to JSON")

@@ -1,0 +1,15 @@
+# Config typing, paths and target lists live in analysis/ (tested); this file only binds them.
+from analysis import config as configlib
+from analysis import paths
+
+CFG = configlib.from_dict(config, where="config")
+RESULTS = paths.results_dir(CFG.tag)
+
+
+wildcard_constraints:
+    sample="|".join(CFG.samples) or "NONE",
+    chunk=r"\d+",
+
+
+def all_outputs():
+    return paths.all_targets(CFG)
