@@ -16,8 +16,8 @@ import numpy as np
 from analysis.events.kinematics import pt_eta_phi_mass
 
 NEUTRINOS = (12, 14, 16)
-MAX_COPY_DEPTH = 64
-"""A top or W is copied at most a few dozen times by recoils in the shower."""
+MAX_COPY_DEPTH = 256
+"""A top or W is copied by recoils and radiation at most a few dozen times."""
 
 
 @dataclass
@@ -152,19 +152,22 @@ def hard_process(record: FlatRecord, charge: ChargeTable) -> tuple[dict[str, np.
 
 
 def _bottom_copies(record: FlatRecord, rows: np.ndarray) -> np.ndarray:
-    """Follow each row down its chain of single-daughter copies (recoil copies of the same
-    particle) to the last copy, which is the one that decays or hadronizes."""
+    """Follow each row down its chain of copies of the same particle (recoil copies, and the
+    radiating copy after a branching such as t -> t g) to the last copy, the one that decays
+    or hadronizes: Pythia's iBotCopyId."""
     current = rows.copy()
     offsets = record.offsets[record.event_of_row[rows]]
+    abs_status = np.abs(record.status)
+    hard = (abs_status >= 21) & (abs_status <= 23)  # an incoming g -> outgoing g is not a copy
     for _ in range(MAX_COPY_DEPTH):
+        pid = record.pid[current]
         d1 = record.daughter1[current]
         d2 = record.daughter2[current]
-        single = (d1 > 0) & ((d2 == d1) | (d2 == 0))
-        child = np.where(single, offsets + d1, current)
-        is_copy = single & (record.pid[child] == record.pid[current])
-        if not is_copy.any():
+        first_same = (d1 > 0) & (record.pid[offsets + d1] == pid) & ~hard[offsets + d1]
+        second_same = (d2 > 0) & (record.pid[offsets + d2] == pid) & ~hard[offsets + d2] & ~first_same
+        if not (first_same.any() or second_same.any()):
             return current
-        current = np.where(is_copy, child, current)
+        current = np.where(first_same, offsets + d1, np.where(second_same, offsets + d2, current))
     raise RuntimeError("copy chain longer than MAX_COPY_DEPTH: malformed event record")
 
 
