@@ -1,0 +1,64 @@
+"""The snakemake workflow: end to end on config/test.yaml, profiles, bad configs."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+import yaml
+
+from analysis.events.delphes import read
+
+from .conftest import REPO, SNAKEMAKE
+
+ENV = {**os.environ, "CONDOR_CONFIG": "/dev/null"}
+
+
+def snakemake(workdir, *args, configfile=REPO / "config" / "test.yaml"):
+    return subprocess.run(
+        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile", str(configfile),
+         *args],
+        capture_output=True, text=True, env=ENV,
+    )
+
+
+@pytest.mark.slow
+def test_end_to_end_on_test_config(tmp_path):
+    result = snakemake(tmp_path, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    events = tmp_path / "results" / "test" / "events"
+    chunks = sorted(p.name for p in (events / "ttbar").glob("chunk*.root"))
+    assert chunks == ["chunk0.root", "chunk1.root"]
+    meta = json.loads((events / "qcd" / "chunk1.root.meta.json").read_text())
+    assert meta["pthat_bin"] == [400.0, None] and meta["stage"] == "generate" and meta["tag"] == "test"
+    jets = read(events / "qcd" / "chunk1.root", {"Jet": ("PT",), "ParticleFlowCandidate": ("JetIndex",)})
+    assert len(jets["Jet"]) == 200
+    assert "FastJet release" in (tmp_path / "results/test/logs/generate/qcd/chunk1.log").read_text()
+    # nothing left to do on a second call
+    again = snakemake(tmp_path, "--cores", "2", "--dry-run")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.parametrize("profile", ["local", "slurm", "htcondor"])
+def test_profiles_dry_run(tmp_path, profile):
+    result = snakemake(tmp_path, "--profile", str(REPO / "profiles" / profile), "--dry-run")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "generate" in result.stdout
+
+
+@pytest.mark.parametrize("config_name", ["config.yaml", "paper.yaml"])
+def test_default_and_paper_configs_build_their_dag(tmp_path, config_name):
+    result = snakemake(tmp_path, "--dry-run", configfile=REPO / "config" / config_name)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_bad_config_stops_before_any_job(tmp_path):
+    bad = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    bad["samples"]["ttbar"]["shower"] = "herwig"
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    result = snakemake(tmp_path, "--cores", "1", configfile=path)
+    assert result.returncode != 0
+    assert "herwig" in result.stderr and "shower" in result.stderr
+    assert not (tmp_path / "results").exists()
