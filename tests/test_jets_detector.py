@@ -38,7 +38,7 @@ def test_clustering_matches_direct_fastjet_call(truth_and_reco, reco):
     for event in range(50):
         rows = slice(first[event], first[event + 1])
         pseudojets = [fastjet.PseudoJet(*map(float, p)) for p in
-                      zip(truth.px[rows], truth.py[rows], truth.pz[rows], truth.e[rows])]
+                      zip(truth.px[rows], truth.py[rows], truth.pz[rows], truth.e[rows], strict=True)]
         sequence = fastjet.ClusterSequence(pseudojets, definition)
         direct = fastjet.sorted_by_pt(sequence.inclusive_jets(reco.jet_pt_min))
         ours = slice(jet_first[event], jet_first[event + 1])
@@ -59,7 +59,7 @@ def test_mean_jet_response_is_one_at_high_pt(truth_and_reco, reco):
         r = slice(rec_first[event], rec_first[event] + rec.counts[event])
         if not rec.counts[event]:
             continue
-        for pt, eta, phi in zip(gen.fields["PT"][g], gen.fields["Eta"][g], gen.fields["Phi"][g]):
+        for pt, eta, phi in zip(gen.fields["PT"][g], gen.fields["Eta"][g], gen.fields["Phi"][g], strict=True):
             if pt < 100 or abs(eta) > 2.4:
                 continue
             dr2 = (rec.fields["Eta"][r] - eta) ** 2 + wrap_phi(rec.fields["Phi"][r] - phi) ** 2

@@ -101,7 +101,7 @@ def _frozen_uproot_clock():
     try:
         yield
     finally:
-        for m, original in zip(modules, saved):
+        for m, original in zip(modules, saved, strict=True):
             m.datetime = original
 
 

@@ -106,7 +106,7 @@ class Candidates:
 
 def reconstruct(particles: FinalState, response: DetectorResponse, rng: np.random.Generator) -> Candidates:
     """Classify, smear and threshold the visible particles of a batch."""
-    pt, eta, _, _ = pt_eta_phi_mass(particles.px, particles.py, particles.pz, particles.e)
+    pt, eta = particles.pt, particles.eta
     abs_eta = np.abs(eta)
     abs_pid = np.abs(particles.pid)
     charged = particles.charge != 0

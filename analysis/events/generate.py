@@ -18,6 +18,7 @@ from analysis.events.particles import ChargeTable, FlatRecord, flavour_partons, 
 from analysis.events.pythia import GeneratorSettings, PythiaRun
 from analysis.provenance import atomic_output, now, write_meta
 
+
 @dataclass(frozen=True)
 class Reconstruction:
     """Detector and jet settings of the embedded generator (config `detector:`)."""

@@ -88,7 +88,7 @@ def add_shapes(jets: JetBatch, candidates: Candidates) -> None:
         name: np.bincount(jet_of[kind == code], minlength=n_jets).astype(np.int32)
         for code, name in enumerate(CANDIDATE_TYPES)
     }
-    for branch, name in zip(SHAPE_BRANCHES[3:], CANDIDATE_TYPES):
+    for branch, name in zip(SHAPE_BRANCHES[3:], CANDIDATE_TYPES, strict=True):
         jets.fields[branch] = multiplicity[name]
     charged = candidates.charge[jets.constituent_rows] != 0
     jets.fields["NCharged"] = np.bincount(jet_of[charged], minlength=n_jets).astype(np.int32)
@@ -108,7 +108,8 @@ def flavour(jets: JetBatch, partons: dict[str, np.ndarray], parton_counts: np.nd
     pair_parton = parton_first[jet_event][pair_jet] + np.arange(len(pair_jet)) - pair_first[pair_jet]
 
     d_eta = jets.fields["Eta"][pair_jet] - partons["eta"][pair_parton]
-    d_phi = wrap_phi(jets.fields["Phi"][pair_jet] - partons["phi"][pair_parton])
+    d_phi = np.abs(jets.fields["Phi"][pair_jet] - partons["phi"][pair_parton])
+    d_phi = np.minimum(d_phi, 2 * np.pi - d_phi)
     pid = partons["pid"][pair_parton]
     priority = np.where(d_eta**2 + d_phi**2 < delta_r**2, np.where(pid == 21, 0.5, pid), 0.0)
 

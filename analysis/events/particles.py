@@ -182,13 +182,16 @@ class FinalState:
     py: np.ndarray
     pz: np.ndarray
     e: np.ndarray
+    pt: np.ndarray
+    eta: np.ndarray
 
 
 def visible_final_state(record: FlatRecord, charge: ChargeTable, eta_max: float) -> FinalState:
     """Stable particles except neutrinos, inside the calorimeter acceptance |eta| < eta_max."""
     stable = np.flatnonzero((record.status > 0) & ~np.isin(np.abs(record.pid), NEUTRINOS))
     pt, eta, _, _ = pt_eta_phi_mass(record.px[stable], record.py[stable], record.pz[stable], record.e[stable])
-    rows = stable[(pt > 0) & (np.abs(eta) < eta_max)]
+    accepted = (pt > 0) & (np.abs(eta) < eta_max)
+    rows = stable[accepted]
     counts = np.bincount(record.event_of_row[rows], minlength=len(record.counts)).astype(np.int64)
     return FinalState(
         counts=counts,
@@ -198,6 +201,8 @@ def visible_final_state(record: FlatRecord, charge: ChargeTable, eta_max: float)
         py=record.py[rows],
         pz=record.pz[rows],
         e=record.e[rows],
+        pt=pt[accepted],
+        eta=eta[accepted],
     )
 
 
