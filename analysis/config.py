@@ -16,7 +16,7 @@ import jsonschema
 import numpy as np
 import yaml
 
-from analysis.events.pythia import GeneratorSettings
+from analysis.events.pythia import MAX_PYTHIA_SEED, GeneratorSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -100,7 +100,7 @@ class Config:
         the master seed, the sample name and the chunk index only."""
         name_key = int.from_bytes(hashlib.sha256(sample.encode()).digest()[:8], "little")
         state = np.random.SeedSequence([self.seed, name_key, chunk]).generate_state(2, dtype=np.uint64)
-        return int(state[0] % 900_000_000), int(state[1])
+        return int(state[0] % MAX_PYTHIA_SEED), int(state[1])
 
     def generator_settings(self, sample: str, chunk: int) -> GeneratorSettings:
         s = self.generated()[sample]
@@ -156,14 +156,12 @@ def _describe(error, where: str) -> str:
     return f"{where}: key {path!r}: {error.message}"
 
 
-def load(path: str | Path, overrides: dict | None = None) -> Config:
+def load(path: str | Path) -> Config:
     """Read, validate and type a config file (as `snakemake --configfile` would)."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file {path} not found")
     data = yaml.safe_load(path.read_text()) or {}
-    if overrides:
-        data.update(overrides)
     return from_dict(data, where=str(path))
 
 

@@ -8,8 +8,14 @@ def results_dir(tag: str) -> str:
     return f"results/{tag}"
 
 
-def chunk_file(tag: str, sample: str, chunk: int) -> str:
+def chunk_file(tag: str, sample: str, chunk: int | str) -> str:
+    """A generated chunk; pass "{sample}", "{chunk}" to get the rule's wildcard pattern."""
     return f"{results_dir(tag)}/events/{sample}/chunk{chunk}.root"
+
+
+def check_input_report(tag: str, sample: str) -> str:
+    """What `check_input` found in a user sample's files."""
+    return f"{results_dir(tag)}/events/{sample}/check_input.json"
 
 
 def event_files(cfg: Config, sample: str) -> list[str]:
@@ -26,5 +32,5 @@ def all_targets(cfg: Config) -> list[str]:
     for name in cfg.generated():
         targets += event_files(cfg, name)
     for name in cfg.from_files():
-        targets.append(f"{results_dir(cfg.tag)}/events/{name}/check_input.json")
+        targets.append(check_input_report(cfg.tag, name))
     return targets

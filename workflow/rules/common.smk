@@ -1,6 +1,7 @@
 # Config typing, paths and target lists live in analysis/ (tested); this file only binds them.
 from analysis import config as configlib
 from analysis import paths
+from analysis.provenance import META_SUFFIX
 
 CFG = configlib.from_dict(config, where="config")
 RESULTS = paths.results_dir(CFG.tag)

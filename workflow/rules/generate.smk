@@ -1,7 +1,7 @@
 rule generate:
     output:
-        events=f"{RESULTS}/events/{{sample}}/chunk{{chunk}}.root",
-        meta=f"{RESULTS}/events/{{sample}}/chunk{{chunk}}.root.meta.json",
+        events=paths.chunk_file(CFG.tag, "{sample}", "{chunk}"),
+        meta=paths.chunk_file(CFG.tag, "{sample}", "{chunk}") + META_SUFFIX,
     log:
         f"{RESULTS}/logs/generate/{{sample}}/chunk{{chunk}}.log",
     params:
@@ -19,7 +19,7 @@ rule check_input:
     input:
         lambda wc: [str(p) for p in CFG.from_files()[wc.sample].paths()],
     output:
-        f"{RESULTS}/events/{{sample}}/check_input.json",
+        paths.check_input_report(CFG.tag, "{sample}"),
     log:
         f"{RESULTS}/logs/check_input/{{sample}}.log",
     threads: 1
