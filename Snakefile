@@ -16,6 +16,9 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/generate.smk"
+include: "workflow/rules/skim.smk"
+include: "workflow/rules/match.smk"
+include: "workflow/rules/split.smk"
 
 
 rule all:

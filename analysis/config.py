@@ -80,6 +80,31 @@ class FileSample:
 
 
 @dataclass(frozen=True)
+class Cuts:
+    """The CMS all-hadronic trigger selection (SAJA paper sec. 3); GeV."""
+
+    jet_pt_min: float = 30.0
+    jet_eta_max: float = 2.4
+    n_jets_min: int = 6
+    n_jets_pt_min: float = 40.0
+    n_btag_min: int = 1
+    ht_min: float = 450.0
+
+
+@dataclass(frozen=True)
+class Matching:
+    dr_max: float = 0.3
+    dr_scan: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4)
+
+
+@dataclass(frozen=True)
+class Datasets:
+    training_sample: str = "ttbar"
+    fractions: tuple[float, float, float] = (0.64, 0.16, 0.20)  # train, val, test
+    max_jets: int = 20
+
+
+@dataclass(frozen=True)
 class Config:
     tag: str
     seed: int
@@ -87,6 +112,10 @@ class Config:
     samples: dict[str, GeneratedSample | FileSample]
     batch_size: int = 500
     progress: bool = True
+    cuts: Cuts = Cuts()
+    read_step: int = 20_000
+    matching: Matching = Matching()
+    datasets: Datasets = Datasets()
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     def generated(self) -> dict[str, GeneratedSample]:
@@ -116,6 +145,18 @@ class Config:
             pthat_bias_reference=s.pthat_bias_reference,
             extra=s.pythia_settings,
         )
+
+    def stage_config(self, stage: str, sample: str | None = None) -> dict:
+        """The config subset a stage's artifacts depend on (hashed into provenance): the stage's own
+        section plus those of every stage upstream of it."""
+        upstream = {"skim": ("selection",), "match": ("selection", "matching"),
+                    "split": ("selection", "matching", "datasets")}[stage]
+        subset = {key: self.raw[key] for key in upstream}
+        if sample is not None:
+            subset["sample"] = self.sample_config(sample)
+        else:
+            subset["samples"] = {name: self.sample_config(name) for name in self.samples}
+        return subset
 
     def sample_config(self, sample: str) -> dict:
         """The config subset a sample's artifacts depend on (hashed into provenance)."""
@@ -174,6 +215,16 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
     detector = yaml.safe_load(card_path.read_text())
     validate(detector, DETECTOR_SCHEMA, str(card_path))
     samples = {name: _sample(name, spec, where) for name, spec in data["samples"].items()}
+    datasets = data["datasets"]
+    if datasets["training_sample"] not in samples:
+        raise ConfigError(
+            f"{where}: key 'datasets.training_sample': {datasets['training_sample']!r} is not a sample; "
+            f"allowed values: {sorted(samples)}"
+        )
+    fractions = tuple(datasets["fractions"][k] for k in ("train", "val", "test"))
+    if abs(sum(fractions) - 1) > 1e-9:
+        raise ConfigError(f"{where}: key 'datasets.fractions': train + val + test must be 1, not {sum(fractions)}")
+    selection = dict(data["selection"])
     return Config(
         tag=data["tag"],
         seed=data["seed"],
@@ -181,6 +232,10 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
         samples=samples,
         batch_size=data["generation"]["batch_size"],
         progress=data["generation"]["progress"],
+        read_step=selection.pop("read_step"),
+        cuts=Cuts(**selection),
+        matching=Matching(dr_max=data["matching"]["dr_max"], dr_scan=tuple(data["matching"]["dr_scan"])),
+        datasets=Datasets(datasets["training_sample"], fractions, datasets["max_jets"]),
         raw=data,
     )
 

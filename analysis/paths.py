@@ -18,6 +18,33 @@ def check_input_report(tag: str, sample: str) -> str:
     return f"{results_dir(tag)}/events/{sample}/check_input.json"
 
 
+def skim_file(tag: str, sample: str) -> str:
+    return f"{results_dir(tag)}/skim/{sample}.parquet"
+
+
+def cutflow_file(tag: str, sample: str) -> str:
+    return f"{results_dir(tag)}/skim/{sample}.cutflow.json"
+
+
+def matched_file(tag: str, sample: str) -> str:
+    return f"{results_dir(tag)}/matched/{sample}.parquet"
+
+
+def matching_tables(tag: str, sample: str) -> str:
+    """Matched fraction vs Delta R, N_jets of matched events, leading-N containment (Figs. 2-4)."""
+    return f"{results_dir(tag)}/matched/{sample}.matching.json"
+
+
+def dataset_file(tag: str, name: str) -> str:
+    """`name` in train, val, test."""
+    return f"{results_dir(tag)}/datasets/{name}.h5"
+
+
+def event_info_file(tag: str) -> str:
+    """The SPANet event definition for the dataset files."""
+    return f"{results_dir(tag)}/datasets/event_info.yaml"
+
+
 def event_files(cfg: Config, sample: str) -> list[str]:
     """The Delphes files of a sample: generated chunks, or the user's files."""
     spec = cfg.samples[sample]
@@ -33,4 +60,7 @@ def all_targets(cfg: Config) -> list[str]:
         targets += event_files(cfg, name)
     for name in cfg.from_files():
         targets.append(check_input_report(cfg.tag, name))
+    for name in cfg.samples:
+        targets += [cutflow_file(cfg.tag, name), matching_tables(cfg.tag, name)]
+    targets += [dataset_file(cfg.tag, name) for name in ("train", "val", "test")]
     return targets

@@ -1,0 +1,277 @@
+"""Train / validation / test datasets in the SPANet HDF5 layout.
+
+The training sample's events are split by a hash of (seed, sample, file name, event number), so
+an event's set does not depend on row order or on which other events exist. Every other sample
+(unmatched and matched alike, QCD, alternative generators) goes whole into the test set, where
+the rejection rates and the generator study are measured; the category tells them apart.
+
+Each file holds
+    INPUTS/Source/{MASK, pt, eta, phi, mass, btag, pt_ht, <jet shapes>}  (events, jets), raw values
+    TARGETS/t1/{b, q1, q2}, TARGETS/t2/{b, q1, q2}                        jet index, -1 if unmatched
+(what the official SPANet package reads with `event_info.yaml`, written beside the files) and
+our own groups
+    SCALING/<feature>: [min, max] of the min-max scaling, fitted on the training set only
+    EXTRA/...: jet labels, event category, sample, file, event number, weights, HT, partons.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import awkward as ak
+import h5py
+import numpy as np
+import yaml
+
+from analysis.config import Config
+from analysis.matching import CATEGORIES, LABELS, MATCHED, UNMATCHED
+from analysis.partons import SLOTS
+from analysis.provenance import atomic_output, now, write_meta
+from analysis.selection import SHAPE_FEATURES
+
+SETS = ("train", "val", "test")
+KINEMATIC_FEATURES = ("pt", "eta", "phi", "mass", "btag", "pt_ht")
+SHAPES = tuple(SHAPE_FEATURES.values())
+UNSCALED = ("btag",)
+"""Min-max scaling applies to every feature except these (SAJA paper sec. 3.1)."""
+TARGET_SLOTS = {("t1", "b"): 0, ("t1", "q1"): 1, ("t1", "q2"): 2, ("t2", "b"): 3, ("t2", "q1"): 4, ("t2", "q2"): 5}
+SPANET_NORMALISATION = {"pt": "log_normalize", "mass": "log_normalize", "eta": "normalize", "phi": "normalize",
+                        "btag": "none", "pt_ht": "normalize"}
+H5_OPTIONS = {"track_times": False, "compression": "gzip", "compression_opts": 4, "shuffle": True}
+"""No timestamps in dataset headers, so the same inputs give byte-identical files."""
+
+
+class DatasetError(ValueError):
+    """A split that cannot give usable datasets; the message names the sample and the fix."""
+
+
+@dataclass
+class Table:
+    """Events of one set, padded to a common number of jets."""
+
+    inputs: dict[str, np.ndarray]   # feature -> (events, jets); plus MASK
+    targets: np.ndarray             # (events, 6) jet index per slot, -1 if none
+    extra: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+
+def split_fractions(seed: int, sample: str, files: np.ndarray, events: np.ndarray) -> np.ndarray:
+    """A uniform number in [0, 1) per event from a 64-bit hash of (seed, sample, file, event)."""
+    keys = np.zeros(len(events), dtype=np.uint64)
+    for name in np.unique(files):
+        digest = hashlib.sha256(f"{seed}/{sample}/{name}".encode()).digest()
+        keys[files == name] = np.uint64(int.from_bytes(digest[:8], "little"))
+    mixed = _splitmix64(keys ^ _splitmix64(events.astype(np.uint64)))
+    return (mixed >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """The SplitMix64 finaliser: a bijective, well-mixed 64-bit hash (wrapping arithmetic)."""
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def assign_sets(u: np.ndarray, fractions: Sequence[float]) -> np.ndarray:
+    """Set index (0 train, 1 val, 2 test) from the hash fractions."""
+    edges = np.cumsum(fractions)[:-1]
+    return np.searchsorted(edges, u, side="right").astype(np.int8)
+
+
+def jet_features(events: ak.Array, shapes: bool) -> dict[str, ak.Array]:
+    jets = events.jets
+    features = {name: jets[name] for name in KINEMATIC_FEATURES if name != "pt_ht"}
+    features["pt_ht"] = jets.pt / events.ht
+    if shapes:
+        features.update({name: jets[name] for name in SHAPES})
+    return features
+
+
+def build_table(events: ak.Array, sample_index: int, n_jets: int, shapes: bool) -> Table:
+    """Pad one sample's events to `n_jets` jets (leading in pT). A matched event whose parton
+    sits beyond `n_jets` is no longer matched for these inputs and becomes `unmatched`."""
+    counts = ak.to_numpy(ak.num(events.jets))
+    mask = np.arange(n_jets)[None, :] < np.minimum(counts, n_jets)[:, None]
+    inputs = {name: _pad(values, n_jets, 0).astype(np.float32) for name, values in jet_features(events, shapes).items()}
+    inputs["MASK"] = mask
+    targets = ak.to_numpy(events.parton_jet).astype(np.int64)
+    targets = np.where(targets < n_jets, targets, -1)
+    category = ak.to_numpy(events.category).astype(np.int8)
+    lost = (category == MATCHED) & (targets < 0).any(axis=1)
+    category = np.where(lost, UNMATCHED, category).astype(np.int8)
+    partons = events.partons
+    extra = {
+        "sample": np.full(len(events), sample_index, dtype=np.int8),
+        "file": ak.to_numpy(events.file).astype("S"),
+        "event": ak.to_numpy(events.event).astype(np.int64),
+        "category": category,
+        "truncated_matched": lost,
+        "n_jets": counts.astype(np.int16),
+        "ht": ak.to_numpy(events.ht).astype(np.float32),
+        "weight": ak.to_numpy(events.weight).astype(np.float64),
+        "weight_pb": ak.to_numpy(events.weight_pb).astype(np.float64),
+        "jet_label": _pad(events.jet_label, n_jets, -1).astype(np.int8),
+    }
+    if "flavor" in events.jets.fields:
+        extra["jet_flavor"] = _pad(events.jets.flavor, n_jets, 0).astype(np.int32)
+    for name in ("pt", "eta", "phi", "mass"):
+        extra[f"parton_{name}"] = _pad(partons[name], len(SLOTS), np.nan).astype(np.float32)
+    extra["parton_pid"] = _pad(partons.pid, len(SLOTS), 0).astype(np.int32)
+    return Table(inputs, targets, extra)
+
+
+def _pad(values: ak.Array, length: int, fill: float) -> np.ndarray:
+    return ak.to_numpy(ak.fill_none(ak.pad_none(values, length, clip=True, axis=1), fill))
+
+
+def concatenate(tables: Sequence[Table]) -> Table:
+    return Table(
+        {k: np.concatenate([t.inputs[k] for t in tables]) for k in tables[0].inputs},
+        np.concatenate([t.targets for t in tables]),
+        {k: np.concatenate([t.extra[k] for t in tables]) for k in tables[0].extra},
+    )
+
+
+def select(table: Table, keep: np.ndarray) -> Table:
+    return Table({k: v[keep] for k, v in table.inputs.items()}, table.targets[keep],
+                 {k: v[keep] for k, v in table.extra.items()})
+
+
+def fit_scaling(train: Table) -> dict[str, tuple[float, float]]:
+    """Min-max range of every scaled feature over the training set's real jets."""
+    mask = train.inputs["MASK"]
+    scaling = {}
+    for name, values in train.inputs.items():
+        if name == "MASK" or name in UNSCALED:
+            continue
+        real = values[mask]
+        scaling[name] = (float(real.min()), float(real.max())) if real.size else (0.0, 1.0)
+    return scaling
+
+
+def write_h5(path: str | Path, table: Table, scaling: dict[str, tuple[float, float]], samples: Sequence[str]) -> None:
+    with atomic_output(path) as tmp, h5py.File(tmp, "w", track_order=True) as h5:
+        source = h5.create_group("INPUTS", track_order=True).create_group("Source", track_order=True)
+        for name, values in table.inputs.items():
+            source.create_dataset(name, data=values, **H5_OPTIONS)
+        targets = h5.create_group("TARGETS", track_order=True)
+        for (particle, product), slot in TARGET_SLOTS.items():
+            group = targets.get(particle) or targets.create_group(particle, track_order=True)
+            group.create_dataset(product, data=table.targets[:, slot], **H5_OPTIONS)
+        scale = h5.create_group("SCALING", track_order=True)
+        for name, (low, high) in scaling.items():
+            scale.create_dataset(name, data=np.array([low, high]), track_times=False)
+        extra = h5.create_group("EXTRA", track_order=True)
+        for name, values in table.extra.items():
+            extra.create_dataset(name, data=values, **H5_OPTIONS)
+        extra.attrs["samples"] = list(samples)
+        extra.attrs["categories"] = list(CATEGORIES)
+        extra.attrs["labels"] = list(LABELS)
+        extra.attrs["slots"] = list(SLOTS)
+
+
+def event_info(features: Sequence[str]) -> dict:
+    """The SPANet event definition (`event_info.yaml`) for these files."""
+    return {
+        "INPUTS": {"SEQUENTIAL": {"Source": {f: SPANET_NORMALISATION.get(f, "normalize") for f in features}},
+                   "GLOBAL": {}},
+        "EVENT": {"t1": ["b", "q1", "q2"], "t2": ["b", "q1", "q2"]},
+        "PERMUTATIONS": {"EVENT": [["t1", "t2"]], "t1": [["q1", "q2"]], "t2": [["q1", "q2"]]},
+    }
+
+
+def load(path: str | Path, features: Sequence[str] | None = None, scaled: bool = True) -> dict[str, np.ndarray]:
+    """A dataset file as arrays: `x` (events, jets, features; min-max scaled with the stored
+    training-set ranges unless `scaled=False`), `mask`, `targets` (events, 6) and every EXTRA field."""
+    with h5py.File(path, "r") as h5:
+        source = h5["INPUTS/Source"]
+        features = list(features or [k for k in source if k != "MASK"])
+        missing = [f for f in features if f not in source]
+        if missing:
+            raise DatasetError(f"{path}: no input feature(s) {missing}; the file has {sorted(source)}")
+        columns = []
+        for name in features:
+            values = source[name][()].astype(np.float32)
+            if scaled and name in h5["SCALING"]:
+                low, high = h5["SCALING"][name][()]
+                values = ((values - low) / (high - low if high > low else 1.0)).astype(np.float32)
+            columns.append(values)
+        mask = source["MASK"][()]
+        out = {"x": np.stack(columns, axis=-1) * mask[..., None], "mask": mask, "features": features,
+               "targets": np.stack([h5["TARGETS"][p][q][()] for p, q in TARGET_SLOTS], axis=1)}
+        out.update({name: h5["EXTRA"][name][()] for name in h5["EXTRA"]})
+        out["samples"] = list(h5["EXTRA"].attrs["samples"])
+    return out
+
+
+def run_split(cfg: Config, matched: dict[str, str | Path], outputs: dict[str, str | Path],
+              event_info_output: str | Path) -> dict:
+    """The `split` stage: `matched[sample]` parquet files -> train / val / test HDF5 files."""
+    started = now()
+    training = cfg.datasets.training_sample
+    samples = list(matched)
+    events = {name: ak.from_parquet(path) for name, path in matched.items()}
+    shapes = all(set(SHAPES) <= set(ev.jets.fields) for ev in events.values())
+    _check_training_sample(training, events[training], matched[training])
+    n_jets = min(cfg.datasets.max_jets, max(int(ak.max(ak.num(ev.jets), initial=6)) for ev in events.values()))
+
+    train_events = events[training]
+    u = split_fractions(cfg.seed, training, ak.to_numpy(train_events.file).astype(str),
+                        ak.to_numpy(train_events.event))
+    which = assign_sets(u, cfg.datasets.fractions)
+    table = build_table(train_events, samples.index(training), n_jets, shapes)
+    sets = {name: [select(table, which == i)] for i, name in enumerate(SETS)}
+    for name in samples:
+        if name != training and len(events[name]):
+            sets["test"].append(build_table(events[name], samples.index(name), n_jets, shapes))
+    tables = {name: concatenate(parts) for name, parts in sets.items()}
+    if not (tables["train"].extra["category"] == MATCHED).any():
+        raise DatasetError(
+            f"sample {training!r}: no fully matched event landed in the training set. Generate more events "
+            f"(samples.{training}.events) or use larger split fractions (datasets.fractions.train)."
+        )
+    scaling = fit_scaling(tables["train"])
+    for name, table in tables.items():
+        write_h5(outputs[name], table, scaling, samples)
+    features = [k for k in tables["train"].inputs if k != "MASK"]
+    with atomic_output(event_info_output) as tmp:
+        tmp.write_text(yaml.safe_dump(event_info(features), sort_keys=False))
+    summary = {
+        "samples": samples, "training_sample": training, "max_jets": n_jets, "features": features,
+        "jet_shapes": shapes, "scaling": scaling,
+        "events": {name: _census(t, samples) for name, t in tables.items()},
+        "matched_lost_to_max_jets": int(sum(t.extra["truncated_matched"].sum() for t in tables.values())),
+    }
+    inputs = list(matched.values())
+    for artifact in (*outputs.values(), event_info_output):
+        write_meta(artifact, tag=cfg.tag, stage="split", config=cfg.stage_config("split"), inputs=inputs,
+                   started=started, extra=summary)
+    return summary
+
+
+def _check_training_sample(name: str, events: ak.Array, path: str | Path) -> None:
+    category = ak.to_numpy(events.category)
+    if len(category) == 0:
+        raise DatasetError(f"sample {name!r} ({path}): no event passed the selection, so there is nothing to "
+                           f"train on. See its cutflow; generate more events or loosen the `selection:` cuts.")
+    if not (category != CATEGORIES.index("background")).any():
+        raise DatasetError(f"sample {name!r} ({path}): no event has a t tbar -> b q q' b q q' decay chain in its "
+                           "Particle record, so it cannot be the training sample (datasets.training_sample).")
+    if not (category == MATCHED).any():
+        raise DatasetError(f"sample {name!r} ({path}): no event has all six partons matched to jets "
+                           "(matching.dr_max); generate more events or check the Particle record.")
+
+
+def _census(table: Table, samples: Sequence[str]) -> dict:
+    out = {}
+    for index, sample in enumerate(samples):
+        of_sample = table.extra["sample"] == index
+        if of_sample.any():
+            out[sample] = {c: int((of_sample & (table.extra["category"] == i)).sum()) for i, c in enumerate(CATEGORIES)}
+    return out

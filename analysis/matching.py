@@ -1,0 +1,166 @@
+"""Exclusive Delta R jet-parton matching and the truth labels (SAJA paper sec. 3).
+
+All jet-parton pairs closer than dr_max are candidates; the nearest pair is matched first and
+both its jet and parton are removed, until no candidate pair is left. Columnar: each of the at
+most six rounds is one argmin over the (events, jets x partons) distance matrix.
+
+Per jet a label in LABELS (1 = top, 2 = antitop; slot order of analysis.partons), per parton
+the matched jet index (-1 if none), per event a category in CATEGORIES: `matched` when all six
+partons are matched, `unmatched` for the other t tbar events, `background` for events without a
+fully hadronic t tbar decay chain.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+
+from analysis.config import Config
+from analysis.events.kinematics import wrap_phi
+from analysis.partons import SLOTS
+from analysis.provenance import atomic_output, now, write_json, write_meta
+
+LABELS = ("b1", "W1", "b2", "W2", "other")
+OTHER = LABELS.index("other")
+SLOT_LABELS = np.array([LABELS.index(name) for name in ("b1", "W1", "W1", "b2", "W2", "W2")])
+"""The jet label a jet gets when it matches the parton in each slot."""
+CATEGORIES = ("matched", "unmatched", "background")
+MATCHED, UNMATCHED, BACKGROUND = range(3)
+N_PARTONS = len(SLOTS)
+
+
+def padded(values: ak.Array, length: int) -> np.ndarray:
+    """Jagged -> (events, length) float array, NaN where there is no entry."""
+    return ak.to_numpy(ak.fill_none(ak.pad_none(values, length, clip=True, axis=1), np.nan)).astype(np.float64)
+
+
+def delta_r(eta1: np.ndarray, phi1: np.ndarray, eta2: np.ndarray, phi2: np.ndarray) -> np.ndarray:
+    return np.hypot(eta1 - eta2, wrap_phi(phi1 - phi2))
+
+
+def match_padded(jet_eta: np.ndarray, jet_phi: np.ndarray, parton_eta: np.ndarray, parton_phi: np.ndarray,
+                 dr_max: float) -> np.ndarray:
+    """Matched jet index per parton, (events, partons), -1 if none. NaN marks padding."""
+    n_events, n_jets = jet_eta.shape
+    n_partons = parton_eta.shape[1]
+    with np.errstate(invalid="ignore"):
+        dr = delta_r(jet_eta[:, :, None], jet_phi[:, :, None], parton_eta[:, None, :], parton_phi[:, None, :])
+        dr = np.where(dr < dr_max, dr, np.inf)  # NaN (padding) compares False
+    flat = dr.reshape(n_events, n_jets * n_partons)
+    parton_jet = np.full((n_events, n_partons), -1, dtype=np.int64)
+    rows = np.arange(n_events)
+    for _ in range(min(n_jets, n_partons)):
+        best = np.argmin(flat, axis=1) if flat.size else np.zeros(n_events, dtype=np.int64)
+        found = np.isfinite(flat[rows, best]) if flat.size else np.zeros(n_events, dtype=bool)
+        if not found.any():
+            break
+        ev = rows[found]
+        jet, parton = np.divmod(best[found], n_partons)
+        parton_jet[ev, parton] = jet
+        dr[ev, jet, :] = np.inf
+        dr[ev, :, parton] = np.inf
+    return parton_jet
+
+
+def jet_labels(parton_jet: np.ndarray, n_jets: np.ndarray) -> ak.Array:
+    """Per-jet class index (LABELS) from the matched jet of each parton slot."""
+    width = max(int(n_jets.max(initial=0)), 1)
+    labels = np.full((len(parton_jet), width), OTHER, dtype=np.int8)
+    ev, slot = np.nonzero(parton_jet >= 0)
+    labels[ev, parton_jet[ev, slot]] = SLOT_LABELS[slot]
+    keep = np.arange(width)[None, :] < n_jets[:, None]
+    return ak.unflatten(labels[keep], n_jets)
+
+
+def match_events(events: ak.Array, dr_max: float) -> tuple[np.ndarray, np.ndarray]:
+    """(parton_jet (events, 6), category (events,)) for skim records."""
+    n_jets = ak.to_numpy(ak.num(events.jets)).astype(np.int64)
+    width = max(int(n_jets.max(initial=0)), 1)
+    has_partons = ak.to_numpy(ak.num(events.partons)) == N_PARTONS
+    parton_eta = padded(events.partons.eta, N_PARTONS)
+    parton_phi = padded(events.partons.phi, N_PARTONS)
+    parton_jet = match_padded(padded(events.jets.eta, width), padded(events.jets.phi, width),
+                              parton_eta, parton_phi, dr_max)
+    all_matched = (parton_jet >= 0).all(axis=1)
+    category = np.where(~has_partons, BACKGROUND, np.where(all_matched, MATCHED, UNMATCHED)).astype(np.int8)
+    return parton_jet, category
+
+
+class MatchingTables:
+    """The figures' tables: matched fraction vs dr_max (Fig. 2), N_jets of matched events (Fig. 3),
+    fraction of matched events with all partons among the leading N jets (Fig. 4)."""
+
+    def __init__(self, dr_scan: tuple[float, ...]):
+        self.dr_scan = tuple(dr_scan)
+        self.ttbar_events = 0
+        self.matched_by_dr = np.zeros(len(dr_scan), dtype=np.int64)
+        self.n_jets_matched: dict[int, int] = {}
+        self.leading_needed: dict[int, int] = {}
+
+    def fill(self, events: ak.Array, parton_jet: np.ndarray, category: np.ndarray) -> None:
+        ttbar = category != BACKGROUND
+        self.ttbar_events += int(ttbar.sum())
+        for i, dr in enumerate(self.dr_scan):
+            scanned, _ = match_events(events[ttbar], dr)
+            self.matched_by_dr[i] += int((scanned >= 0).all(axis=1).sum())
+        matched = category == MATCHED
+        n_jets = ak.to_numpy(ak.num(events.jets))[matched]
+        needed = parton_jet[matched].max(axis=1, initial=-1) + 1  # leading jets that hold all six
+        for table, values in ((self.n_jets_matched, n_jets), (self.leading_needed, needed)):
+            for value, count in zip(*np.unique(values, return_counts=True), strict=True):
+                table[int(value)] = table.get(int(value), 0) + int(count)
+
+    def as_dict(self) -> dict:
+        n = self.ttbar_events
+        fraction = self.matched_by_dr / n if n else np.zeros(len(self.dr_scan))
+        error = np.sqrt(fraction * (1 - fraction) / n) if n else np.zeros(len(self.dr_scan))
+        matched = sum(self.n_jets_matched.values())
+        max_jets = max(self.n_jets_matched, default=N_PARTONS)
+        leading = {
+            n_lead: (sum(c for k, c in self.leading_needed.items() if k <= n_lead) / matched if matched else 0.0)
+            for n_lead in range(N_PARTONS, max_jets + 1)
+        }
+        return {
+            "ttbar_events": n,
+            "matched_fraction_vs_dr": {"dr_max": list(self.dr_scan), "matched": self.matched_by_dr.tolist(),
+                                       "fraction": fraction.tolist(), "error": error.tolist()},
+            "n_jets_matched": {str(k): v for k, v in sorted(self.n_jets_matched.items())},
+            "fraction_within_leading_n": {str(k): v for k, v in leading.items()},
+        }
+
+
+def run_match(cfg: Config, sample: str, skim_path: str | Path, output: str | Path,
+              tables_output: str | Path) -> dict:
+    """The `match` stage: skim records + parton_jet, jet_label, category; and the tables."""
+    started = now()
+    n_groups = ak.metadata_from_parquet(skim_path)["num_row_groups"]
+    tables = MatchingTables(cfg.matching.dr_scan)
+    counts = np.zeros(len(CATEGORIES), dtype=np.int64)
+
+    def matched_groups():
+        for group in range(n_groups):
+            events = ak.from_parquet(skim_path, row_groups=[group])
+            parton_jet, category = match_events(events, cfg.matching.dr_max)
+            tables.fill(events, parton_jet, category)
+            counts[:] += np.bincount(category, minlength=len(CATEGORIES))
+            n_jets = ak.to_numpy(ak.num(events.jets)).astype(np.int64)
+            events["parton_jet"] = parton_jet.astype(np.int32)
+            events["jet_label"] = jet_labels(parton_jet, n_jets)
+            events["category"] = category
+            yield events
+
+    with atomic_output(output) as tmp:
+        ak.to_parquet_row_groups(matched_groups(), tmp)
+    summary = {"sample": sample, "dr_max": cfg.matching.dr_max,
+               "events": dict(zip(CATEGORIES, counts.tolist(), strict=True)),
+               "labels": list(LABELS), "categories": list(CATEGORIES), "slots": list(SLOTS)}
+    if counts[MATCHED] == 0 and counts[UNMATCHED] + counts[MATCHED] > 0:
+        warnings.warn(f"sample {sample!r}: no event has all six partons matched within Delta R < "
+                      f"{cfg.matching.dr_max}", stacklevel=2)
+    write_json(tables_output, {**summary, **tables.as_dict()})
+    for artifact in (output, tables_output):
+        write_meta(artifact, tag=cfg.tag, stage="match", config=cfg.stage_config("match", sample),
+                   inputs=[skim_path], started=started, extra=summary)
+    return summary

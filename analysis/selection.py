@@ -1,0 +1,224 @@
+"""The skim: CMS all-hadronic trigger selection and its cutflow (SAJA paper sec. 3).
+
+Jets are used with pT > 30 GeV and abs(eta) < 2.4. An event passes with at least 6 such jets
+above 40 GeV, at least one of those b-tagged ("at least 6 jets with pT > 40 GeV, at least one of
+which is b-tagged"), and HT, the scalar sum of the used jets' pT, above 450 GeV. Thresholds come
+from the config. Files are read in steps and written as parquet row groups, so memory does not
+grow with the size of the sample.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+
+from analysis.config import Config, Cuts
+from analysis.events import delphes
+from analysis.events.jets import SHAPE_BRANCHES
+from analysis.normalisation import weight_scales
+from analysis.partons import PARTON_FIELDS, find_ttbar_partons
+from analysis.provenance import atomic_output, now, write_json, write_meta
+
+JET_BRANCHES = {"PT": "pt", "Eta": "eta", "Phi": "phi", "Mass": "mass", "BTag": "btag"}
+SHAPE_FEATURES = dict(zip(SHAPE_BRANCHES, ("ptd", "axis_major", "axis_minor", "n_charged_hadrons",
+                                           "n_neutral_hadrons", "n_photons", "n_electrons", "n_muons"),
+                          strict=True))
+"""Delphes-layout jet-shape branch -> feature name (the eight jet-shape inputs, sec. 3.1)."""
+OPTIONAL_JET_BRANCHES = {"Flavor": "flavor", **SHAPE_FEATURES}
+
+
+class SkimError(ValueError):
+    """Input the skim cannot use; the message names the sample, the file and the fix."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a sample's files provide beyond the required branches."""
+
+    jet_extras: tuple[str, ...]  # optional Jet branches present in every file
+    has_particles: bool
+
+    @property
+    def has_shapes(self) -> bool:
+        return set(SHAPE_FEATURES) <= set(self.jet_extras)
+
+    def spec(self) -> dict[str, tuple[str, ...]]:
+        spec = {"Event": ("Number", "Weight"), "Jet": tuple(JET_BRANCHES) + self.jet_extras}
+        if self.has_particles:
+            spec["Particle"] = PARTON_FIELDS
+        return spec
+
+
+def inspect_layout(files: Sequence[str | Path]) -> Layout:
+    """The branches the skim will read: required ones must be in every file (else a
+    DelphesInputError naming it), optional ones are read when every file has them."""
+    extras, particles = None, True
+    for path in files:
+        tree = delphes.open_tree(path)
+        delphes.resolve(tree, path, "Event", ("Number", "Weight"))
+        delphes.resolve(tree, path, "Jet", tuple(JET_BRANCHES))
+        found = delphes.available_fields(tree)
+        here = {b for b in OPTIONAL_JET_BRANCHES if b in found.get("Jet", ())}
+        extras = here if extras is None else extras & here
+        particles &= set(PARTON_FIELDS) <= found.get("Particle", set())
+    return Layout(tuple(b for b in OPTIONAL_JET_BRANCHES if b in (extras or ())), particles)
+
+
+def used_jets(jets: ak.Array, cuts: Cuts) -> ak.Array:
+    """Jets entering the analysis: pT and abs(eta) thresholds."""
+    return jets[(jets.pt > cuts.jet_pt_min) & (np.abs(jets.eta) < cuts.jet_eta_max)]
+
+
+def cut_names(cuts: Cuts) -> tuple[str, ...]:
+    return (
+        "all events",
+        f">= {cuts.n_jets_min} jets with pT > {cuts.n_jets_pt_min:g} GeV",
+        f">= {cuts.n_btag_min} b-tagged among them",
+        f"HT > {cuts.ht_min:g} GeV",
+    )
+
+
+def event_cuts(jets: ak.Array, cuts: Cuts) -> list[np.ndarray]:
+    """Cumulative pass masks after each cut of `cut_names`, for already `used_jets`."""
+    hard = jets.pt > cuts.n_jets_pt_min
+    n_hard = ak.to_numpy(ak.sum(hard, axis=1))
+    n_btag = ak.to_numpy(ak.sum(hard & (jets.btag > 0), axis=1))
+    ht = ak.to_numpy(ak.sum(jets.pt, axis=1))
+    masks = [np.ones(len(jets), dtype=bool)]
+    for passed in (n_hard >= cuts.n_jets_min, n_btag >= cuts.n_btag_min, ht > cuts.ht_min):
+        masks.append(masks[-1] & passed)
+    return masks
+
+
+class Cutflow:
+    """Events, sum of generator weights and cross-section (pb) after each cut."""
+
+    def __init__(self, names: Sequence[str]):
+        self.names = tuple(names)
+        self.events = np.zeros(len(names), dtype=np.int64)
+        self.weighted = np.zeros(len(names))
+        self.cross_section_pb = np.zeros(len(names))
+
+    def fill(self, masks: Sequence[np.ndarray], weight: np.ndarray, weight_pb: np.ndarray) -> None:
+        for i, mask in enumerate(masks):
+            self.events[i] += int(mask.sum())
+            self.weighted[i] += float(weight[mask].sum())
+            self.cross_section_pb[i] += float(weight_pb[mask].sum())
+
+    def table(self) -> list[dict]:
+        return [
+            {"cut": name, "events": int(n), "sum_of_weights": w, "cross_section_pb": xs,
+             "efficiency": float(n / self.events[0]) if self.events[0] else 0.0}
+            for name, n, w, xs in zip(self.names, self.events, self.weighted, self.cross_section_pb, strict=True)
+        ]
+
+
+def skim_step(arrays: dict[str, ak.Array], path: Path, layout: Layout, cuts: Cuts, scale: float,
+              cutflow: Cutflow) -> ak.Array:
+    """One step of one file: the selected events as skim records."""
+    jets = ak.zip({name: arrays["Jet"][branch] for branch, name in
+                   {**JET_BRANCHES, **{b: OPTIONAL_JET_BRANCHES[b] for b in layout.jet_extras}}.items()})
+    event = arrays["Event"][:, 0]  # Delphes' Event collection holds one entry per event
+    numbers = ak.to_numpy(event.Number).astype(np.int64)
+    _require_finite(jets, path, numbers)
+    jets = used_jets(jets, cuts)
+    weight = ak.to_numpy(event.Weight).astype(np.float64)
+    weight_pb = weight * scale
+    masks = event_cuts(jets, cuts)
+    cutflow.fill(masks, weight, weight_pb)
+    passed = masks[-1]
+    jets = jets[passed]
+    if layout.has_particles:
+        partons = find_ttbar_partons(arrays["Particle"][passed])
+    else:
+        partons = ak.unflatten(ak.zip({k: np.zeros(0, np.float32) for k in ("pt", "eta", "phi", "mass")}
+                                      | {"pid": np.zeros(0, np.int32)}), np.zeros(int(passed.sum()), np.int64))
+    return ak.zip(
+        {
+            "event": numbers[passed],
+            "file": ak.from_numpy(np.full(int(passed.sum()), path.name)),
+            "weight": weight[passed],
+            "weight_pb": weight_pb[passed],
+            "ht": ak.to_numpy(ak.sum(jets.pt, axis=1)).astype(np.float32),
+            "jets": _typed_jets(jets),
+            "partons": ak.zip({k: ak.values_astype(partons[k], np.int32 if k == "pid" else np.float32)
+                               for k in ("pt", "eta", "phi", "mass", "pid")}),
+        },
+        depth_limit=1,
+    )
+
+
+def _typed_jets(jets: ak.Array) -> ak.Array:
+    """Fixed storage types, whatever the input file used (Delphes writes float32 and int32)."""
+    ints = {"btag", "flavor"} | {name for name in SHAPE_FEATURES.values() if name.startswith("n_")}
+    return ak.zip({f: ak.values_astype(jets[f], np.int32 if f in ints else np.float32) for f in jets.fields})
+
+
+def _require_finite(jets: ak.Array, path: Path, numbers: np.ndarray) -> None:
+    for field in ("pt", "eta", "phi", "mass"):
+        bad = ~np.isfinite(ak.to_numpy(ak.flatten(jets[field])))
+        if bad.any():
+            per_event = ak.to_numpy(ak.sum(ak.unflatten(bad, ak.num(jets)), axis=1)) > 0
+            first = int(numbers[per_event][0])
+            raise SkimError(
+                f"{path}: Jet.{JET_BRANCHES_INV[field]} has {int(bad.sum())} NaN or infinite value(s), first in "
+                f"event number {first}. The file is damaged or was written by a faulty job: regenerate it "
+                "or remove it from the sample."
+            )
+
+
+JET_BRANCHES_INV = {v: k for k, v in JET_BRANCHES.items()}
+
+
+def skim(files: Sequence[str | Path], scales: dict[str, float], cuts: Cuts, step_size: int,
+         cutflow: Cutflow, layout: Layout) -> Iterator[ak.Array]:
+    """Stream the selected events of `files`, step by step."""
+    for path, arrays in delphes.iterate(files, layout.spec(), step_size=step_size):
+        yield skim_step(arrays, path, layout, cuts, scales[str(path)], cutflow)
+
+
+def run_skim(cfg: Config, sample: str, files: Sequence[str | Path], output: str | Path,
+             cutflow_output: str | Path) -> Cutflow:
+    """The `skim` stage: `output` (parquet) and `cutflow_output` (JSON), each with provenance."""
+    started = now()
+    files = [str(f) for f in files]
+    if not files:
+        raise SkimError(f"sample {sample!r}: no input files")
+    layout = inspect_layout(files)
+    if not layout.has_particles:
+        warnings.warn(f"sample {sample!r}: no Particle branches ({', '.join(PARTON_FIELDS)}); its events "
+                      "have no partons and count as background in the matching", stacklevel=2)
+    cutflow = Cutflow(cut_names(cfg.cuts))
+    steps = skim(files, weight_scales(cfg.samples[sample], files), cfg.cuts, cfg.read_step, cutflow, layout)
+    with atomic_output(output) as tmp:
+        ak.to_parquet_row_groups(_non_empty(steps), tmp)
+    selected = int(cutflow.events[-1])
+    if selected == 0:
+        warnings.warn(f"sample {sample!r}: no event passes the selection (cutflow in {cutflow_output}); "
+                      "the skim is empty", stacklevel=2)
+    summary = {"sample": sample, "selected_events": selected, "empty": selected == 0,
+               "jet_features": [OPTIONAL_JET_BRANCHES.get(b, JET_BRANCHES.get(b)) for b in
+                                (*JET_BRANCHES, *layout.jet_extras)],
+               "jet_shapes": layout.has_shapes, "partons": layout.has_particles}
+    write_json(cutflow_output, {**summary, "cutflow": cutflow.table()})
+    for artifact in (output, cutflow_output):
+        write_meta(artifact, tag=cfg.tag, stage="skim", config=cfg.stage_config("skim", sample), inputs=files,
+                   started=started, extra=summary)
+    return cutflow
+
+
+def _non_empty(steps: Iterator[ak.Array]) -> Iterator[ak.Array]:
+    """Row groups with events; one empty (but typed) group when nothing passes."""
+    last = None
+    wrote = False
+    for step in steps:
+        last = step
+        if len(step):
+            wrote = True
+            yield step
+    if not wrote and last is not None:
+        yield last

@@ -1,0 +1,11 @@
+rule match:
+    input:
+        paths.skim_file(CFG.tag, "{sample}"),
+    output:
+        matched=paths.matched_file(CFG.tag, "{sample}"),
+        tables=paths.matching_tables(CFG.tag, "{sample}"),
+    log:
+        f"{RESULTS}/logs/match/{{sample}}.log",
+    threads: 1
+    script:
+        "../scripts/match.py"
