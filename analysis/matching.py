@@ -118,16 +118,16 @@ class MatchingTables:
         error = np.sqrt(fraction * (1 - fraction) / n) if n else np.zeros(len(self.dr_scan))
         matched = sum(self.n_jets_matched.values())
         max_jets = max(self.n_jets_matched, default=N_PARTONS)
-        leading = {
-            n_lead: (sum(c for k, c in self.leading_needed.items() if k <= n_lead) / matched if matched else 0.0)
-            for n_lead in range(N_PARTONS, max_jets + 1)
-        }
+        leading_n = list(range(N_PARTONS, max_jets + 1))
+        within = [sum(c for k, c in self.leading_needed.items() if k <= n_lead) / matched if matched else 0.0
+                  for n_lead in leading_n]
+        n_jets = sorted(self.n_jets_matched)
         return {
             "ttbar_events": n,
             "matched_fraction_vs_dr": {"dr_max": list(self.dr_scan), "matched": self.matched_by_dr.tolist(),
                                        "fraction": fraction.tolist(), "error": error.tolist()},
-            "n_jets_matched": {str(k): v for k, v in sorted(self.n_jets_matched.items())},
-            "fraction_within_leading_n": {str(k): v for k, v in leading.items()},
+            "n_jets_matched": {"n_jets": n_jets, "events": [self.n_jets_matched[k] for k in n_jets]},
+            "fraction_within_leading_n": {"n": leading_n, "fraction": within},
         }
 
 

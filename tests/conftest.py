@@ -51,3 +51,38 @@ def qcd_file(tmp_path_factory, reco) -> Path:
     generate_chunk(GeneratorSettings(process="qcd", seed=99, pthat_min=300.0), reco, n_events=200,
                    first_event_number=0, output=path, detector_seed=3, constituents=True, progress=False)
     return path
+
+
+def files_config(tmp_path: Path, samples: dict[str, Path], **sections) -> configlib.Config:
+    """The test config with every sample read from `files` (cross-section 1 pb per sample, one
+    generated event per file entry), plus config `sections` overriding the defaults."""
+    raw = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    raw["tag"] = "unit"
+    raw["samples"] = {name: {"source": "files", "files": [str(path)], "cross_section_pb": 1.0,
+                             "generated_events": 1000} for name, path in samples.items()}
+    raw["datasets"]["training_sample"] = next(iter(samples))
+    raw.update(sections)
+    return configlib.from_dict(raw, where=str(tmp_path / "config.yaml"))
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory, reco, qcd_file):
+    """3000 all-hadronic ttbar events (test-config scale) and the QCD file through skim and match."""
+    from types import SimpleNamespace
+
+    from analysis.matching import run_match
+    from analysis.selection import run_skim
+
+    base = tmp_path_factory.mktemp("pipeline")
+    ttbar = base / "ttbar.root"
+    generate_chunk(GeneratorSettings(process="ttbar_allhad", seed=2024), reco, n_events=3000,
+                   first_event_number=0, output=ttbar, detector_seed=11, progress=False)
+    cfg = files_config(base, {"ttbar": ttbar, "qcd": qcd_file})
+    out = SimpleNamespace(cfg=cfg, dir=base, files={"ttbar": ttbar, "qcd": qcd_file}, skim={}, matched={},
+                          tables={}, cutflow={})
+    for name, path in out.files.items():
+        out.skim[name], out.cutflow[name] = base / f"{name}.parquet", base / f"{name}.cutflow.json"
+        out.matched[name], out.tables[name] = base / f"{name}.matched.parquet", base / f"{name}.matching.json"
+        run_skim(cfg, name, [path], out.skim[name], out.cutflow[name])
+        run_match(cfg, name, out.skim[name], out.matched[name], out.tables[name])
+    return out

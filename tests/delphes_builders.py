@@ -1,0 +1,69 @@
+"""Hand-built events written the way ROOT shows real Delphes files (`Jet.PT` leaves)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import uproot
+
+PARTICLE_FIELDS = ("PID", "Status", "M1", "M2", "D1", "D2", "PT", "Eta", "Phi", "Mass")
+
+
+def jets_record(jets: list[list[tuple]]) -> ak.Array:
+    """`jets[event] = [(pt, eta, phi, btag), ...]`."""
+    def field(i, dtype):
+        return ak.values_astype(ak.Array([[jet[i] for jet in event] for event in jets]), dtype)
+
+    return ak.zip({"PT": field(0, np.float32), "Eta": field(1, np.float32), "Phi": field(2, np.float32),
+                   "Mass": ak.values_astype(field(0, np.float32) * 0 + 5, np.float32),
+                   "BTag": field(3, np.uint32)})
+
+
+def write_delphes(path: Path, jets: list[list[tuple]], particles: list[list[dict]] | None = None,
+                  numbers: list[int] | None = None, weights: list[float] | None = None) -> Path:
+    n = len(jets)
+    numbers = numbers if numbers is not None else list(range(n))
+    weights = weights if weights is not None else [1.0] * n
+    collections = {
+        "Event": ak.zip({"Number": ak.Array([[x] for x in numbers]), "Weight": ak.Array([[w] for w in weights])}),
+        "Jet": jets_record(jets),
+    }
+    if particles is not None:
+        collections["Particle"] = ak.zip({
+            f: ak.values_astype(ak.Array([[p[f] for p in event] for event in particles]),
+                                np.int32 if f in ("PID", "Status", "M1", "M2", "D1", "D2") else np.float32)
+            for f in PARTICLE_FIELDS})
+    with uproot.recreate(path) as f:
+        f.mktree("Delphes", {k: v.type.content for k, v in collections.items()},
+                 counter_name=lambda c: f"{c}_size", field_name=lambda o, i: f"{o}.{i}")
+        f["Delphes"].extend(collections)
+    return path
+
+
+def particle(pid: int, m1: int = -1, d1: int = -1, d2: int = -1, pt: float = 50.0, eta: float = 0.0,
+             phi: float = 0.0, status: int = 23) -> dict:
+    return {"PID": pid, "Status": status, "M1": m1, "M2": -1, "D1": d1, "D2": d2, "PT": pt, "Eta": eta,
+            "Phi": phi, "Mass": 0.0}
+
+
+def ttbar_record(etas: list[float], phis: list[float]) -> list[dict]:
+    """A t tbar -> b q q' bbar q q' record in Delphes indexing, with recoil copies of the top and
+    the W+ the way a full shower record has them; partons at (eta, phi) in slot order
+    b1, q1_1, q2_1, b2, q1_2, q2_2 (q1 given the higher pT)."""
+    return [
+        particle(6, d1=2, d2=2, status=22),                                               # 0 t
+        particle(-6, d1=3, d2=3, status=22),                                              # 1 tbar
+        particle(6, m1=0, d1=4, d2=5, status=44),                                         # 2 t copy
+        particle(-6, m1=1, d1=6, d2=7, status=44),                                        # 3 tbar copy
+        particle(5, m1=2, pt=60, eta=etas[0], phi=phis[0]),                               # 4 b
+        particle(24, m1=2, d1=8, d2=8, status=22),                                        # 5 W+
+        particle(-5, m1=3, pt=60, eta=etas[3], phi=phis[3]),                              # 6 bbar
+        particle(-24, m1=3, d1=10, d2=11, status=22),                                     # 7 W-
+        particle(24, m1=5, d1=12, d2=13, status=44),                                      # 8 W+ copy
+        particle(21, status=43),                                                          # 9 gluon
+        particle(1, m1=7, pt=70, eta=etas[4], phi=phis[4]),                               # 10 d
+        particle(-2, m1=7, pt=40, eta=etas[5], phi=phis[5]),                              # 11 ubar
+        particle(-1, m1=8, pt=30, eta=etas[2], phi=phis[2]),                              # 12 dbar (softer)
+        particle(2, m1=8, pt=80, eta=etas[1], phi=phis[1]),                               # 13 u (harder)
+    ]
