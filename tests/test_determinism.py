@@ -23,6 +23,6 @@ def test_same_seed_gives_identical_files_and_chunks_differ(tmp_path):
     jets_other = read(other, {"Jet": ("PT",)})["Jet"].PT
     assert not ak.all(ak.num(jets_first) == ak.num(jets_other)) or not ak.all(jets_first == jets_other)
     meta = read_meta(first)
-    assert meta["events"] == 300 and meta["cross_section_pb"] > 0 and meta["sum_of_weights"] == 300
+    assert meta["events"] == 800 and meta["cross_section_pb"] > 0 and meta["sum_of_weights"] == 800
     numbers = read(other, {"Event": ("Number",)})["Event"].Number
     assert ak.min(numbers) == 300, "event numbers continue across chunks"

@@ -14,6 +14,8 @@ from . import matching_reference
 from .conftest import files_config
 from .delphes_builders import ttbar_record, write_delphes
 
+pytestmark = pytest.mark.xdist_group("pipeline")  # one worker builds the shared pipeline fixture
+
 
 def match_one(jets, partons, dr_max=0.3):
     jets, partons = np.array([jets], dtype=float), np.array([partons], dtype=float)

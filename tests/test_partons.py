@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import awkward as ak
 import numpy as np
+import pytest
 
 from analysis.events.kinematics import pt_eta_phi_mass
 from analysis.events.particles import ChargeTable, FlatRecord, hard_process
@@ -10,6 +11,8 @@ from analysis.events.pythia import GeneratorSettings, PythiaRun
 from analysis.partons import PARTON_FIELDS, find_ttbar_partons
 
 from .delphes_builders import particle, ttbar_record
+
+pytestmark = pytest.mark.xdist_group("pipeline")  # one worker builds the shared pipeline fixture
 
 
 def as_particles(events: list[list[dict]]) -> ak.Array:

@@ -15,6 +15,8 @@ from analysis.selection import SkimError, run_skim
 from .conftest import files_config
 from .delphes_builders import write_delphes
 
+pytestmark = pytest.mark.xdist_group("pipeline")  # one worker builds the shared pipeline fixture
+
 
 def six(pt=100.0, eta=0.0, btag=(1, 0, 0, 0, 0, 0)):
     return [(pt, eta, 0.5 * i, b) for i, b in enumerate(btag)]

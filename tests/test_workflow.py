@@ -35,6 +35,17 @@ def test_end_to_end_on_test_config(tmp_path):
     jets = read(events / "qcd" / "chunk1.root", {"Jet": ("PT",), "ParticleFlowCandidate": ("JetIndex",)})
     assert len(jets["Jet"]) == 200
     assert "FastJet release" in (tmp_path / "results/test/logs/generate/qcd/chunk1.log").read_text()
+    # skim -> match -> split, each artifact with its provenance
+    results = tmp_path / "results" / "test"
+    cutflow = json.loads((results / "skim" / "ttbar.cutflow.json").read_text())
+    assert cutflow["cutflow"][0]["events"] == 1600 and cutflow["selected_events"] > 50
+    assert json.loads((results / "skim" / "ttbar.parquet.meta.json").read_text())["inputs"].keys() == {
+        "results/test/events/ttbar/chunk0.root", "results/test/events/ttbar/chunk1.root"}
+    tables = json.loads((results / "matched" / "ttbar.matching.json").read_text())
+    assert tables["events"]["matched"] > 0
+    split = json.loads((results / "datasets" / "train.h5.meta.json").read_text())
+    assert split["events"]["train"]["ttbar"]["matched"] > 0 and "qcd" in split["events"]["test"]
+    assert split["scaling"]["pt"][1] > split["scaling"]["pt"][0]
     # nothing left to do on a second call
     again = snakemake(tmp_path, "--cores", "2", "--dry-run")
     assert "Nothing to be done" in again.stdout + again.stderr
