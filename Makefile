@@ -23,7 +23,8 @@ test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
 
 bench: setup
-	$(BIN)/python benchmarks/generation.py
+	$(BIN)/python -m benchmarks.generation
+	$(BIN)/python -m benchmarks.skim_match
 
 lint: setup
 	$(BIN)/ruff check analysis workflow tests benchmarks

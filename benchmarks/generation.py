@@ -1,6 +1,6 @@
 """Speed and memory of the embedded generation chain, written to benchmarks/results/generation.json.
 
-    python benchmarks/generation.py [--events 2000]
+    python -m benchmarks.generation [--events 2000]
 
 Figures (issue: chain <= 1.20x bare Pythia; 2 chunks on 2 cores >= 1.8x one chunk):
   bare_pythia_events_per_s     pythia.next() loop, same settings as the chain
@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import os
-import platform
 import resource
 import tempfile
 import time
@@ -27,11 +25,10 @@ import yaml
 
 from analysis.events.generate import Reconstruction, generate_chunk
 from analysis.events.pythia import GeneratorSettings, PythiaRun
-from analysis.provenance import now, package_versions, write_json
+from analysis.provenance import now
+from benchmarks._common import ROOT, machine, report
 
-ROOT = Path(__file__).resolve().parent.parent
 CARD = ROOT / "config" / "detector_cms.yaml"
-OUTPUT = ROOT / "benchmarks" / "results" / "generation.json"
 
 
 def bare_pythia(n_events: int, seed: int) -> tuple[float, float]:
@@ -87,8 +84,7 @@ def main() -> None:
         "benchmark": "generation",
         "inputs": {"process": "ttbar_allhad", "events_per_chunk": args.events, "card": str(CARD.relative_to(ROOT)),
                    "mpi_and_hadronization": True},
-        "machine": {"host": platform.node(), "cpus": os.cpu_count(), "processor": platform.processor(),
-                    "python": platform.python_version(), "packages": package_versions()},
+        "machine": machine(),
         "started": started,
         "finished": now(),
         "bare_pythia_events_per_s": bare_rate,
@@ -102,10 +98,7 @@ def main() -> None:
         "two_chunks_parallel_wall_s": two_wall,
         "two_chunk_speedup": 2 * one_wall / two_wall,
     }
-    write_json(OUTPUT, result)
-    for key, value in result.items():
-        if isinstance(value, float):
-            print(f"{key:34s} {value:10.3f}")
+    report("generation", result)
 
 
 if __name__ == "__main__":

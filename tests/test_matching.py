@@ -10,7 +10,7 @@ import pytest
 from analysis.matching import BACKGROUND, LABELS, MATCHED, UNMATCHED, jet_labels, match_events, match_padded
 from analysis.selection import run_skim
 
-from . import matching_reference
+from . import reference
 from .conftest import files_config
 from .delphes_builders import ttbar_record, write_delphes
 
@@ -64,7 +64,7 @@ def test_columnar_matching_agrees_with_the_loop_on_crowded_events():
     parton_arr = np.array(partons)
     for dr_max in (0.3, 0.6):
         columnar = match_padded(jet_eta, jet_phi, parton_arr[..., 0], parton_arr[..., 1], dr_max)
-        loop = [matching_reference.match_event(j, p, dr_max) for j, p in zip(jets, partons, strict=True)]
+        loop = [reference.match_event(j, p, dr_max) for j, p in zip(jets, partons, strict=True)]
         assert columnar.tolist() == loop
         assert 0.05 < (columnar >= 0).mean() < 0.95  # crowded enough to make choices
 
@@ -73,7 +73,7 @@ def test_columnar_matching_agrees_with_the_loop_on_generated_ttbar(pipeline):
     events = ak.from_parquet(pipeline.skim["ttbar"])
     for dr_max in pipeline.cfg.matching.dr_scan:
         parton_jet, _ = match_events(events, dr_max)
-        assert parton_jet.tolist() == matching_reference.match_events(events, dr_max)
+        assert parton_jet.tolist() == reference.match_events(events, dr_max)
 
 
 def test_labels_and_categories_through_the_stages(tmp_path):

@@ -131,3 +131,28 @@ def test_generated_ttbar_cutflow(pipeline):
     assert len(events) == cutflow[-1]["events"]
     assert ak.all(ak.num(events.jets) >= 6) and ak.all(ak.num(events.partons) == 6)
     assert {"ptd", "axis_major", "n_muons", "flavor"} <= set(events.jets.fields)
+
+
+def test_columnar_skim_agrees_with_the_per_event_loop(pipeline):
+    """Every one of the 3000 generated events: same selection decision and same partons."""
+    from analysis.events.delphes import read
+    from analysis.partons import PARTON_FIELDS
+
+    from . import reference
+
+    raw = read(pipeline.files["ttbar"], {"Event": ("Number",), "Jet": ("PT", "Eta", "BTag"),
+                                         "Particle": PARTON_FIELDS})
+    selected = []
+    for number, jets, particles in zip(raw["Event"].Number.to_list(), raw["Jet"].to_list(),
+                                       raw["Particle"].to_list(), strict=True):
+        jets = [{"pt": j["PT"], "eta": j["Eta"], "btag": j["BTag"]} for j in jets]
+        if reference.passes_selection(jets, pipeline.cfg.cuts):
+            selected.append((number[0], [(p["PID"], p["PT"]) for p in reference.ttbar_partons(particles)]))
+    events = ak.from_parquet(pipeline.skim["ttbar"])
+    columnar = [(n, list(zip(pid, pt, strict=True))) for n, pid, pt in
+                zip(events.event.to_list(), events.partons.pid.to_list(), events.partons.pt.to_list(), strict=True)]
+    assert len(selected) == len(columnar) > 100
+    assert [n for n, _ in selected] == [n for n, _ in columnar]
+    for (_, loop_partons), (_, our_partons) in zip(selected, columnar, strict=True):
+        assert [p for p, _ in loop_partons] == [p for p, _ in our_partons]
+        np.testing.assert_allclose([x for _, x in loop_partons], [x for _, x in our_partons], rtol=1e-6)

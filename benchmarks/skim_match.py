@@ -1,0 +1,158 @@
+"""Speed and memory of the skim and the matching, written to benchmarks/results/skim_match.json.
+
+    python -m benchmarks.skim_match [--events-per-chunk 2500] [--chunks 4]
+
+Figures (issue: columnar >= 100x the per-event loop; peak RSS flat in the number of chunks):
+  columnar_events_per_s            selection + parton finding + matching on in-memory arrays
+  loop_events_per_s                the same with the per-event Python loops of tests/reference.py,
+                                   starting from the same awkward arrays (so including their
+                                   conversion to Python objects, which a loop cannot do without)
+  columnar_over_loop_speedup       their ratio
+  loop_without_conversion_events_per_s, columnar_over_loop_without_conversion_speedup
+                                   the loop alone, conversion not counted (the loop's best case)
+  stage_events_per_s               the skim and match stages as run by snakemake, ROOT reading and
+                                   parquet writing included (input events / wall time)
+  peak_rss_mb_1_chunk, peak_rss_mb_4_chunks
+                                   peak resident memory of a skim job over 1 and 4 chunks (own process)
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import yaml
+
+from analysis import config as configlib
+from analysis.events import delphes
+from analysis.events.generate import Reconstruction, generate_chunk
+from analysis.events.pythia import GeneratorSettings
+from analysis.matching import match_events, run_match
+from analysis.partons import PARTON_FIELDS, find_ttbar_partons
+from analysis.provenance import now
+from analysis.selection import event_cuts, run_skim, used_jets
+from benchmarks._common import ROOT, machine, report
+from tests import reference
+
+READ_STEP = 1000
+
+
+def make_config(files: list[Path], events: int) -> configlib.Config:
+    raw = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    raw["samples"] = {"ttbar": {"source": "files", "files": [str(f) for f in files], "cross_section_pb": 1.0,
+                                "generated_events": events}}
+    raw["selection"] = {"read_step": READ_STEP}
+    return configlib.from_dict(raw)
+
+
+def generate(path: Path, n_events: int, seed: int) -> None:
+    reco = Reconstruction.from_config(yaml.safe_load((ROOT / "config" / "detector_cms.yaml").read_text()))
+    generate_chunk(GeneratorSettings(process="ttbar_allhad", seed=seed), reco, n_events=n_events,
+                   first_event_number=seed * n_events, output=path, detector_seed=seed, progress=False)
+
+
+def skim_job(files: list[str], events: int, out: str, queue) -> None:
+    """A skim over `files` in its own process; reports its peak RSS in MB."""
+    cfg = make_config([Path(f) for f in files], events)
+    run_skim(cfg, "ttbar", files, Path(out) / "s.parquet", Path(out) / "s.json")
+    queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def peak_rss(files: list[Path], events: int, out: Path) -> float:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=skim_job, args=([str(f) for f in files], events, str(out), queue))
+    proc.start()
+    rss = queue.get()
+    proc.join()
+    return rss
+
+
+def columnar(arrays: dict[str, ak.Array], cfg: configlib.Config) -> int:
+    jets = used_jets(ak.zip({"pt": arrays["Jet"].PT, "eta": arrays["Jet"].Eta, "phi": arrays["Jet"].Phi,
+                             "btag": arrays["Jet"].BTag}), cfg.cuts)
+    passed = event_cuts(jets, cfg.cuts)[-1]
+    events = ak.zip({"jets": jets[passed], "partons": find_ttbar_partons(arrays["Particle"][passed])},
+                    depth_limit=1)
+    parton_jet, _ = match_events(events, cfg.matching.dr_max)
+    return int((parton_jet >= 0).all(axis=1).sum())
+
+
+def loop(jets: list, particles: list, cfg: configlib.Config) -> int:
+    matched = 0
+    for event_jets, event_particles in zip(jets, particles, strict=True):
+        event_jets = [{"pt": j["PT"], "eta": j["Eta"], "phi": j["Phi"], "btag": j["BTag"]} for j in event_jets]
+        if not reference.passes_selection(event_jets, cfg.cuts):
+            continue
+        used = [(j["eta"], j["phi"]) for j in event_jets
+                if j["pt"] > cfg.cuts.jet_pt_min and abs(j["eta"]) < cfg.cuts.jet_eta_max]
+        partons = [(p["Eta"], p["Phi"]) for p in reference.ttbar_partons(event_particles)]
+        matched += bool(partons) and min(reference.match_event(used, partons, cfg.matching.dr_max)) >= 0
+    return matched
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events-per-chunk", type=int, default=2500)
+    parser.add_argument("--chunks", type=int, default=4)
+    args = parser.parse_args()
+    started = now()
+    n = args.events_per_chunk
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        files = [tmp / f"chunk{i}.root" for i in range(args.chunks)]
+        with mp.get_context("spawn").Pool(2) as pool:
+            pool.starmap(generate, [(f, n, i + 1) for i, f in enumerate(files)])
+        total = n * args.chunks
+        cfg = make_config(files, total)
+
+        start = time.perf_counter()
+        run_skim(cfg, "ttbar", files, tmp / "skim.parquet", tmp / "cutflow.json")
+        run_match(cfg, "ttbar", tmp / "skim.parquet", tmp / "matched.parquet", tmp / "tables.json")
+        stage_seconds = time.perf_counter() - start
+
+        spec = {"Jet": ("PT", "Eta", "Phi", "BTag"), "Particle": PARTON_FIELDS}
+        parts = [delphes.read(f, spec) for f in files]
+        arrays = {k: ak.concatenate([p[k] for p in parts]) for k in spec}
+        start = time.perf_counter()
+        matched_columnar = columnar(arrays, cfg)
+        columnar_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        jets, particles = arrays["Jet"].to_list(), arrays["Particle"].to_list()
+        conversion_seconds = time.perf_counter() - start
+        matched_loop = loop(jets, particles, cfg)
+        loop_seconds = time.perf_counter() - start
+        if matched_loop != matched_columnar:
+            raise RuntimeError(f"loop and columnar disagree: {matched_loop} vs {matched_columnar} matched events")
+
+        rss_one = peak_rss(files[:1], n, tmp)
+        rss_all = peak_rss(files, total, tmp)
+
+    report("skim_match", {
+        "benchmark": "skim_match",
+        "inputs": {"process": "ttbar_allhad", "events_per_chunk": n, "chunks": args.chunks,
+                   "read_step": READ_STEP, "dr_max": cfg.matching.dr_max},
+        "machine": machine(),
+        "started": started,
+        "finished": now(),
+        "events": total,
+        "matched_events": matched_columnar,
+        "columnar_events_per_s": total / columnar_seconds,
+        "loop_events_per_s": total / loop_seconds,
+        "columnar_over_loop_speedup": loop_seconds / columnar_seconds,
+        "loop_without_conversion_events_per_s": total / (loop_seconds - conversion_seconds),
+        "columnar_over_loop_without_conversion_speedup": (loop_seconds - conversion_seconds) / columnar_seconds,
+        "stage_events_per_s": total / stage_seconds,
+        "peak_rss_mb_1_chunk": rss_one,
+        f"peak_rss_mb_{args.chunks}_chunks": rss_all,
+        "peak_rss_ratio": float(np.float64(rss_all) / rss_one),
+    })
+
+
+if __name__ == "__main__":
+    main()
