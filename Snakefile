@@ -19,6 +19,7 @@ include: "workflow/rules/generate.smk"
 include: "workflow/rules/skim.smk"
 include: "workflow/rules/match.smk"
 include: "workflow/rules/split.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:

@@ -105,6 +105,16 @@ class Datasets:
 
 
 @dataclass(frozen=True)
+class ModelSpec:
+    """An assignment network of the config: its architecture, inputs and hyperparameters."""
+
+    name: str
+    architecture: str
+    features: tuple[str, ...]
+    hyperparameters: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     tag: str
     seed: int
@@ -116,6 +126,8 @@ class Config:
     read_step: int = 20_000
     matching: Matching = Matching()
     datasets: Datasets = Datasets()
+    models: dict[str, ModelSpec] = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     def generated(self) -> dict[str, GeneratedSample]:
@@ -150,7 +162,8 @@ class Config:
         """The config subset a stage's artifacts depend on (hashed into provenance): the stage's own
         section plus those of every stage upstream of it."""
         upstream = {"skim": ("selection",), "match": ("selection", "matching"),
-                    "split": ("selection", "matching", "datasets")}[stage]
+                    "split": ("selection", "matching", "datasets"),
+                    "train": ("selection", "matching", "datasets", "models", "training")}[stage]
         subset = {key: self.raw[key] for key in upstream}
         if sample is not None:
             subset["sample"] = self.sample_config(sample)
@@ -236,6 +249,10 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
         cuts=Cuts(**selection),
         matching=Matching(dr_max=data["matching"]["dr_max"], dr_scan=tuple(data["matching"]["dr_scan"])),
         datasets=Datasets(datasets["training_sample"], fractions, datasets["max_jets"]),
+        models={name: ModelSpec(name, spec["architecture"], tuple(spec["features"]),
+                                {k: v for k, v in spec.items() if k not in ("architecture", "features")})
+                for name, spec in data["models"].items()},
+        training=dict(data["training"]),
         raw=data,
     )
 

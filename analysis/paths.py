@@ -45,6 +45,15 @@ def event_info_file(tag: str) -> str:
     return f"{results_dir(tag)}/datasets/event_info.yaml"
 
 
+def model_dir(tag: str, model: str) -> str:
+    return f"{results_dir(tag)}/models/{model}"
+
+
+def assignment_file(tag: str, method: str, sample: str) -> str:
+    """The common assignment format (analysis.assignments) of one method on one sample."""
+    return f"{results_dir(tag)}/assignments/{method}/{sample}.parquet"
+
+
 def event_files(cfg: Config, sample: str) -> list[str]:
     """The Delphes files of a sample: generated chunks, or the user's files."""
     spec = cfg.samples[sample]
@@ -63,4 +72,6 @@ def all_targets(cfg: Config) -> list[str]:
     for name in cfg.samples:
         targets += [cutflow_file(cfg.tag, name), matching_tables(cfg.tag, name)]
     targets += [dataset_file(cfg.tag, name) for name in ("train", "val", "test")]
+    for model in cfg.models:
+        targets += [assignment_file(cfg.tag, model, sample) for sample in cfg.samples]
     return targets

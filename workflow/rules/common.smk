@@ -10,6 +10,7 @@ RESULTS = paths.results_dir(CFG.tag)
 wildcard_constraints:
     sample="|".join(CFG.samples) or "NONE",
     chunk=r"\d+",
+    model="|".join(CFG.models) or "NONE",
 
 
 def all_outputs():

@@ -1,0 +1,1 @@
+"""Jet-parton assignment networks (torch): SAJA; SPA-NET to follow."""

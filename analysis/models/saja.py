@@ -1,0 +1,108 @@
+"""SAJA: Self-Attention for Jet Assignment (seed 000, sections 2-3).
+
+Jet-wise feed-forward network -> N_block multi-head self-attention blocks -> jet-wise
+feed-forward network -> softmax over the five classes {b1, W1, b2, W2, other} for every jet.
+Every operation is jet-wise or self-attention, so the network is equivariant under jet
+permutations; padded jets are masked out of the attention keys and of the loss.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from analysis.matching import LABELS
+
+N_CLASSES = len(LABELS)
+SWAP_TOPS = torch.tensor([LABELS.index(c) for c in ("b2", "W2", "b1", "W1", "other")])
+"""Class index after relabelling t <-> tbar."""
+
+
+@dataclass(frozen=True)
+class SajaHyperparameters:
+    n_features: int
+    d_k: int = 16
+    heads: int = 10
+    d_ffn: int = 1024
+    blocks: int = 6
+    dropout: float = 0.1
+
+    @property
+    def d_model(self) -> int:
+        return self.d_k * self.heads
+
+
+def feed_forward(d_in: int, d_hidden: int, d_out: int, dropout: float) -> nn.Sequential:
+    """Affine, leaky ReLU, dropout, affine, leaky ReLU (the paper's jet-wise FFN)."""
+    return nn.Sequential(nn.Linear(d_in, d_hidden), nn.LeakyReLU(), nn.Dropout(dropout),
+                         nn.Linear(d_hidden, d_out), nn.LeakyReLU())
+
+
+class SelfAttentionBlock(nn.Module):
+    """Multi-head self-attention and a feed-forward network, each with dropout, a skip
+    connection and layer normalisation."""
+
+    def __init__(self, hp: SajaHyperparameters):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(hp.d_model, hp.heads, dropout=hp.dropout, batch_first=True)
+        self.norm_attention = nn.LayerNorm(hp.d_model)
+        self.ffn = feed_forward(hp.d_model, hp.d_ffn, hp.d_model, hp.dropout)
+        self.norm_ffn = nn.LayerNorm(hp.d_model)
+        self.dropout = nn.Dropout(hp.dropout)
+
+    def forward(self, x: torch.Tensor, padding: torch.Tensor, need_weights: bool = False):
+        attended, weights = self.attention(x, x, x, key_padding_mask=padding, need_weights=need_weights,
+                                           average_attn_weights=True)
+        x = self.norm_attention(x + self.dropout(attended))
+        x = self.norm_ffn(x + self.dropout(self.ffn(x)))
+        return x, weights
+
+
+class Saja(nn.Module):
+    def __init__(self, hp: SajaHyperparameters):
+        super().__init__()
+        self.hp = hp
+        self.embed = feed_forward(hp.n_features, hp.d_ffn, hp.d_model, hp.dropout)
+        self.blocks = nn.ModuleList(SelfAttentionBlock(hp) for _ in range(hp.blocks))
+        self.head = nn.Sequential(nn.Linear(hp.d_model, hp.d_ffn), nn.LeakyReLU(), nn.Dropout(hp.dropout),
+                                  nn.Linear(hp.d_ffn, N_CLASSES))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, return_attention: bool = False):
+        """Logits (batch, jets, 5) for features x (batch, jets, features) and the real-jet mask;
+        with `return_attention`, also each block's head-averaged attention (batch, jets, jets)."""
+        padding = ~mask
+        h = self.embed(x)
+        attention = []
+        for block in self.blocks:
+            h, weights = block(h, padding, need_weights=return_attention)
+            attention.append(weights)
+        logits = self.head(h)
+        return (logits, attention) if return_attention else logits
+
+    def hyperparameters(self) -> dict:
+        return asdict(self.hp)
+
+
+def saja_loss(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Eq. 2.2: jet-wise cross entropy averaged over each event's real jets, with the labels
+    taken in whichever of the two t <-> tbar labellings fits the event better; mean over events.
+
+    The paper writes the min inside the sum over jets; taken literally that lets the two b
+    jets both be called b1. The min over the event's two consistent labellings used here is
+    equally blind to the arbitrary top indices and keeps each event's labelling consistent.
+    """
+    log_p = torch.log_softmax(logits.float(), dim=-1)
+    safe = labels.clamp(min=0)
+    n_jets = mask.sum(dim=1).clamp(min=1)
+    per_labelling = []
+    for lab in (safe, SWAP_TOPS.to(labels.device)[safe]):
+        nll = -log_p.gather(-1, lab.unsqueeze(-1)).squeeze(-1)
+        per_labelling.append((nll * mask).sum(dim=1) / n_jets)
+    return torch.minimum(*per_labelling).mean()
+
+
+def predictive_entropy(probabilities: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Eq. 2.6: the jets' mean entropy of the class probabilities, per event."""
+    entropy = -(probabilities * torch.log(probabilities.clamp(min=1e-30))).sum(dim=-1)
+    return (entropy * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)

@@ -1,0 +1,142 @@
+"""One training loop for every assignment network.
+
+Adam; the learning rate is halved when the validation loss has not improved for `lr_patience`
+epochs (SAJA paper sec. 3.2), training stops after `early_stopping` epochs without improvement,
+and the best epoch's weights are kept. CUDA is used when present (bf16 autocast when
+`mixed_precision`), the CPU otherwise, where runs are deterministic for a given seed. After every
+epoch `last.pt` holds everything needed to resume; `model.pt` and `history.json` are written only
+when training has finished, so an interrupted job never leaves outputs that look complete.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from analysis.provenance import atomic_output
+
+log = logging.getLogger(__name__)
+Batch = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    batch_size: int = 512
+    learning_rate: float = 1e-3
+    max_epochs: int = 200
+    lr_patience: int = 10
+    lr_factor: float = 0.5
+    early_stopping: int = 30
+    mixed_precision: bool = True
+    device: str = "auto"
+    seed: int = 0
+    progress: bool = True
+
+
+def pick_device(setting: str = "auto") -> torch.device:
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("training.device is 'cuda' but torch sees no GPU; use 'auto' or 'cpu'")
+    return torch.device(setting)
+
+
+def batches(data: Batch, size: int, order: torch.Tensor | None = None):
+    n = len(next(iter(data.values())))
+    order = torch.arange(n) if order is None else order
+    for start in range(0, n, size):
+        index = order[start:start + size]
+        yield {k: v[index] for k, v in data.items()}
+
+
+def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], torch.Tensor], train_data: Batch,
+          val_data: Batch, settings: TrainingSettings, out_dir: str | Path, extra: dict | None = None) -> list[dict]:
+    """Train `model` on `train_data`, select on `val_data`; write model.pt, history.json in `out_dir`.
+    `extra` is stored in model.pt beside the weights (architecture, hyperparameters, features)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = pick_device(settings.device)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    torch.manual_seed(settings.seed)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=settings.lr_factor,
+                                                           patience=settings.lr_patience)
+    state = {"epoch": 0, "history": [], "best_loss": float("inf"), "best_state": None, "stale": 0}
+    checkpoint = out_dir / "last.pt"
+    if checkpoint.exists():
+        saved = torch.load(checkpoint, map_location=device, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["rng"])
+        state = saved["state"]
+        log.info("resuming from %s after epoch %d", checkpoint, state["epoch"])
+    autocast = device.type == "cuda" and settings.mixed_precision
+    train_data = {k: v.to(device) for k, v in train_data.items()}
+    val_data = {k: v.to(device) for k, v in val_data.items()}
+    n_train = len(next(iter(train_data.values())))
+
+    epochs = tqdm(range(state["epoch"], settings.max_epochs), initial=state["epoch"], total=settings.max_epochs,
+                  desc="epochs", disable=not settings.progress)
+    for epoch in epochs:
+        if state["stale"] >= settings.early_stopping:
+            break
+        start = time.perf_counter()
+        model.train()
+        order = torch.randperm(n_train, generator=torch.Generator().manual_seed(settings.seed * 100_003 + epoch))
+        total, count = 0.0, 0
+        for batch in batches(train_data, settings.batch_size, order.to(device)):
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                loss = loss_fn(model, batch)
+            loss.backward()
+            optimizer.step()
+            size = len(next(iter(batch.values())))
+            total, count = total + loss.item() * size, count + size
+        val_loss = evaluate(model, loss_fn, val_data, settings.batch_size, autocast)
+        scheduler.step(val_loss)
+        seconds = time.perf_counter() - start
+        state["history"].append({"epoch": epoch + 1, "train_loss": total / count, "val_loss": val_loss,
+                                 "learning_rate": optimizer.param_groups[0]["lr"], "seconds": seconds,
+                                 "train_events_per_s": n_train / seconds})
+        if val_loss < state["best_loss"]:
+            state.update(best_loss=val_loss, stale=0,
+                         best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+        else:
+            state["stale"] += 1
+        state["epoch"] = epoch + 1
+        log.info("epoch %d: train loss %.4f, val loss %.4f, lr %.2e, %.1f s", epoch + 1, total / count, val_loss,
+                 optimizer.param_groups[0]["lr"], seconds)
+        epochs.set_postfix(train=f"{total / count:.3f}", val=f"{val_loss:.3f}")
+        with atomic_output(checkpoint) as tmp:
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "state": state}, tmp)
+
+    best_epoch = min(state["history"], key=lambda h: h["val_loss"])["epoch"]
+    with atomic_output(out_dir / "model.pt") as tmp:
+        torch.save({"state_dict": state["best_state"], "best_epoch": best_epoch, "device": str(device),
+                    "mixed_precision": autocast, **(extra or {})}, tmp)
+    with atomic_output(out_dir / "history.json") as tmp:
+        tmp.write_text(json.dumps({"best_epoch": best_epoch, "epochs": state["history"]}, indent=1) + "\n")
+    return state["history"]
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, loss_fn, data: Batch, batch_size: int, autocast: bool = False) -> float:
+    model.eval()
+    device = next(iter(data.values())).device
+    total, count = 0.0, 0
+    for batch in batches(data, batch_size):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            loss = loss_fn(model, batch)
+        size = len(next(iter(batch.values())))
+        total, count = total + loss.item() * size, count + size
+    return total / max(count, 1)

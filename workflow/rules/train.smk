@@ -1,0 +1,31 @@
+rule train:
+    input:
+        train=paths.dataset_file(CFG.tag, "train"),
+        val=paths.dataset_file(CFG.tag, "val"),
+    output:
+        model=paths.model_dir(CFG.tag, "{model}") + "/model.pt",
+        history=paths.model_dir(CFG.tag, "{model}") + "/history.json",
+    log:
+        paths.model_dir(CFG.tag, "{model}") + "/train.log",
+    threads: workflow.cores
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=720,
+    script:
+        "../scripts/train.py"
+
+
+rule predict:
+    input:
+        model=paths.model_dir(CFG.tag, "{model}") + "/model.pt",
+        test=paths.dataset_file(CFG.tag, "test"),
+    output:
+        **{sample: paths.assignment_file(CFG.tag, "{model}", sample) for sample in CFG.samples},
+    log:
+        f"{RESULTS}/logs/predict/{{model}}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/predict.py"
