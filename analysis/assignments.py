@@ -21,8 +21,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
-from analysis.matching import LABELS
-from analysis.partons import SLOTS
+from analysis.labels import LABELS, SLOTS
 from analysis.provenance import atomic_output
 
 CLASS_SLOTS = ((LABELS.index("b1"), (0,)), (LABELS.index("W1"), (1, 2)),

@@ -26,8 +26,8 @@ import numpy as np
 import yaml
 
 from analysis.config import Config
-from analysis.matching import CATEGORIES, LABELS, MATCHED, UNMATCHED
-from analysis.partons import SLOTS
+from analysis.labels import CATEGORIES, LABELS, SLOTS
+from analysis.matching import MATCHED, UNMATCHED
 from analysis.provenance import atomic_output, now, write_meta
 from analysis.selection import SHAPE_FEATURES
 

@@ -19,14 +19,12 @@ import numpy as np
 
 from analysis.config import Config
 from analysis.events.kinematics import wrap_phi
-from analysis.partons import SLOTS
+from analysis.labels import CATEGORIES, LABELS, SLOTS
 from analysis.provenance import atomic_output, now, write_json, write_meta
 
-LABELS = ("b1", "W1", "b2", "W2", "other")
 OTHER = LABELS.index("other")
 SLOT_LABELS = np.array([LABELS.index(name) for name in ("b1", "W1", "W1", "b2", "W2", "W2")])
 """The jet label a jet gets when it matches the parton in each slot."""
-CATEGORIES = ("matched", "unmatched", "background")
 MATCHED, UNMATCHED, BACKGROUND = range(3)
 N_PARTONS = len(SLOTS)
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-SLOTS = ("b1", "q1_1", "q2_1", "b2", "q1_2", "q2_2")
+from analysis.labels import SLOTS
+
 PARTON_FIELDS = ("PID", "M1", "D1", "D2", "PT", "Eta", "Phi", "Mass")
 MAX_COPY_DEPTH = 200
 TOP, BOTTOM, W_BOSON = 6, 5, 24

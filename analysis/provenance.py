@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from analysis.config import ROOT
+ROOT = Path(__file__).resolve().parent.parent
 
 PACKAGES = ("numpy", "awkward", "uproot", "vector", "coffea", "fastjet", "pythia8mc", "torch",
             "snakemake", "hist", "mplhep", "h5py", "iminuit", "scipy", "pyarrow")

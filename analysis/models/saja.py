@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from analysis.matching import LABELS
+from analysis.labels import LABELS
 
 N_CLASSES = len(LABELS)
 SWAP_TOPS = torch.tensor([LABELS.index(c) for c in ("b2", "W2", "b1", "W1", "other")])
