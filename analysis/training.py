@@ -22,6 +22,8 @@ from tqdm import tqdm
 from analysis.provenance import atomic_output
 
 log = logging.getLogger(__name__)
+IMPROVEMENT = 1e-4
+"""Relative drop of the validation loss that counts as progress (as ReduceLROnPlateau's default)."""
 Batch = dict[str, torch.Tensor]
 
 
@@ -69,7 +71,7 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=settings.lr_factor,
                                                            patience=settings.lr_patience)
-    state = {"epoch": 0, "history": [], "best_loss": float("inf"), "best_state": None, "stale": 0}
+    state = {"epoch": 0, "history": [], "best_loss": float("inf"), "best_state": None, "best_epoch": 0, "stale": 0}
     checkpoint = out_dir / "last.pt"
     if checkpoint.exists():
         saved = torch.load(checkpoint, map_location=device, weights_only=False)
@@ -102,13 +104,13 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
             size = len(next(iter(batch.values())))
             total, count = total + loss.item() * size, count + size
         val_loss = evaluate(model, loss_fn, val_data, settings.batch_size, autocast)
-        scheduler.step(val_loss)
+        scheduler.step(val_loss)  # threshold 1e-4 relative, like IMPROVEMENT
         seconds = time.perf_counter() - start
         state["history"].append({"epoch": epoch + 1, "train_loss": total / count, "val_loss": val_loss,
                                  "learning_rate": optimizer.param_groups[0]["lr"], "seconds": seconds,
                                  "train_events_per_s": n_train / seconds})
-        if val_loss < state["best_loss"]:
-            state.update(best_loss=val_loss, stale=0,
+        if val_loss < state["best_loss"] * (1 - IMPROVEMENT):
+            state.update(best_loss=val_loss, stale=0, best_epoch=epoch + 1,
                          best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
         else:
             state["stale"] += 1
@@ -120,7 +122,7 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "state": state}, tmp)
 
-    best_epoch = min(state["history"], key=lambda h: h["val_loss"])["epoch"]
+    best_epoch = state["best_epoch"]
     with atomic_output(out_dir / "model.pt") as tmp:
         torch.save({"state_dict": state["best_state"], "best_epoch": best_epoch, "device": str(device),
                     "mixed_precision": autocast, **(extra or {})}, tmp)

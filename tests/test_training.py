@@ -1,0 +1,53 @@
+"""The shared training loop: determinism on the CPU, resuming after an interruption, outputs."""
+from __future__ import annotations
+
+import json
+
+import torch
+
+from analysis.models.saja import Saja, SajaHyperparameters
+from analysis.networks import jet_loss
+from analysis.training import TrainingSettings, train
+
+
+def data(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.stack([torch.randperm(8, generator=g) for _ in range(n)])
+    labels = torch.tensor([0, 1, 1, 2, 3, 3, 4, 4])[labels]
+    x = torch.rand(n, 8, 5, generator=g)
+    x[..., 4] = (labels % 2 == 0).float()  # b-tag-like feature on b jets
+    return {"x": x, "mask": torch.ones(n, 8, dtype=torch.bool), "labels": labels}
+
+
+def model():
+    torch.manual_seed(1)
+    return Saja(SajaHyperparameters(n_features=5, d_k=4, heads=2, d_ffn=16, blocks=1))
+
+
+def settings(epochs):
+    return TrainingSettings(batch_size=32, max_epochs=epochs, device="cpu", progress=False, seed=3)
+
+
+def test_same_seed_same_training_and_resume_continues_exactly(tmp_path):
+    train_data, val_data = data(128, 0), data(64, 1)
+    straight = train(model(), jet_loss, train_data, val_data, settings(6), tmp_path / "straight")
+    # an interrupted run: stopped after 3 epochs, then restarted with the full budget
+    train(model(), jet_loss, train_data, val_data, settings(3), tmp_path / "resumed")
+    (tmp_path / "resumed" / "model.pt").unlink()
+    resumed = train(model(), jet_loss, train_data, val_data, settings(6), tmp_path / "resumed")
+    assert [h["val_loss"] for h in resumed] == [h["val_loss"] for h in straight]
+    a = torch.load(tmp_path / "straight" / "model.pt", weights_only=False)["state_dict"]
+    b = torch.load(tmp_path / "resumed" / "model.pt", weights_only=False)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    history = json.loads((tmp_path / "straight" / "history.json").read_text())
+    best = min(history["epochs"], key=lambda h: h["val_loss"])
+    assert len(history["epochs"]) == 6 and history["best_epoch"] == best["epoch"]
+    assert straight[-1]["train_loss"] < straight[0]["train_loss"]
+
+
+def test_early_stopping_and_learning_rate_halving(tmp_path):
+    frozen = TrainingSettings(batch_size=32, max_epochs=50, learning_rate=1e-7, lr_patience=1, early_stopping=3,
+                              device="cpu", progress=False)
+    history = train(model(), jet_loss, data(64, 0), data(32, 1), frozen, tmp_path)
+    assert len(history) < 50
+    assert history[-1]["learning_rate"] < history[0]["learning_rate"]
