@@ -12,38 +12,98 @@ from analysis import assignments, datasets
 from analysis.config import Config
 from analysis.matching import MATCHED
 from analysis.models.saja import Saja, SajaHyperparameters, predictive_entropy, saja_loss
+from analysis.models.spanet import Spanet, SpanetHyperparameters, jet_marginals, resolve, spanet_loss
 from analysis.provenance import now, write_meta
 from analysis.training import TrainingSettings, pick_device, train
 
 log = logging.getLogger(__name__)
-ARCHITECTURES = {"saja": (Saja, SajaHyperparameters)}
+
+
+class SajaMethod:
+    """SAJA: jet-wise classes; trained on fully matched events."""
+
+    model, hyperparameters = Saja, SajaHyperparameters
+
+    @staticmethod
+    def training_rows(data: dict) -> np.ndarray:
+        return data["category"] == MATCHED
+
+    @staticmethod
+    def tensors(data: dict) -> dict[str, torch.Tensor]:
+        return {"x": torch.from_numpy(data["x"]), "mask": torch.from_numpy(data["mask"]),
+                "labels": torch.from_numpy(data["jet_label"].astype(np.int64))}
+
+    @staticmethod
+    def loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return saja_loss(model(batch["x"], batch["mask"]), batch["labels"], batch["mask"])
+
+    @staticmethod
+    def assign(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, pt: np.ndarray):
+        probabilities = torch.softmax(model(x, mask).float(), dim=-1)
+        entropy = predictive_entropy(probabilities, mask).cpu().numpy()
+        probabilities = probabilities.cpu().numpy()
+        mask = mask.cpu().numpy()
+        slots, valid = assignments.slots_from_jet_classes(probabilities.argmax(axis=-1), mask, pt)
+        return slots, valid, entropy, probabilities
+
+
+class SpanetMethod:
+    """SPA-NET: one triplet distribution per top; trained on events with at least one fully
+    matched top (partial-event training)."""
+
+    model, hyperparameters = Spanet, SpanetHyperparameters
+
+    @staticmethod
+    def training_rows(data: dict) -> np.ndarray:
+        targets = data["targets"]
+        return (targets[:, :3] >= 0).all(axis=1) | (targets[:, 3:] >= 0).all(axis=1)
+
+    @staticmethod
+    def tensors(data: dict) -> dict[str, torch.Tensor]:
+        return {"x": torch.from_numpy(data["x"]), "mask": torch.from_numpy(data["mask"]),
+                "targets": torch.from_numpy(data["targets"].astype(np.int64))}
+
+    @staticmethod
+    def loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return spanet_loss(model(batch["x"], batch["mask"]), batch["targets"])
+
+    @staticmethod
+    def assign(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, pt: np.ndarray):
+        """Score: -log of the two chosen triplets' probabilities (lower = more confident)."""
+        log_p = model(x, mask).float()
+        triplets, log_prob = resolve(log_p)
+        triplets = triplets.cpu().numpy()
+        rows = np.arange(len(triplets))[:, None]
+        slots = []
+        for head in range(2):
+            b, qa, qb = triplets[:, head, 0], triplets[:, head, 1], triplets[:, head, 2]
+            a_harder = pt[rows[:, 0], qa] >= pt[rows[:, 0], qb]
+            slots += [b, np.where(a_harder, qa, qb), np.where(a_harder, qb, qa)]
+        valid = mask.sum(dim=1).cpu().numpy() >= len(slots)
+        score = -log_prob.sum(dim=1).cpu().numpy()
+        return np.stack(slots, axis=1), valid, score, jet_marginals(log_p, mask).cpu().numpy()
+
+
+ARCHITECTURES = {"saja": SajaMethod, "spanet": SpanetMethod}
 
 
 def build(architecture: str, hyperparameters: dict) -> torch.nn.Module:
-    model_cls, hp_cls = ARCHITECTURES[architecture]
-    return model_cls(hp_cls(**hyperparameters))
+    method = ARCHITECTURES[architecture]
+    return method.model(method.hyperparameters(**hyperparameters))
 
 
-def tensors(data: dict) -> dict[str, torch.Tensor]:
-    return {"x": torch.from_numpy(data["x"]), "mask": torch.from_numpy(data["mask"]),
-            "labels": torch.from_numpy(data["jet_label"].astype(np.int64))}
-
-
-def matched_only(data: dict) -> dict:
-    keep = data["category"] == MATCHED
+def select_rows(data: dict, keep: np.ndarray) -> dict:
     return {k: (v[keep] if isinstance(v, np.ndarray) and len(v) == len(keep) else v) for k, v in data.items()}
-
-
-def jet_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    return saja_loss(model(batch["x"], batch["mask"]), batch["labels"], batch["mask"])
 
 
 def run_train(cfg: Config, name: str, train_path: str | Path, val_path: str | Path, out_dir: str | Path) -> list[dict]:
     """Train model `name` of the config on the matched events of the training and validation sets."""
     started = now()
     spec = cfg.models[name]
-    train_data = matched_only(datasets.load(train_path, spec.features))
-    val_data = matched_only(datasets.load(val_path, spec.features))
+    method = ARCHITECTURES[spec.architecture]
+    train_data, val_data = (datasets.load(path, spec.features) for path in (train_path, val_path))
+    train_data = select_rows(train_data, method.training_rows(train_data))
+    val_data = select_rows(val_data, method.training_rows(val_data))
     hyperparameters = {"n_features": len(spec.features), **spec.hyperparameters}
     torch.manual_seed(cfg.seed)
     model = build(spec.architecture, hyperparameters)
@@ -51,7 +111,7 @@ def run_train(cfg: Config, name: str, train_path: str | Path, val_path: str | Pa
     log.info("%s: %d training, %d validation matched events; %d parameters on %s", name,
              len(train_data["x"]), len(val_data["x"]), sum(p.numel() for p in model.parameters()),
              pick_device(settings.device))
-    history = train(model, jet_loss, tensors(train_data), tensors(val_data), settings, out_dir,
+    history = train(model, method.loss, method.tensors(train_data), method.tensors(val_data), settings, out_dir,
                     extra={"architecture": spec.architecture, "hyperparameters": hyperparameters,
                            "features": list(spec.features), "model": name})
     out_dir = Path(out_dir)
@@ -70,15 +130,19 @@ def load_model(path: str | Path, device: torch.device | None = None) -> tuple[to
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, x: np.ndarray, mask: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Class probabilities (events, jets, 5)."""
+def predict(model: torch.nn.Module, architecture: str, x: np.ndarray, mask: np.ndarray, pt: np.ndarray,
+            batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(slots (events, 6), valid, score, per-jet class probabilities (events, jets, 5)) in batches."""
     device = next(model.parameters()).device
-    out = []
+    method = ARCHITECTURES[architecture]
+    parts = []
     for start in range(0, len(x), batch_size):
-        xb = torch.from_numpy(x[start:start + batch_size]).to(device)
-        mb = torch.from_numpy(mask[start:start + batch_size]).to(device)
-        out.append(torch.softmax(model(xb, mb).float(), dim=-1).cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, x.shape[1], 5), dtype=np.float32)
+        chunk = slice(start, start + batch_size)
+        parts.append(method.assign(model, torch.from_numpy(x[chunk]).to(device),
+                                   torch.from_numpy(mask[chunk]).to(device), pt[chunk]))
+    if not parts:
+        return (np.zeros((0, 6), np.int64), np.zeros(0, bool), np.zeros(0), np.zeros((0, x.shape[1], 5), np.float32))
+    return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
 
 
 def run_predict(cfg: Config, name: str, model_path: str | Path, test_path: str | Path,
@@ -88,10 +152,8 @@ def run_predict(cfg: Config, name: str, model_path: str | Path, test_path: str |
     model, saved = load_model(model_path, pick_device(cfg.training.get("device", "auto")))
     data = datasets.load(test_path, saved["features"])
     raw_pt = datasets.load(test_path, ["pt"], scaled=False)["x"][..., 0]
-    probabilities = predict(model, data["x"], data["mask"])
     mask = data["mask"]
-    entropy = predictive_entropy(torch.from_numpy(probabilities), torch.from_numpy(mask)).numpy()
-    slots, valid = assignments.slots_from_jet_classes(probabilities.argmax(axis=-1), mask, raw_pt)
+    slots, valid, score, probabilities = predict(model, saved["architecture"], data["x"], mask, raw_pt)
     for sample, output in outputs.items():
         rows = data["sample"] == data["samples"].index(sample)
         n_jets = mask[rows].sum(axis=1)
@@ -99,7 +161,7 @@ def run_predict(cfg: Config, name: str, model_path: str | Path, test_path: str |
             "sample": np.full(rows.sum(), sample), "file": data["file"][rows].astype(str), "event": data["event"][rows],
             "category": data["category"][rows], "weight_pb": data["weight_pb"][rows],
             "n_jets": data["n_jets"][rows], "truth": data["targets"][rows], "assignment": slots[rows],
-            "valid": valid[rows], "score": entropy[rows].astype(np.float64),
+            "valid": valid[rows], "score": score[rows].astype(np.float64),
             "probabilities": ak.unflatten(probabilities[rows][mask[rows]], n_jets),
         })
         write_meta(output, tag=cfg.tag, stage="predict", config=cfg.stage_config("train"),

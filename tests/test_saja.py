@@ -10,7 +10,7 @@ from analysis import assignments
 from analysis.datasets import build_table
 from analysis.matching import MATCHED, run_match
 from analysis.models.saja import Saja, SajaHyperparameters, predictive_entropy, saja_loss
-from analysis.networks import jet_loss, predict
+from analysis.networks import SajaMethod, predict
 from analysis.selection import run_skim
 from analysis.training import TrainingSettings, train
 
@@ -106,13 +106,12 @@ def fit(model, data, rows, epochs, tmp_path, lr=3e-3):
 
     settings = TrainingSettings(batch_size=64, learning_rate=lr, max_epochs=epochs, early_stopping=epochs,
                                 lr_patience=epochs, device="cpu", progress=False)
-    train(model, jet_loss, pick(rows["train"]), pick(rows["val"]), settings, tmp_path)
+    train(model, SajaMethod.loss, pick(rows["train"]), pick(rows["val"]), settings, tmp_path)
     return model.eval()
 
 
 def correct_fraction(model, data, rows):
-    probs = predict(model, data["x"][rows], data["mask"][rows])
-    slots, _ = assignments.slots_from_jet_classes(probs.argmax(-1), data["mask"][rows], data["raw_pt"][rows])
+    slots, _, _, _ = predict(model, "saja", data["x"][rows], data["mask"][rows], data["raw_pt"][rows])
     return assignments.correct(slots, data["targets"][rows]).mean()
 
 
@@ -133,7 +132,8 @@ def test_learns_from_held_out_events(loose_events, tmp_path):
     rows = {"train": order[: int(0.7 * n)], "val": order[int(0.7 * n):]}
     model = fit(small_model(dropout=0.1), loose_events, rows, epochs=60, tmp_path=tmp_path)
     held_out = rows["val"]
-    probs = predict(model, loose_events["x"][held_out], loose_events["mask"][held_out])
+    *_, probs = predict(model, "saja", loose_events["x"][held_out], loose_events["mask"][held_out],
+                        loose_events["raw_pt"][held_out])
     role = np.array([0, 1, 0, 1, 2])  # b1, W1, b2, W2, other -> b, W, other
     real = loose_events["mask"][held_out]
     truth_role = role[loose_events["labels"][held_out][real]]

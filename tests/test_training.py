@@ -6,7 +6,7 @@ import json
 import torch
 
 from analysis.models.saja import Saja, SajaHyperparameters
-from analysis.networks import jet_loss
+from analysis.networks import SajaMethod
 from analysis.training import TrainingSettings, train
 
 
@@ -30,11 +30,11 @@ def settings(epochs):
 
 def test_same_seed_same_training_and_resume_continues_exactly(tmp_path):
     train_data, val_data = data(128, 0), data(64, 1)
-    straight = train(model(), jet_loss, train_data, val_data, settings(6), tmp_path / "straight")
+    straight = train(model(), SajaMethod.loss, train_data, val_data, settings(6), tmp_path / "straight")
     # an interrupted run: stopped after 3 epochs, then restarted with the full budget
-    train(model(), jet_loss, train_data, val_data, settings(3), tmp_path / "resumed")
+    train(model(), SajaMethod.loss, train_data, val_data, settings(3), tmp_path / "resumed")
     (tmp_path / "resumed" / "model.pt").unlink()
-    resumed = train(model(), jet_loss, train_data, val_data, settings(6), tmp_path / "resumed")
+    resumed = train(model(), SajaMethod.loss, train_data, val_data, settings(6), tmp_path / "resumed")
     assert [h["val_loss"] for h in resumed] == [h["val_loss"] for h in straight]
     a = torch.load(tmp_path / "straight" / "model.pt", weights_only=False)["state_dict"]
     b = torch.load(tmp_path / "resumed" / "model.pt", weights_only=False)["state_dict"]
@@ -48,6 +48,6 @@ def test_same_seed_same_training_and_resume_continues_exactly(tmp_path):
 def test_early_stopping_and_learning_rate_halving(tmp_path):
     frozen = TrainingSettings(batch_size=32, max_epochs=50, learning_rate=1e-7, lr_patience=1, early_stopping=3,
                               device="cpu", progress=False)
-    history = train(model(), jet_loss, data(64, 0), data(32, 1), frozen, tmp_path)
+    history = train(model(), SajaMethod.loss, data(64, 0), data(32, 1), frozen, tmp_path)
     assert len(history) < 50
     assert history[-1]["learning_rate"] < history[0]["learning_rate"]

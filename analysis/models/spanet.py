@@ -1,0 +1,141 @@
+"""SPA-NET: symmetry-preserving attention networks (seed 001; Fenton, Shmakov et al.).
+
+Jets are embedded and passed through a transformer encoder; one head per top quark then forms
+a joint distribution over the (b, q1, q2) jet triplet with *tensor attention*,
+
+    O[i, j, k] = sum_abc X[i, a] X[j, b] X[k, c] S[a, b, c],   S[a, b, c] = T[a, b, c] + T[a, c, b],
+
+so that O is symmetric under q1 <-> q2 by construction, softmaxed over all triplets of three
+distinct real jets. The loss takes the better of the two top <-> head pairings, and tops without
+all three jets matched are masked out of it (partial-event training). At inference, when the
+two heads pick a common jet, the more confident head keeps its triplet and the other takes its
+best triplet among the remaining jets.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+LOG2 = float(torch.log(torch.tensor(2.0)))
+
+
+@dataclass(frozen=True)
+class SpanetHyperparameters:
+    n_features: int
+    d_model: int = 64
+    heads: int = 4
+    d_ffn: int = 256
+    blocks: int = 3
+    d_tensor: int = 32
+    dropout: float = 0.1
+
+
+class TripletHead(nn.Module):
+    """Tensor attention for a three-body decay b q q' with the q <-> q' symmetry."""
+
+    def __init__(self, d_model: int, d_tensor: int):
+        super().__init__()
+        self.project = nn.Linear(d_model, d_tensor)
+        self.weights = nn.Parameter(torch.randn(d_tensor, d_tensor, d_tensor) / d_tensor)
+        self.scale = d_tensor ** -1.0
+
+    def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities (batch, jets, jets, jets) of (b, q1, q2) = (i, j, k)."""
+        x = self.project(h)
+        symmetric = self.weights + self.weights.transpose(1, 2)
+        y = torch.einsum("nia,abc->nibc", x, symmetric)
+        z = torch.einsum("njb,nibc->nijc", x, y)
+        logits = torch.einsum("nkc,nijc->nijk", x, z) * self.scale
+        return _log_softmax_triplets(logits.float(), mask)
+
+
+def _log_softmax_triplets(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    n = logits.shape[1]
+    eye = torch.eye(n, dtype=torch.bool, device=logits.device)
+    distinct = ~(eye[:, :, None] | eye[:, None, :] | eye[None, :, :])
+    allowed = distinct & mask[:, :, None, None] & mask[:, None, :, None] & mask[:, None, None, :]
+    logits = logits.masked_fill(~allowed, float("-inf"))
+    return torch.log_softmax(logits.flatten(1), dim=1).view_as(logits)
+
+
+class Spanet(nn.Module):
+    def __init__(self, hp: SpanetHyperparameters):
+        super().__init__()
+        self.hp = hp
+        self.embed = nn.Sequential(nn.Linear(hp.n_features, hp.d_model), nn.GELU(), nn.Linear(hp.d_model, hp.d_model))
+        layer = nn.TransformerEncoderLayer(hp.d_model, hp.heads, hp.d_ffn, hp.dropout, batch_first=True,
+                                           norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, hp.blocks, enable_nested_tensor=False)
+        self.tops = nn.ModuleList(TripletHead(hp.d_model, hp.d_tensor) for _ in range(2))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities (batch, 2, jets, jets, jets): one triplet distribution per top head."""
+        h = self.encoder(self.embed(x), src_key_padding_mask=~mask)
+        return torch.stack([head(h, mask) for head in self.tops], dim=1)
+
+    def hyperparameters(self) -> dict:
+        return asdict(self.hp)
+
+
+def triplet_nll(log_p: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """-log P of the unordered triplet (b, {q1, q2}); targets (batch, 3) with -1 -> 0 (masked later)."""
+    t = targets.clamp(min=0)
+    rows = torch.arange(len(t), device=t.device)
+    return -(log_p[rows, t[:, 0], t[:, 1], t[:, 2]] + LOG2)
+
+
+def spanet_loss(log_p: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Masked, symmetrised cross entropy: min over the two top <-> head pairings of the summed
+    CE of the tops whose three jets are all matched, divided by their number; mean over the
+    events with at least one such top."""
+    tops = (targets[:, :3], targets[:, 3:])
+    complete = [(t >= 0).all(dim=1) for t in tops]
+    pairings = []
+    for first, second in ((0, 1), (1, 0)):
+        ce = (triplet_nll(log_p[:, 0], tops[first]).masked_fill(~complete[first], 0.0)
+              + triplet_nll(log_p[:, 1], tops[second]).masked_fill(~complete[second], 0.0))
+        pairings.append(ce)
+    n_complete = (complete[0].float() + complete[1].float())
+    loss = torch.minimum(*pairings) / n_complete.clamp(min=1)
+    used = n_complete > 0
+    return loss[used].mean() if used.any() else loss.sum() * 0
+
+
+@torch.no_grad()
+def resolve(log_p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Best non-colliding triplets (batch, 2, 3) and their log-probabilities (batch, 2)."""
+    n_events, _, n, _, _ = log_p.shape
+    flat = log_p.flatten(2)
+    best_lp, best = flat.max(dim=2)
+    triplets = torch.stack(torch.unravel_index(best, (n, n, n)), dim=-1)  # (batch, 2, 3)
+    winner = (best_lp[:, 1] > best_lp[:, 0]).long()
+    loser = 1 - winner
+    rows = torch.arange(n_events, device=log_p.device)
+    used = torch.zeros(n_events, n, dtype=torch.bool, device=log_p.device)
+    used[rows[:, None], triplets[rows, winner]] = True
+    blocked = used[:, :, None, None] | used[:, None, :, None] | used[:, None, None, :]
+    retry = log_p[rows, loser].masked_fill(blocked, float("-inf")).flatten(1)
+    retry_lp, retry_best = retry.max(dim=1)
+    collide = (triplets[rows, loser][:, :, None] == triplets[rows, winner][:, None, :]).any(dim=(1, 2))
+    new = torch.stack(torch.unravel_index(retry_best, (n, n, n)), dim=-1)
+    triplets[rows, loser] = torch.where(collide[:, None], new, triplets[rows, loser])
+    best_lp[rows, loser] = torch.where(collide, retry_lp, best_lp[rows, loser])
+    return triplets, best_lp + LOG2
+
+
+def jet_marginals(log_p: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-jet class probabilities (batch, jets, 5) from the heads: P(jet is b of top 1) etc.;
+    'other' takes what is left."""
+    p = log_p.exp()
+    b1, b2 = p[:, 0].sum(dim=(2, 3)), p[:, 1].sum(dim=(2, 3))
+    w1 = p[:, 0].sum(dim=(1, 3)) + p[:, 0].sum(dim=(1, 2))
+    w2 = p[:, 1].sum(dim=(1, 3)) + p[:, 1].sum(dim=(1, 2))
+    classes = torch.stack([b1, w1, b2, w2], dim=-1).clamp(0, 1)
+    other = (1 - classes.sum(dim=-1)).clamp(min=0)
+    out = torch.cat([classes, other[..., None]], dim=-1)
+    out = out / out.sum(dim=-1, keepdim=True).clamp(min=1e-12)
+    return out * mask[..., None]
+
+

@@ -1,0 +1,96 @@
+"""SPA-NET: symmetries built into the weights, masking, the loss and collision resolution."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from analysis.models.spanet import Spanet, SpanetHyperparameters, jet_marginals, resolve, spanet_loss
+from analysis.networks import SpanetMethod, predict
+from analysis.training import TrainingSettings, train
+
+
+def small_model(seed=0):
+    torch.manual_seed(seed)
+    return Spanet(SpanetHyperparameters(n_features=5, d_model=16, heads=2, d_ffn=32, blocks=1, d_tensor=8,
+                                        dropout=0.0)).eval()
+
+
+def test_triplet_distribution_is_symmetric_in_the_w_quarks_and_normalised():
+    with torch.no_grad():
+        log_p = small_model()(torch.randn(2, 8, 5), torch.ones(2, 8, dtype=torch.bool))
+    torch.testing.assert_close(log_p, log_p.transpose(3, 4))
+    torch.testing.assert_close(log_p.exp().flatten(2).sum(-1), torch.ones(2, 2))
+    idx = torch.arange(8)
+    assert torch.isinf(log_p[:, :, idx, idx, :]).all()  # a jet is used once per triplet
+
+
+def test_permutation_equivariance_and_padding():
+    model = small_model()
+    x, mask = torch.randn(3, 7, 5), torch.ones(3, 7, dtype=torch.bool)
+    perm = torch.randperm(7)
+    with torch.no_grad():
+        log_p = model(x, mask)
+        permuted = model(x[:, perm], mask[:, perm])
+        torch.testing.assert_close(permuted, log_p[:, :, perm][:, :, :, perm][:, :, :, :, perm], atol=1e-5, rtol=1e-4)
+        padded = model(torch.cat([x, 50 * torch.randn(3, 4, 5)], 1),
+                       torch.cat([mask, torch.zeros(3, 4, dtype=torch.bool)], 1))
+    torch.testing.assert_close(padded[:, :, :7, :7, :7], log_p, atol=1e-5, rtol=1e-4)
+    assert torch.isinf(padded[:, :, 7:]).all()
+
+
+def test_loss_blind_to_top_order_and_masks_incomplete_tops():
+    with torch.no_grad():
+        log_p = small_model()(torch.randn(2, 8, 5), torch.ones(2, 8, dtype=torch.bool))
+    targets = torch.tensor([[0, 1, 2, 3, 4, 5], [6, 7, 1, -1, 2, 3]])
+    swapped = torch.cat([targets[:, 3:], targets[:, :3]], dim=1)
+    torch.testing.assert_close(spanet_loss(log_p, targets), spanet_loss(log_p, swapped))
+    # event 2 has one complete top: its loss is that top's best head, -log(2 P)
+    event2 = min(-(log_p[1, h, 6, 7, 1] + np.log(2)) for h in (0, 1))
+    event1 = min(-(log_p[0, 0, 0, 1, 2] + log_p[0, 1, 3, 4, 5]), -(log_p[0, 1, 0, 1, 2] + log_p[0, 0, 3, 4, 5]))
+    event1 = (event1 - 2 * np.log(2)) / 2
+    assert spanet_loss(log_p, targets).item() == pytest.approx(((event1 + event2) / 2).item(), rel=1e-5)
+
+
+def test_collisions_keep_the_more_confident_head():
+    n = 6
+    log_p = torch.full((1, 2, n, n, n), -30.0)
+    log_p[0, 0, 0, 1, 2] = log_p[0, 0, 0, 2, 1] = np.log(0.4)   # head 1 wants (0, 1, 2)
+    log_p[0, 1, 0, 1, 2] = log_p[0, 1, 0, 2, 1] = np.log(0.3)   # head 2 too, less sure
+    log_p[0, 1, 3, 4, 5] = log_p[0, 1, 3, 5, 4] = np.log(0.2)   # its best free triplet
+    triplets, _ = resolve(log_p)
+    assert triplets[0, 0].tolist() == [0, 1, 2] and triplets[0, 1, 0] == 3 and set(triplets[0, 1, 1:].tolist()) == {4, 5}
+
+
+def test_jet_marginals_are_probabilities():
+    with torch.no_grad():
+        mask = torch.ones(2, 7, dtype=torch.bool)
+        marginals = jet_marginals(small_model()(torch.randn(2, 7, 5), mask), mask)
+    torch.testing.assert_close(marginals.sum(-1), torch.ones(2, 7))
+    # each head places one b and two W jets
+    torch.testing.assert_close(marginals[..., 0].sum(-1), torch.ones(2), atol=1e-5, rtol=0)
+    torch.testing.assert_close(marginals[..., 1].sum(-1), 2 * torch.ones(2), atol=1e-5, rtol=0)
+
+
+def test_learns_a_planted_rule(tmp_path):
+    """Jets flagged by a feature are the decay products: SPA-NET finds them and the slots."""
+    rng = np.random.default_rng(0)
+    n, jets = 400, 8
+    x = rng.uniform(size=(n, jets, 5)).astype(np.float32)
+    targets = np.stack([rng.permutation(jets)[:6] for _ in range(n)])
+    x[..., 4] = 0.0
+    rows = np.arange(n)[:, None]
+    x[rows, targets[:, :3], 4] = 1.0   # top 1's jets
+    x[rows, targets[:, 3:], 4] = -1.0  # top 2's jets
+    x[rows, targets[:, [0, 3]], 3] = 2.0  # b jets
+    data = {"x": x, "mask": np.ones((n, jets), bool), "targets": targets}
+    tensors = SpanetMethod.tensors(data)
+    settings = TrainingSettings(batch_size=64, learning_rate=3e-3, max_epochs=40, early_stopping=40,
+                                device="cpu", progress=False)
+    model = small_model()
+    train(model, SpanetMethod.loss, tensors, tensors, settings, tmp_path)
+    slots, valid, score, _ = predict(model.eval(), "spanet", x, data["mask"], x[..., 0])
+    from analysis.assignments import correct
+
+    assert valid.all() and np.isfinite(score).all()
+    assert correct(slots, targets).mean() > 0.9
