@@ -72,6 +72,8 @@ def all_targets(cfg: Config) -> list[str]:
     for name in cfg.samples:
         targets += [cutflow_file(cfg.tag, name), matching_tables(cfg.tag, name)]
     targets += [dataset_file(cfg.tag, name) for name in ("train", "val", "test")]
-    for model in cfg.models:
+    for model, spec in cfg.models.items():
         targets += [assignment_file(cfg.tag, model, sample) for sample in cfg.samples]
+        if spec.architecture == "saja":
+            targets.append(f"{model_dir(cfg.tag, model)}/model.onnx")
     return targets

@@ -145,3 +145,24 @@ def test_learns_from_held_out_events(loose_events, tmp_path):
     # a random valid assignment is right with probability 8 / (N! / (N-6)!) (2 top labels x 2 x 2 quark orders)
     random = np.mean(8 / np.array([np.prod(np.arange(k - 5, k + 1)) for k in n_jets]))
     assert correct_fraction(model, loose_events, held_out) > random
+
+
+def test_onnx_export_agrees_with_torch(tmp_path):
+    from analysis.export import compare, export
+
+    model = small_model(n_features=13)
+    export(model, 13, tmp_path / "saja.onnx")
+    assert compare(model, tmp_path / "saja.onnx", 13)["max_abs_difference"] < 1e-5
+
+
+def test_attention_weights_are_row_normalised_over_real_jets():
+    model = small_model()
+    mask = torch.tensor([[True] * 6 + [False] * 2])
+    x = torch.randn(1, 8, 5)
+    with torch.no_grad():
+        logits, attention = model(x, mask, return_attention=True)
+        torch.testing.assert_close(logits, model(x, mask), atol=1e-5, rtol=1e-5)
+    assert len(attention) == 2
+    for weights in attention:
+        torch.testing.assert_close(weights.sum(-1), torch.ones(1, 8))
+        assert (weights[..., 6:] == 0).all()

@@ -39,21 +39,49 @@ def feed_forward(d_in: int, d_hidden: int, d_out: int, dropout: float) -> nn.Seq
                          nn.Linear(d_hidden, d_out), nn.LeakyReLU())
 
 
+class MultiHeadSelfAttention(nn.Module):
+    """Scaled dot-product self-attention (eq. 2.3-2.5) over the real jets, several heads.
+
+    Written out rather than nn.MultiheadAttention so that the ONNX export keeps the jet axis
+    dynamic and the attention weights (Fig. 12) come from the same computation."""
+
+    def __init__(self, d_model: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, need_weights: bool = False):
+        batch, jets, d_model = x.shape
+        q, k, v = self.qkv(x).view(batch, jets, 3, self.heads, d_model // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
+        keys = mask[:, None, None, :]
+        if need_weights:
+            scores = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
+            weights = torch.softmax(scores.masked_fill(~keys, float("-inf")), dim=-1)
+            attended = weights @ v
+        else:
+            weights = None
+            attended = nn.functional.scaled_dot_product_attention(
+                q, k, v, attn_mask=keys, dropout_p=self.dropout if self.training else 0.0)
+        attended = attended.transpose(1, 2).reshape(batch, jets, d_model)
+        return self.out(attended), (weights.mean(dim=1) if need_weights else None)
+
+
 class SelfAttentionBlock(nn.Module):
     """Multi-head self-attention and a feed-forward network, each with dropout, a skip
     connection and layer normalisation."""
 
     def __init__(self, hp: SajaHyperparameters):
         super().__init__()
-        self.attention = nn.MultiheadAttention(hp.d_model, hp.heads, dropout=hp.dropout, batch_first=True)
+        self.attention = MultiHeadSelfAttention(hp.d_model, hp.heads, hp.dropout)
         self.norm_attention = nn.LayerNorm(hp.d_model)
         self.ffn = feed_forward(hp.d_model, hp.d_ffn, hp.d_model, hp.dropout)
         self.norm_ffn = nn.LayerNorm(hp.d_model)
         self.dropout = nn.Dropout(hp.dropout)
 
-    def forward(self, x: torch.Tensor, padding: torch.Tensor, need_weights: bool = False):
-        attended, weights = self.attention(x, x, x, key_padding_mask=padding, need_weights=need_weights,
-                                           average_attn_weights=True)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, need_weights: bool = False):
+        attended, weights = self.attention(x, mask, need_weights=need_weights)
         x = self.norm_attention(x + self.dropout(attended))
         x = self.norm_ffn(x + self.dropout(self.ffn(x)))
         return x, weights
@@ -71,11 +99,10 @@ class Saja(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor, return_attention: bool = False):
         """Logits (batch, jets, 5) for features x (batch, jets, features) and the real-jet mask;
         with `return_attention`, also each block's head-averaged attention (batch, jets, jets)."""
-        padding = ~mask
         h = self.embed(x)
         attention = []
         for block in self.blocks:
-            h, weights = block(h, padding, need_weights=return_attention)
+            h, weights = block(h, mask, need_weights=return_attention)
             attention.append(weights)
         logits = self.head(h)
         return (logits, attention) if return_attention else logits

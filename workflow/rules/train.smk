@@ -29,3 +29,15 @@ rule predict:
         mem_mb=4000,
     script:
         "../scripts/predict.py"
+
+
+rule export_onnx:
+    input:
+        paths.model_dir(CFG.tag, "{model}") + "/model.pt",
+    output:
+        paths.model_dir(CFG.tag, "{model}") + "/model.onnx",
+    log:
+        f"{RESULTS}/logs/export_onnx/{{model}}.log",
+    threads: 1
+    script:
+        "../scripts/export_onnx.py"
