@@ -46,6 +46,17 @@ def test_end_to_end_on_test_config(tmp_path):
     split = json.loads((results / "datasets" / "train.h5.meta.json").read_text())
     assert split["events"]["train"]["ttbar"]["matched"] > 0 and "qcd" in split["events"]["test"]
     assert split["scaling"]["pt"][1] > split["scaling"]["pt"][0]
+    # train -> predict (every model, every sample, the common format) and the ONNX export
+    from analysis import assignments
+
+    for model in ("saja", "saja_shape", "spanet"):
+        history = json.loads((results / "models" / model / "history.json").read_text())
+        assert history["epochs"] and (results / "models" / model / "model.pt.meta.json").exists()
+        for sample in ("ttbar", "qcd"):
+            table = assignments.read(results / "assignments" / model / f"{sample}.parquet")
+            assert set(assignments.FIELDS) <= set(table.fields) and len(table) > 0
+    onnx_meta = json.loads((results / "models" / "saja" / "model.onnx.meta.json").read_text())
+    assert onnx_meta["max_abs_difference"] < 1e-4
     # nothing left to do on a second call
     again = snakemake(tmp_path, "--cores", "2", "--dry-run")
     assert "Nothing to be done" in again.stdout + again.stderr
