@@ -20,6 +20,7 @@ include: "workflow/rules/skim.smk"
 include: "workflow/rules/match.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/baselines.smk"
 
 
 rule all:

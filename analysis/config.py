@@ -105,6 +105,19 @@ class Datasets:
 
 
 @dataclass(frozen=True)
+class Baselines:
+    """Masses of the fits (GeV) and the chi^2 variants: one method `chi2_<N>` per N."""
+
+    m_top: float = 172.5
+    m_w: float = 80.4
+    chi2_n_jets: tuple[int, ...] = (6, 7)
+    chi2_btag_aware: bool = True
+
+    def chi2_methods(self) -> dict[str, int]:
+        return {f"chi2_{n}": n for n in self.chi2_n_jets}
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """An assignment network of the config: its architecture, inputs and hyperparameters."""
 
@@ -128,6 +141,7 @@ class Config:
     datasets: Datasets = Datasets()
     models: dict[str, ModelSpec] = field(default_factory=dict)
     training: dict = field(default_factory=dict)
+    baselines: Baselines = Baselines()
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     def generated(self) -> dict[str, GeneratedSample]:
@@ -163,7 +177,8 @@ class Config:
         section plus those of every stage upstream of it."""
         upstream = {"skim": ("selection",), "match": ("selection", "matching"),
                     "split": ("selection", "matching", "datasets"),
-                    "train": ("selection", "matching", "datasets", "models", "training")}[stage]
+                    "train": ("selection", "matching", "datasets", "models", "training"),
+                    "baselines": ("selection", "matching", "datasets", "baselines")}[stage]
         subset = {key: self.raw[key] for key in upstream}
         if sample is not None:
             subset["sample"] = self.sample_config(sample)
@@ -253,6 +268,9 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
                                 {k: v for k, v in spec.items() if k not in ("architecture", "features")})
                 for name, spec in data["models"].items()},
         training=dict(data["training"]),
+        baselines=Baselines(m_top=data["baselines"]["m_top"], m_w=data["baselines"]["m_w"],
+                            chi2_n_jets=tuple(data["baselines"]["chi2"]["n_jets"]),
+                            chi2_btag_aware=data["baselines"]["chi2"]["btag_aware"]),
         raw=data,
     )
 

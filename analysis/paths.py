@@ -54,6 +54,10 @@ def assignment_file(tag: str, method: str, sample: str) -> str:
     return f"{results_dir(tag)}/assignments/{method}/{sample}.parquet"
 
 
+def chi2_widths_file(tag: str) -> str:
+    return f"{results_dir(tag)}/baselines/chi2_widths.json"
+
+
 def event_files(cfg: Config, sample: str) -> list[str]:
     """The Delphes files of a sample: generated chunks, or the user's files."""
     spec = cfg.samples[sample]
@@ -72,6 +76,8 @@ def all_targets(cfg: Config) -> list[str]:
     for name in cfg.samples:
         targets += [cutflow_file(cfg.tag, name), matching_tables(cfg.tag, name)]
     targets += [dataset_file(cfg.tag, name) for name in ("train", "val", "test")]
+    for method in cfg.baselines.chi2_methods():
+        targets += [assignment_file(cfg.tag, method, sample) for sample in cfg.samples]
     for model, spec in cfg.models.items():
         targets += [assignment_file(cfg.tag, model, sample) for sample in cfg.samples]
         if spec.architecture == "saja":

@@ -11,6 +11,7 @@ wildcard_constraints:
     sample="|".join(CFG.samples) or "NONE",
     chunk=r"\d+",
     model="|".join(CFG.models) or "NONE",
+    n_jets=r"\d+",
 
 
 def all_outputs():

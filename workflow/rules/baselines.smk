@@ -1,0 +1,25 @@
+rule chi2_widths:
+    input:
+        paths.dataset_file(CFG.tag, "train"),
+    output:
+        paths.chi2_widths_file(CFG.tag),
+    log:
+        f"{RESULTS}/logs/chi2_widths.log",
+    threads: 1
+    script:
+        "../scripts/chi2_widths.py"
+
+
+rule chi2:
+    input:
+        widths=paths.chi2_widths_file(CFG.tag),
+        test=paths.dataset_file(CFG.tag, "test"),
+    output:
+        **{sample: paths.assignment_file(CFG.tag, "chi2_{n_jets}", sample) for sample in CFG.samples},
+    log:
+        f"{RESULTS}/logs/chi2/chi2_{{n_jets}}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/chi2.py"
