@@ -57,7 +57,7 @@ def test_exact_partons_give_zero_for_the_right_assignment():
     rng = np.random.default_rng(4)
     for _ in range(20):
         partons = []
-        for sign in (1, -1):
+        for _top in range(2):
             pt = rng.uniform(50, 300)
             top = four_vectors(pt, rng.uniform(-1.5, 1.5), rng.uniform(-3, 3), 172.5)
             b, w = two_body(top, 4.8, 80.4, rng)
