@@ -119,7 +119,7 @@ def test_overfits_a_few_hundred_events(loose_events, tmp_path):
     n = len(loose_events["x"])
     assert n >= 150
     rows = {"train": np.arange(n), "val": np.arange(n)}
-    model = fit(small_model(), loose_events, rows, epochs=120, tmp_path=tmp_path)
+    model = fit(small_model(), loose_events, rows, epochs=300, tmp_path=tmp_path)
     assert correct_fraction(model, loose_events, np.arange(n)) > 0.95
 
 
