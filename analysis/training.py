@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -75,6 +75,9 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
     checkpoint = out_dir / "last.pt"
     if checkpoint.exists():
         saved = torch.load(checkpoint, map_location=device, weights_only=False)
+        if saved.get("extra") != (extra or {}) or saved.get("settings") != _resumable(settings):
+            raise RuntimeError(f"{checkpoint} belongs to a training with other hyperparameters or settings; "
+                               "delete it to start afresh")
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
@@ -120,7 +123,8 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
         epochs.set_postfix(train=f"{total / count:.3f}", val=f"{val_loss:.3f}")
         with atomic_output(checkpoint) as tmp:
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "state": state}, tmp)
+                        "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "state": state,
+                        "extra": extra or {}, "settings": _resumable(settings)}, tmp)
 
     best_epoch = state["best_epoch"]
     with atomic_output(out_dir / "model.pt") as tmp:
@@ -129,6 +133,11 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
     with atomic_output(out_dir / "history.json") as tmp:
         tmp.write_text(json.dumps({"best_epoch": best_epoch, "epochs": state["history"]}, indent=1) + "\n")
     return state["history"]
+
+
+def _resumable(settings: TrainingSettings) -> dict:
+    """The settings a resumed run must share with the interrupted one (more epochs are allowed)."""
+    return {k: v for k, v in asdict(settings).items() if k not in ("max_epochs", "progress")}
 
 
 @torch.no_grad()

@@ -51,3 +51,12 @@ def test_early_stopping_and_learning_rate_halving(tmp_path):
     history = train(model(), SajaMethod.loss, data(64, 0), data(32, 1), frozen, tmp_path)
     assert len(history) < 50
     assert history[-1]["learning_rate"] < history[0]["learning_rate"]
+
+
+def test_a_checkpoint_of_another_model_is_not_resumed(tmp_path):
+    train(model(), SajaMethod.loss, data(64, 0), data(32, 1), settings(2), tmp_path, extra={"d_k": 4})
+    (tmp_path / "model.pt").unlink()
+    import pytest
+
+    with pytest.raises(RuntimeError, match="delete it to start afresh"):
+        train(model(), SajaMethod.loss, data(64, 0), data(32, 1), settings(3), tmp_path, extra={"d_k": 8})
