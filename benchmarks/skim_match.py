@@ -10,6 +10,10 @@ Figures (issue: columnar >= 100x the per-event loop; peak RSS flat in the number
   columnar_over_loop_speedup       their ratio
   loop_without_conversion_events_per_s, columnar_over_loop_without_conversion_speedup
                                    the loop alone, conversion not counted (the loop's best case)
+  record_loop_events_per_s, columnar_over_record_loop_speedup
+                                   the same loop reading each event as an awkward record
+                                   (`for event in array`), the way a loop is often written; on the
+                                   first RECORD_LOOP_EVENTS events only (it is slow)
   stage_events_per_s               the skim and match stages as run by snakemake, ROOT reading and
                                    parquet writing included (input events / wall time)
   peak_rss_mb_1_chunk, peak_rss_mb_4_chunks
@@ -40,6 +44,7 @@ from benchmarks._common import ROOT, machine, report
 from tests import reference
 
 READ_STEP = 1000
+RECORD_LOOP_EVENTS = 1000
 
 
 def make_config(files: list[Path], events: int) -> configlib.Config:
@@ -127,6 +132,10 @@ def main() -> None:
         conversion_seconds = time.perf_counter() - start
         matched_loop = loop(jets, particles, cfg)
         loop_seconds = time.perf_counter() - start
+        head = slice(0, RECORD_LOOP_EVENTS)
+        start = time.perf_counter()
+        loop(arrays["Jet"][head], arrays["Particle"][head], cfg)
+        record_loop_seconds = (time.perf_counter() - start) * total / RECORD_LOOP_EVENTS
         if matched_loop != matched_columnar:
             raise RuntimeError(f"loop and columnar disagree: {matched_loop} vs {matched_columnar} matched events")
 
@@ -147,6 +156,8 @@ def main() -> None:
         "columnar_over_loop_speedup": loop_seconds / columnar_seconds,
         "loop_without_conversion_events_per_s": total / (loop_seconds - conversion_seconds),
         "columnar_over_loop_without_conversion_speedup": (loop_seconds - conversion_seconds) / columnar_seconds,
+        "record_loop_events_per_s": total / record_loop_seconds,
+        "columnar_over_record_loop_speedup": record_loop_seconds / columnar_seconds,
         "stage_events_per_s": total / stage_seconds,
         "peak_rss_mb_1_chunk": rss_one,
         f"peak_rss_mb_{args.chunks}_chunks": rss_all,
