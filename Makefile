@@ -25,6 +25,8 @@ test: setup
 bench: setup
 	$(BIN)/python -m benchmarks.generation
 	$(BIN)/python -m benchmarks.skim_match
+	$(BIN)/python -m benchmarks.baselines
+	$(BIN)/python -m benchmarks.saja
 
 lint: setup
 	$(BIN)/ruff check analysis workflow tests benchmarks
