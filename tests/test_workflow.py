@@ -84,3 +84,19 @@ def test_bad_config_stops_before_any_job(tmp_path):
     assert result.returncode != 0
     assert "herwig" in result.stderr and "shower" in result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_user_delphes_files_enter_every_stage(tmp_path, ttbar_file):
+    """A `source: files` sample is vetted, skimmed, matched, put in the test set and assigned by
+    every method, with nothing else changed."""
+    cfg = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    cfg["samples"]["user"] = {"source": "files", "files": [str(ttbar_file)], "cross_section_pb": 230.0,
+                              "generated_events": 1000, "label": "user Delphes files"}
+    path = tmp_path / "user.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = snakemake(tmp_path, "--dry-run", configfile=path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for expected in ("results/test/events/user/check_input.json", "results/test/skim/user.parquet",
+                     "results/test/matched/user.parquet", "results/test/assignments/saja/user.parquet",
+                     "results/test/assignments/spanet/user.parquet", "results/test/assignments/chi2_7/user.parquet"):
+        assert expected in result.stdout
