@@ -8,17 +8,13 @@ Synthetic inputs (the network's cost does not depend on the values). Figures:
   latency_njets_12_over_6                    flatness of the latency in N_jets (goal: close to 1)
   train_events_per_s_fp32 / _bf16            the project's training loop (analysis.training.train),
                                              batch 512, 10 jets; bf16 autocast only on a GPU
-  peak_memory_mb_batch1000_njets12           GPU: torch.cuda.max_memory_allocated during inference;
-                                             CPU: peak resident memory of a fresh process running
-                                             that batch minus that of one running a single event
+  peak_memory_mb_batch1000_njets12           GPU: torch.cuda.max_memory_allocated during inference
 Model sizes: the paper's Table 1 (SAJA without jet shape: d_k 16, 10 heads, d_FFN 1024, 6 blocks).
 """
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import platform
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -74,28 +70,6 @@ def training_rate(device: torch.device, mixed_precision: bool) -> float:
     return max(h["train_events_per_s"] for h in history[1:])  # first epoch carries warm-up
 
 
-def _peak_rss_job(n_events: int, queue) -> None:
-    torch.manual_seed(0)
-    model = Saja(SajaHyperparameters(n_features=N_FEATURES, **PAPER)).eval()
-    data = synthetic(n_events, 12, torch.device("cpu"))
-    with torch.no_grad():
-        model(data["x"], data["mask"])
-    queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-
-
-def cpu_peak_memory_mb(n_events: int = 1000) -> float:
-    """Peak RSS of a fresh process running `n_events` x 12 jets, minus one running 1 event."""
-    ctx = mp.get_context("spawn")
-    peaks = []
-    for n in (1, n_events):
-        queue = ctx.Queue()
-        proc = ctx.Process(target=_peak_rss_job, args=(n, queue))
-        proc.start()
-        peaks.append(queue.get())
-        proc.join()
-    return peaks[1] - peaks[0]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto")
@@ -122,8 +96,6 @@ def main() -> None:
         with torch.no_grad():
             model(data["x"], data["mask"])
         result["peak_memory_mb_batch1000_njets12"] = torch.cuda.max_memory_allocated() / 2**20
-    else:
-        result["peak_memory_mb_batch1000_njets12"] = cpu_peak_memory_mb()
     result["train_events_per_s_fp32"] = training_rate(device, mixed_precision=False)
     if device.type == "cuda":
         result["train_events_per_s_bf16"] = training_rate(device, mixed_precision=True)
