@@ -121,12 +121,9 @@ def reconstruct(particles: FinalState, response: DetectorResponse, rng: np.rando
 
     tracked = np.isin(kind, (CHARGED_HADRON, ELECTRON, MUON))
     ecal = kind == PHOTON
-    sigma = np.where(
-        tracked,
-        response.track.relative_resolution(pt, eta, particles.e),
-        np.where(ecal, response.ecal.relative_resolution(pt, eta, particles.e),
-                 response.hcal.relative_resolution(pt, eta, particles.e)),
-    )
+    sigma = np.empty(len(pt))
+    for chosen, detector in ((tracked, response.track), (ecal, response.ecal), (~tracked & ~ecal, response.hcal)):
+        sigma[chosen] = detector.relative_resolution(pt[chosen], eta[chosen], particles.e[chosen])
     scale = lognormal_unit_mean(sigma, rng)
     e = particles.e * scale
     smeared_pt = pt * scale

@@ -211,6 +211,7 @@ def flavour_partons(record: FlatRecord, pt_min: float, eta_max: float) -> tuple[
     the partons Delphes' JetFlavorAssociation looks at. Flat fields and per-event counts."""
     abs_pid = np.abs(record.pid)
     candidate = ((abs_pid <= 5) | (abs_pid == 21)) & (abs_pid > 0)
+    candidate &= record.px**2 + record.py**2 > pt_min**2  # cheap pre-selection before eta
     rows = np.flatnonzero(candidate)
     pt, eta, phi, _ = pt_eta_phi_mass(record.px[rows], record.py[rows], record.pz[rows], record.e[rows])
     keep = (pt > pt_min) & (np.abs(eta) < eta_max)
