@@ -1,0 +1,1 @@
+"""Quark/gluon tagging and its calibration (seed 004)."""
