@@ -56,6 +56,24 @@ def write(path: str | Path, columns: dict) -> None:
         ak.to_parquet(table, tmp)
 
 
+def write_sample(path: str | Path, sample: str, data: dict, assignment: np.ndarray, valid: np.ndarray,
+                 score: np.ndarray, probabilities: ak.Array | None = None) -> int:
+    """Write the rows of `sample` of a test set loaded by `analysis.datasets.load`, taking the
+    identity and truth columns from it; `probabilities` per jet of those rows (None for fits).
+    Returns the number of events written."""
+    rows = data["sample"] == data["samples"].index(sample)
+    n = int(rows.sum())
+    write(path, {
+        "sample": np.full(n, sample), "file": data["file"][rows].astype(str), "event": data["event"][rows],
+        "category": data["category"][rows], "weight_pb": data["weight_pb"][rows], "n_jets": data["n_jets"][rows],
+        "truth": data["targets"][rows], "assignment": assignment[rows], "valid": valid[rows],
+        "score": score[rows].astype(np.float64),
+        "probabilities": probabilities if probabilities is not None
+        else ak.unflatten(np.zeros((0, len(LABELS)), np.float32), np.zeros(n, np.int64)),
+    })
+    return n
+
+
 def read(path: str | Path) -> ak.Array:
     return ak.from_parquet(path)
 

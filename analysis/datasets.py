@@ -27,7 +27,7 @@ import yaml
 
 from analysis.config import Config
 from analysis.labels import CATEGORIES, LABELS, SLOTS
-from analysis.matching import MATCHED, UNMATCHED
+from analysis.matching import MATCHED, UNMATCHED, padded
 from analysis.provenance import atomic_output, now, write_meta
 from analysis.selection import SHAPE_FEATURES
 
@@ -98,7 +98,7 @@ def build_table(events: ak.Array, sample_index: int, n_jets: int, shapes: bool) 
     sits beyond `n_jets` is no longer matched for these inputs and becomes `unmatched`."""
     counts = ak.to_numpy(ak.num(events.jets))
     mask = np.arange(n_jets)[None, :] < np.minimum(counts, n_jets)[:, None]
-    inputs = {name: _pad(values, n_jets, 0).astype(np.float32) for name, values in jet_features(events, shapes).items()}
+    inputs = {name: padded(values, n_jets, 0).astype(np.float32) for name, values in jet_features(events, shapes).items()}
     inputs["MASK"] = mask
     targets = ak.to_numpy(events.parton_jet).astype(np.int64)
     targets = np.where(targets < n_jets, targets, -1)
@@ -116,18 +116,14 @@ def build_table(events: ak.Array, sample_index: int, n_jets: int, shapes: bool) 
         "ht": ak.to_numpy(events.ht).astype(np.float32),
         "weight": ak.to_numpy(events.weight).astype(np.float64),
         "weight_pb": ak.to_numpy(events.weight_pb).astype(np.float64),
-        "jet_label": _pad(events.jet_label, n_jets, -1).astype(np.int8),
+        "jet_label": padded(events.jet_label, n_jets, -1).astype(np.int8),
     }
     if "flavor" in events.jets.fields:
-        extra["jet_flavor"] = _pad(events.jets.flavor, n_jets, 0).astype(np.int32)
+        extra["jet_flavor"] = padded(events.jets.flavor, n_jets, 0).astype(np.int32)
     for name in ("pt", "eta", "phi", "mass"):
-        extra[f"parton_{name}"] = _pad(partons[name], len(SLOTS), np.nan).astype(np.float32)
-    extra["parton_pid"] = _pad(partons.pid, len(SLOTS), 0).astype(np.int32)
+        extra[f"parton_{name}"] = padded(partons[name], len(SLOTS), np.nan).astype(np.float32)
+    extra["parton_pid"] = padded(partons.pid, len(SLOTS), 0).astype(np.int32)
     return Table(inputs, targets, extra)
-
-
-def _pad(values: ak.Array, length: int, fill: float) -> np.ndarray:
-    return ak.to_numpy(ak.fill_none(ak.pad_none(values, length, clip=True, axis=1), fill))
 
 
 def concatenate(tables: Sequence[Table]) -> Table:
@@ -188,7 +184,8 @@ def event_info(features: Sequence[str]) -> dict:
 
 def load(path: str | Path, features: Sequence[str] | None = None, scaled: bool = True) -> dict[str, np.ndarray]:
     """A dataset file as arrays: `x` (events, jets, features; min-max scaled with the stored
-    training-set ranges unless `scaled=False`), `mask`, `targets` (events, 6) and every EXTRA field."""
+    training-set ranges unless `scaled=False`), `mask`, `jet_pt` (raw, GeV: it orders the W jets
+    of an assignment), `targets` (events, 6) and every EXTRA field."""
     with h5py.File(path, "r") as h5:
         source = h5["INPUTS/Source"]
         features = list(features or [k for k in source if k != "MASK"])
@@ -204,6 +201,7 @@ def load(path: str | Path, features: Sequence[str] | None = None, scaled: bool =
             columns.append(values)
         mask = source["MASK"][()]
         out = {"x": np.stack(columns, axis=-1) * mask[..., None], "mask": mask, "features": features,
+               "jet_pt": source["pt"][()],
                "targets": np.stack([h5["TARGETS"][p][q][()] for p, q in TARGET_SLOTS], axis=1)}
         out.update({name: h5["EXTRA"][name][()] for name in h5["EXTRA"]})
         out["samples"] = list(h5["EXTRA"].attrs["samples"])

@@ -29,9 +29,9 @@ MATCHED, UNMATCHED, BACKGROUND = range(3)
 N_PARTONS = len(SLOTS)
 
 
-def padded(values: ak.Array, length: int) -> np.ndarray:
-    """Jagged -> (events, length) float array, NaN where there is no entry."""
-    return ak.to_numpy(ak.fill_none(ak.pad_none(values, length, clip=True, axis=1), np.nan)).astype(np.float64)
+def padded(values: ak.Array, length: int, fill: float = np.nan) -> np.ndarray:
+    """Jagged -> (events, length) float64 array, `fill` where there is no entry."""
+    return ak.to_numpy(ak.fill_none(ak.pad_none(values, length, clip=True, axis=1), fill)).astype(np.float64)
 
 
 def delta_r(eta1: np.ndarray, phi1: np.ndarray, eta2: np.ndarray, phi2: np.ndarray) -> np.ndarray:

@@ -19,6 +19,11 @@ from analysis.training import TrainingSettings, pick_device, train
 log = logging.getLogger(__name__)
 
 
+def jet_inputs(data: dict) -> dict[str, torch.Tensor]:
+    """The network inputs of a loaded dataset: scaled features and the real-jet mask."""
+    return {"x": torch.from_numpy(data["x"]), "mask": torch.from_numpy(data["mask"])}
+
+
 class SajaMethod:
     """SAJA: jet-wise classes; trained on fully matched events."""
 
@@ -30,8 +35,7 @@ class SajaMethod:
 
     @staticmethod
     def tensors(data: dict) -> dict[str, torch.Tensor]:
-        return {"x": torch.from_numpy(data["x"]), "mask": torch.from_numpy(data["mask"]),
-                "labels": torch.from_numpy(data["jet_label"].astype(np.int64))}
+        return {**jet_inputs(data), "labels": torch.from_numpy(data["jet_label"].astype(np.int64))}
 
     @staticmethod
     def loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -60,8 +64,7 @@ class SpanetMethod:
 
     @staticmethod
     def tensors(data: dict) -> dict[str, torch.Tensor]:
-        return {"x": torch.from_numpy(data["x"]), "mask": torch.from_numpy(data["mask"]),
-                "targets": torch.from_numpy(data["targets"].astype(np.int64))}
+        return {**jet_inputs(data), "targets": torch.from_numpy(data["targets"].astype(np.int64))}
 
     @staticmethod
     def loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -151,19 +154,12 @@ def run_predict(cfg: Config, name: str, model_path: str | Path, test_path: str |
     started = now()
     model, saved = load_model(model_path, pick_device(cfg.training.get("device", "auto")))
     data = datasets.load(test_path, saved["features"])
-    raw_pt = datasets.load(test_path, ["pt"], scaled=False)["x"][..., 0]
     mask = data["mask"]
-    slots, valid, score, probabilities = predict(model, saved["architecture"], data["x"], mask, raw_pt)
+    slots, valid, score, probabilities = predict(model, saved["architecture"], data["x"], mask, data["jet_pt"])
     for sample, output in outputs.items():
         rows = data["sample"] == data["samples"].index(sample)
-        n_jets = mask[rows].sum(axis=1)
-        assignments.write(output, {
-            "sample": np.full(rows.sum(), sample), "file": data["file"][rows].astype(str), "event": data["event"][rows],
-            "category": data["category"][rows], "weight_pb": data["weight_pb"][rows],
-            "n_jets": data["n_jets"][rows], "truth": data["targets"][rows], "assignment": slots[rows],
-            "valid": valid[rows], "score": score[rows].astype(np.float64),
-            "probabilities": ak.unflatten(probabilities[rows][mask[rows]], n_jets),
-        })
+        per_jet = ak.unflatten(probabilities[rows][mask[rows]], mask[rows].sum(axis=1))
+        assignments.write_sample(output, sample, data, slots, valid, score, per_jet)
         write_meta(output, tag=cfg.tag, stage="predict", config=cfg.stage_config("train"),
                    inputs=[model_path, test_path], started=started,
                    extra={"method": name, "sample": sample, "events": int(rows.sum()),

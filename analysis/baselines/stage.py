@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import awkward as ak
 import numpy as np
 
 from analysis import assignments, datasets
@@ -54,18 +53,7 @@ def run_chi2(cfg: Config, n_jets: int, widths_path: str | Path, test_path: str |
     slots = np.concatenate(slots) if slots else np.zeros((0, 6), np.int64)
     chi2 = np.concatenate(chi2) if chi2 else np.zeros(0)
     for sample, output in outputs.items():
-        rows = data["sample"] == data["samples"].index(sample)
-        assignments.write(output, {
-            "sample": np.full(rows.sum(), sample), "file": data["file"][rows].astype(str), "event": data["event"][rows],
-            "category": data["category"][rows], "weight_pb": data["weight_pb"][rows], "n_jets": n_real[rows],
-            "truth": data["targets"][rows], "assignment": slots[rows], "valid": np.isfinite(chi2[rows]),
-            "score": chi2[rows], "probabilities": _no_probabilities(int(rows.sum())),
-        })
+        assignments.write_sample(output, sample, data, slots, np.isfinite(chi2), chi2)
         write_meta(output, tag=cfg.tag, stage="chi2", config=cfg.stage_config("baselines"),
                    inputs=[widths_path, test_path], started=started,
                    extra={"method": f"chi2_{n_jets}", "sample": sample, "settings": settings.__dict__})
-
-
-def _no_probabilities(n: int) -> ak.Array:
-    """Fits give no per-jet class probabilities: an empty list per event."""
-    return ak.unflatten(np.zeros((0, 5), np.float32), np.zeros(n, np.int64))
