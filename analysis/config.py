@@ -106,15 +106,26 @@ class Datasets:
 
 @dataclass(frozen=True)
 class Baselines:
-    """Masses of the fits (GeV) and the chi^2 variants: one method `chi2_<N>` per N."""
+    """Masses of the fits (GeV) and the variants: one method `chi2_<N>` and one `klfitter_<N>`
+    per N leading jets."""
 
     m_top: float = 172.5
     m_w: float = 80.4
     chi2_n_jets: tuple[int, ...] = (6, 7)
     chi2_btag_aware: bool = True
+    klfitter_n_jets: tuple[int, ...] = (6, 7)
+    klfitter_btag_aware: bool = True
+    width_w: float = 2.085
+    width_top: float = 1.5
 
     def chi2_methods(self) -> dict[str, int]:
         return {f"chi2_{n}": n for n in self.chi2_n_jets}
+
+    def klfitter_methods(self) -> dict[str, int]:
+        return {f"klfitter_{n}": n for n in self.klfitter_n_jets}
+
+    def methods(self) -> list[str]:
+        return [*self.chi2_methods(), *self.klfitter_methods()]
 
 
 @dataclass(frozen=True)
@@ -150,6 +161,10 @@ class Config:
     def from_files(self) -> dict[str, FileSample]:
         return {k: s for k, s in self.samples.items() if isinstance(s, FileSample)}
 
+    def methods(self) -> list[str]:
+        """Every method of the config: the networks, then the baselines."""
+        return [*self.models, *self.baselines.methods()]
+
     def chunk_seeds(self, sample: str, chunk: int) -> tuple[int, int]:
         """(Pythia seed, detector-response seed) of one chunk: independent streams derived from
         the master seed, the sample name and the chunk index only."""
@@ -178,7 +193,9 @@ class Config:
         upstream = {"skim": ("selection",), "match": ("selection", "matching"),
                     "split": ("selection", "matching", "datasets"),
                     "train": ("selection", "matching", "datasets", "models", "training"),
-                    "baselines": ("selection", "matching", "datasets", "baselines")}[stage]
+                    "baselines": ("selection", "matching", "datasets", "baselines"),
+                    "evaluate": ("selection", "matching", "datasets", "models", "training", "baselines",
+                                 "evaluation")}[stage]
         subset = {key: self.raw[key] for key in upstream}
         if sample is not None:
             subset["sample"] = self.sample_config(sample)
@@ -252,6 +269,11 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
     fractions = tuple(datasets["fractions"][k] for k in ("train", "val", "test"))
     if abs(sum(fractions) - 1) > 1e-9:
         raise ConfigError(f"{where}: key 'datasets.fractions': train + val + test must be 1, not {sum(fractions)}")
+    baselines = _baselines(data["baselines"])
+    methods = [*data["models"], *baselines.methods()]
+    if data["evaluation"]["reconstruction"]["method"] not in methods:
+        raise ConfigError(f"{where}: key 'evaluation.reconstruction.method': "
+                          f"{data['evaluation']['reconstruction']['method']!r} is not a method; allowed values: {methods}")
     selection = dict(data["selection"])
     return Config(
         tag=data["tag"],
@@ -268,11 +290,17 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
                                 {k: v for k, v in spec.items() if k not in ("architecture", "features")})
                 for name, spec in data["models"].items()},
         training=dict(data["training"]),
-        baselines=Baselines(m_top=data["baselines"]["m_top"], m_w=data["baselines"]["m_w"],
-                            chi2_n_jets=tuple(data["baselines"]["chi2"]["n_jets"]),
-                            chi2_btag_aware=data["baselines"]["chi2"]["btag_aware"]),
+        baselines=baselines,
         raw=data,
     )
+
+
+def _baselines(section: dict) -> Baselines:
+    chi2, klfitter = section["chi2"], section["klfitter"]
+    return Baselines(m_top=section["m_top"], m_w=section["m_w"], chi2_n_jets=tuple(chi2["n_jets"]),
+                     chi2_btag_aware=chi2["btag_aware"], klfitter_n_jets=tuple(klfitter["n_jets"]),
+                     klfitter_btag_aware=klfitter["btag_aware"], width_w=klfitter["width_w"],
+                     width_top=klfitter["width_top"])
 
 
 def _sample(name: str, spec: dict, where: str) -> GeneratedSample | FileSample:

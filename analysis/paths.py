@@ -58,6 +58,25 @@ def chi2_widths_file(tag: str) -> str:
     return f"{results_dir(tag)}/baselines/chi2_widths.json"
 
 
+def transfer_functions_file(tag: str) -> str:
+    """Fitted jet-energy transfer functions of the kinematic likelihood (+ a .png of the fits)."""
+    return f"{results_dir(tag)}/baselines/transfer_functions.json"
+
+
+def metrics_file(tag: str) -> str:
+    """Every method's metrics and the mass reconstruction (analysis.evaluation)."""
+    return f"{results_dir(tag)}/metrics/metrics.json"
+
+
+def metrics_table(tag: str, fmt: str) -> str:
+    """The headline tables as Markdown (md) or LaTeX (tex)."""
+    return f"{results_dir(tag)}/metrics/tables.{fmt}"
+
+
+def figure_file(tag: str, name: str, ext: str = "png") -> str:
+    return f"{results_dir(tag)}/figures/{name}.{ext}"
+
+
 def event_files(cfg: Config, sample: str) -> list[str]:
     """The Delphes files of a sample: generated chunks, or the user's files."""
     spec = cfg.samples[sample]
@@ -76,8 +95,13 @@ def all_targets(cfg: Config) -> list[str]:
     for name in cfg.samples:
         targets += [cutflow_file(cfg.tag, name), matching_tables(cfg.tag, name)]
     targets += [dataset_file(cfg.tag, name) for name in ("train", "val", "test")]
-    for method in cfg.baselines.chi2_methods():
+    for method in (*cfg.baselines.chi2_methods(), *cfg.baselines.klfitter_methods()):
         targets += [assignment_file(cfg.tag, method, sample) for sample in cfg.samples]
+    targets.append(transfer_functions_file(cfg.tag).replace(".json", ".png"))
+    from analysis.plotting.names import FIGURE_NAMES
+
+    targets += [metrics_table(cfg.tag, fmt) for fmt in ("md", "tex")]
+    targets += [figure_file(cfg.tag, name, ext) for name in FIGURE_NAMES for ext in ("png", "pdf")]
     for model, spec in cfg.models.items():
         targets += [assignment_file(cfg.tag, model, sample) for sample in cfg.samples]
         if spec.architecture == "saja":

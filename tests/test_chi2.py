@@ -9,7 +9,7 @@ import pytest
 
 from analysis import assignments
 from analysis.baselines.chi2 import Chi2Settings, assignment_chi2, best_assignment, four_vectors, invariant_mass
-from analysis.baselines.permutations import count, table
+from analysis.baselines.permutations import btag_allowed, count, table
 from analysis.datasets import build_table
 from analysis.matching import MATCHED
 
@@ -91,6 +91,16 @@ def test_btag_aware_puts_tagged_jets_in_b_slots():
     assert np.all(np.sort(slots[:, [0, 3]], axis=1) == [1, 4])
     few, _ = best_assignment(pt[:, :5], eta[:, :5], phi[:, :5], mass[:, :5], btag[:, :5], np.full(n, 5), s)
     assert (few == -1).all()
+
+
+@pytest.mark.parametrize(("tags", "rows"), [((), 90), ((2,), 30), ((0, 5), 6), ((0, 1, 4), 18)])
+def test_btag_rule_counts_and_never_puts_a_lone_tag_on_a_w(tags, rows):
+    tagged = np.zeros((1, 6), bool)
+    tagged[0, list(tags)] = True
+    allowed = btag_allowed(table(6), tagged)[0]
+    assert allowed.sum() == rows
+    in_b = np.isin(table(6)[allowed][:, [0, 3]], tags).sum(axis=1)
+    assert (in_b == min(len(tags), 2)).all()
 
 
 @pytest.mark.xdist_group("pipeline")

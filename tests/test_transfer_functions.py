@@ -8,6 +8,7 @@ from scipy.integrate import quad
 from analysis.baselines.transfer_functions import (
     ResponseModel,
     crystal_ball_logpdf,
+    fit_all,
     fit_category,
     fit_crystal_ball,
 )
@@ -57,3 +58,20 @@ def test_energy_dependence_is_recovered():
         assert got[1][0] == pytest.approx(want[1][0], rel=0.1)   # sigma
         assert got[0][0] == pytest.approx(want[0][0], abs=0.01)  # mean
     assert len(bins) == 6 and all(b["valid"] for b in bins)
+
+
+def test_a_category_with_too_few_jets_borrows_from_its_flavour_then_from_all():
+    rng = np.random.default_rng(2)
+    n = 1200
+    energy = rng.uniform(40, 400, n)
+    jets = energy * (1 + rng.normal(0, 0.1, n))
+    is_b = np.arange(n) < 150                             # 150 b jets, all in the barrel
+    eta = np.where(np.arange(n) < 600, 0.5, 2.0)          # the light jets split barrel / endcap
+    eta[:150] = 0.5
+    eta[:20] = 2.0                                         # but 20 b jets in the endcap
+    fitted = fit_all(jets, energy, is_b, eta)
+    assert fitted["b_barrel"]["jets_from"] == "own" and fitted["b_barrel"]["pairs"] == 130
+    assert fitted["b_endcap"]["jets_from"] == "flavour" and fitted["b_endcap"]["pairs"] == 150
+    assert fitted["light_endcap"]["jets_from"] == "own" and fitted["light_endcap"]["pairs"] == 600
+    with pytest.raises(ValueError, match="generate more events"):
+        fit_all(jets[:10], energy[:10], is_b[:10], eta[:10])

@@ -4,8 +4,8 @@
 
 minimised over the distinct assignments of the leading N jets (analysis.baselines.permutations).
 Columnar: for every event the term of each (b, q, q) triplet is computed once, then each table
-row's chi^2 is the sum of two gathered terms. With `btag_aware`, events with at least two
-b-tagged jets among the leading N only consider rows whose b slots hold b-tagged jets.
+row's chi^2 is the sum of two gathered terms. With `btag_aware`, tagged jets fill the b slots
+first (analysis.baselines.permutations.btag_allowed).
 The widths s_t and s_W are fitted on the matched training events (fit_widths).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import curve_fit
 
-from analysis.baselines.permutations import table
+from analysis.baselines.permutations import btag_allowed, table
 
 
 @dataclass(frozen=True)
@@ -90,10 +90,7 @@ def best_assignment(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: np.n
     chi2 = terms[:, first] + terms[:, second]  # (events, rows)
     usable = rows.max(axis=1, initial=0)[None, :] < np.minimum(n_real, n)[:, None]
     if s.btag_aware:
-        tagged = btag[:, :n] > 0
-        enough = tagged.sum(axis=1) >= 2
-        b_tagged = tagged[:, rows[:, 0]] & tagged[:, rows[:, 3]]
-        usable &= ~enough[:, None] | b_tagged
+        usable &= btag_allowed(rows, btag[:, :n] > 0)
     chi2 = np.where(usable, chi2, np.inf)
     best = chi2.argmin(axis=1) if rows.size else np.zeros(len(pt), dtype=np.int64)
     value = chi2[np.arange(len(pt)), best] if rows.size else np.full(len(pt), np.inf)

@@ -1,4 +1,5 @@
-"""The baseline stages: fit the chi^2 widths on the training set, then assign every test sample."""
+"""The baseline stages: fit the chi^2 widths and the transfer functions on the matched training
+events, then assign every test sample with chi^2 and with the kinematic likelihood."""
 from __future__ import annotations
 
 import json
@@ -7,7 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from analysis import assignments, datasets
+from analysis.baselines import klfitter
 from analysis.baselines.chi2 import Chi2Settings, best_assignment, fit_widths, four_vectors, truth_masses
+from analysis.baselines.transfer_functions import CATEGORIES, category, fit_all, models_from
 from analysis.config import Config
 from analysis.matching import MATCHED
 from analysis.provenance import now, write_json, write_meta
@@ -42,18 +45,94 @@ def run_chi2(cfg: Config, n_jets: int, widths_path: str | Path, test_path: str |
     settings = Chi2Settings(m_top=cfg.baselines.m_top, m_w=cfg.baselines.m_w, sigma_top=widths["sigma_top"],
                             sigma_w=widths["sigma_w"], n_jets=n_jets, btag_aware=cfg.baselines.chi2_btag_aware)
     data = raw_inputs(test_path)
+
+    def assign(part: dict, n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return best_assignment(part["pt"], part["eta"], part["phi"], part["mass"], part["btag"], n_real, settings)
+
+    slots, chi2 = in_chunks(data, assign, chunk, f"chi2_{n_jets}")
+    write_assignments(cfg, "chi2", f"chi2_{n_jets}", data, slots, chi2, outputs, [widths_path, test_path], started,
+                      settings.__dict__)
+
+
+def in_chunks(data: dict, assign, chunk: int, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """(slots, score) of every test event from `assign(kinematics, n_real)`, `chunk` events at a time."""
+    from tqdm import tqdm
+
     n_real = data["mask"].sum(axis=1)
-    slots, chi2 = [], []
-    for start in range(0, len(n_real), chunk):
+    slots, score = [np.zeros((0, 6), np.int64)], [np.zeros(0)]
+    for start in tqdm(range(0, len(n_real), chunk), desc=method, unit="chunk", mininterval=30):
         part = slice(start, start + chunk)
-        s, c = best_assignment(data["pt"][part], data["eta"][part], data["phi"][part], data["mass"][part],
-                               data["btag"][part], n_real[part], settings)
+        s, v = assign({name: data[name][part] for name in KINEMATICS}, n_real[part])[:2]
         slots.append(s)
-        chi2.append(c)
-    slots = np.concatenate(slots) if slots else np.zeros((0, 6), np.int64)
-    chi2 = np.concatenate(chi2) if chi2 else np.zeros(0)
+        score.append(v)
+    return np.concatenate(slots), np.concatenate(score)
+
+
+def write_assignments(cfg: Config, stage: str, method: str, data: dict, slots: np.ndarray, score: np.ndarray,
+                      outputs: dict[str, str | Path], inputs: list, started: str, settings: dict) -> None:
+    """One assignment file per sample; events without an assignment have an infinite score."""
     for sample, output in outputs.items():
-        assignments.write_sample(output, sample, data, slots, np.isfinite(chi2), chi2)
-        write_meta(output, tag=cfg.tag, stage="chi2", config=cfg.stage_config("baselines"),
-                   inputs=[widths_path, test_path], started=started,
-                   extra={"method": f"chi2_{n_jets}", "sample": sample, "settings": settings.__dict__})
+        assignments.write_sample(output, sample, data, slots, np.isfinite(score), score)
+        write_meta(output, tag=cfg.tag, stage=stage, config=cfg.stage_config("baselines"), inputs=inputs,
+                   started=started, extra={"method": method, "sample": sample, "settings": settings})
+
+
+def response_pairs(data: dict) -> dict[str, np.ndarray]:
+    """Jet and parton energies, b or light, and jet eta of every truth-matched jet of the matched
+    events of a dataset."""
+    matched = data["category"] == MATCHED
+    targets = data["targets"][matched]
+    rows = np.arange(len(targets))[:, None]
+    jet = {name: data[name][matched][rows, targets] for name in ("pt", "eta", "mass")}
+    parton = {name: data[f"parton_{name}"][matched] for name in ("pt", "eta", "mass")}
+    is_b = np.zeros(targets.shape, dtype=bool)
+    is_b[:, list(klfitter.B_SLOTS)] = True
+    return {"jet_energy": _energy(**jet).ravel(), "parton_energy": _energy(**parton).ravel(),
+            "is_b": is_b.ravel(), "eta": jet["eta"].ravel()}
+
+
+def _energy(pt: np.ndarray, eta: np.ndarray, mass: np.ndarray) -> np.ndarray:
+    return np.sqrt((pt.astype(np.float64) * np.cosh(eta)) ** 2 + mass.astype(np.float64) ** 2)
+
+
+def run_transfer_functions(cfg: Config, train_path: str | Path, output: str | Path, figure: str | Path) -> dict:
+    """Crystal Ball transfer functions per category (analysis.baselines.transfer_functions), their
+    JSON and a figure of the fits."""
+    from analysis.plotting.transfer_functions import plot_transfer_functions
+
+    started = now()
+    pairs = response_pairs(raw_inputs(train_path))
+    cats = category(pairs["is_b"], pairs["eta"])
+    try:
+        fitted = fit_all(pairs["jet_energy"], pairs["parton_energy"], pairs["is_b"], pairs["eta"])
+    except ValueError as error:
+        raise ValueError(f"{train_path}: {error}") from None
+    borrowed = {name: f["jets_from"] for name, f in fitted.items() if f["jets_from"] != "own"}
+    if borrowed:
+        print(f"warning: too few matched training jets for their own transfer functions: {borrowed}")
+    x = (pairs["jet_energy"] - pairs["parton_energy"]) / pairs["parton_energy"]
+    plot_transfer_functions(fitted, {name: (x[cats == i], pairs["parton_energy"][cats == i])
+                                     for i, name in enumerate(CATEGORIES)}, figure)
+    write_json(output, fitted)
+    write_meta(output, tag=cfg.tag, stage="transfer_functions", config=cfg.stage_config("baselines"),
+               inputs=[train_path], started=started, extra={"borrowed": borrowed, "figure": str(figure)})
+    return fitted
+
+
+def run_klfitter(cfg: Config, n_jets: int, transfer_path: str | Path, test_path: str | Path,
+                 outputs: dict[str, str | Path], chunk: int = 400) -> None:
+    """The kinematic likelihood's best assignment of every test event, `chunk` events per batch;
+    score = -log L of the best assignment."""
+    started = now()
+    b = cfg.baselines
+    settings = klfitter.LikelihoodSettings(m_w=b.m_w, m_top=b.m_top, width_w=b.width_w, width_top=b.width_top)
+    likelihood = klfitter.Likelihood(models_from(json.loads(Path(transfer_path).read_text())), settings)
+    data = raw_inputs(test_path)
+
+    def assign(part: dict, n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return klfitter.best_assignment(likelihood, part["pt"], part["eta"], part["phi"], part["mass"], part["btag"],
+                                        n_real, n_jets, b.klfitter_btag_aware)
+
+    slots, score = in_chunks(data, assign, chunk, f"klfitter_{n_jets}")
+    write_assignments(cfg, "klfitter", f"klfitter_{n_jets}", data, slots, score, outputs, [transfer_path, test_path],
+                      started, settings.__dict__)

@@ -127,15 +127,28 @@ def category(is_b: np.ndarray, eta: np.ndarray) -> np.ndarray:
     return 2 * (~np.asarray(is_b, dtype=bool)).astype(int) + (np.abs(eta) >= BARREL_ETA).astype(int)
 
 
+MIN_PAIRS = 100
+"""A category with fewer matched jets borrows those of its flavour in the other eta region, and
+then all jets (small test samples); the JSON says which were used."""
+
+
 def fit_all(jet_energy: np.ndarray, parton_energy: np.ndarray, is_b: np.ndarray, eta: np.ndarray) -> dict:
     """The four categories' response models and their bin fits (JSON-ready)."""
+    if len(jet_energy) < MIN_FIT_JETS:
+        raise ValueError(f"only {len(jet_energy)} truth-matched jets to fit the transfer functions "
+                         f"(need {MIN_FIT_JETS}); generate more events")
+    is_b = np.asarray(is_b, dtype=bool)
     cats = category(is_b, eta)
     out = {}
     for index, name in enumerate(CATEGORIES):
-        chosen = cats == index
+        pools = (("own", cats == index), ("flavour", is_b == (index < 2)), ("all", np.ones(len(cats), bool)))
+        pool, chosen = next((p, c) for p, c in pools if c.sum() >= MIN_PAIRS or p == "all")
         model, bins = fit_category(jet_energy[chosen], parton_energy[chosen])
-        out[name] = {"model": asdict(model), "bins": bins, "pairs": int(chosen.sum())}
+        out[name] = {"model": asdict(model), "bins": bins, "pairs": int(chosen.sum()), "jets_from": pool}
     return out
+
+
+MIN_FIT_JETS = 20
 
 
 def models_from(fitted: dict) -> list[ResponseModel]:

@@ -23,3 +23,31 @@ rule chi2:
         mem_mb=4000,
     script:
         "../scripts/chi2.py"
+
+
+rule transfer_functions:
+    input:
+        paths.dataset_file(CFG.tag, "train"),
+    output:
+        json=paths.transfer_functions_file(CFG.tag),
+        figure=paths.transfer_functions_file(CFG.tag).replace(".json", ".png"),
+    log:
+        f"{RESULTS}/logs/transfer_functions.log",
+    threads: 1
+    script:
+        "../scripts/transfer_functions.py"
+
+
+rule klfitter:
+    input:
+        transfer_functions=paths.transfer_functions_file(CFG.tag),
+        test=paths.dataset_file(CFG.tag, "test"),
+    output:
+        **{sample: paths.assignment_file(CFG.tag, "klfitter_{n_jets}", sample) for sample in CFG.samples},
+    log:
+        f"{RESULTS}/logs/klfitter/klfitter_{{n_jets}}.log",
+    threads: 2
+    resources:
+        mem_mb=6000,
+    script:
+        "../scripts/klfitter.py"

@@ -1,0 +1,176 @@
+"""The evaluation stage: every method's metrics and the mass reconstruction, as JSON and tables.
+
+Reads only the assignment files, the test dataset (jet kinematics for the masses) and the
+cutflows (cross-sections), so a method added to the config appears everywhere by itself.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from analysis import assignments, datasets, metrics, reconstruction
+from analysis.config import Config
+from analysis.provenance import now, write_json, write_meta
+
+ENTROPY_BINS = 50
+
+
+def load_method(files: dict[str, str | Path]) -> metrics.Events:
+    """One method's assignments of every sample, concatenated in sample order."""
+    import awkward as ak
+
+    return metrics.Events.from_table(ak.concatenate([assignments.read(files[s]) for s in files]))
+
+
+SCORE_NAMES = {"saja": "predictive entropy", "spanet": "-log P(assignment)", "chi2": "chi^2", "klfitter": "-log L"}
+
+
+def score_name(cfg: Config, method: str) -> str:
+    kind = cfg.models[method].architecture if method in cfg.models else method.rsplit("_", 1)[0]
+    return SCORE_NAMES[kind]
+
+
+def method_metrics(events: metrics.Events, score: str) -> dict:
+    """Everything the tables and figures show of one method, whose score is called `score`."""
+    curve = metrics.performance_curve(events)
+    out = {"correct_by_njets": metrics.correct_by_njets(events), "spanet_table": metrics.spanet_table(events),
+           "performance_curve": curve, "network": events.has_probabilities, "score_name": score,
+           "valid_fraction": {name: metrics.fraction(events.valid[events.category == i])[0]
+                              for i, name in enumerate(metrics.CATEGORIES)}}
+    groups = metrics.score_groups(events)
+    finite = np.concatenate([g[np.isfinite(g)] for g in groups.values()])
+    top = float(np.quantile(finite, 0.995)) if len(finite) else 1.0
+    edges = np.linspace(0.0 if events.has_probabilities else float(finite.min(initial=0.0)), top, ENTROPY_BINS + 1)
+    out["score_distributions"] = {"edges": edges.tolist(),
+                                  **{name: np.histogram(np.clip(g, edges[0], edges[-1]), edges)[0].tolist()
+                                     for name, g in groups.items()}}
+    if events.has_probabilities:
+        out["valid_vs_threshold"] = metrics.valid_vs_threshold(events, edges)
+        out["confusion"] = metrics.confusion_matrix(events).tolist()
+    return out
+
+
+def selected_cross_sections(cutflows: dict[str, str | Path]) -> dict[str, float]:
+    """Cross-section after the full selection, per sample, from its cutflow."""
+    return {sample: json.loads(Path(path).read_text())["cutflow"][-1]["cross_section_pb"]
+            for sample, path in cutflows.items()}
+
+
+def test_jets(test_path: str | Path, samples: list[str], events: metrics.Events) -> dict[str, np.ndarray]:
+    """Raw jet kinematics of the test set in the order of the assignment files (sample by sample),
+    checked against their event numbers."""
+    data = datasets.load(test_path, ("pt", "eta", "phi", "mass"), scaled=False)
+    order = np.concatenate([np.flatnonzero(data["sample"] == data["samples"].index(s)) for s in samples])
+    if len(order) != len(events) or not np.array_equal(data["event"][order], events.event):
+        raise ValueError(f"{test_path}: the assignment files do not list the test set's events in its order; "
+                         "rerun the methods' rules (their outputs are older than the dataset)")
+    return {name: data["x"][order][..., i] for i, name in enumerate(("pt", "eta", "phi", "mass"))}
+
+
+def run_evaluation(cfg: Config, files: dict[str, dict[str, str | Path]], test_path: str | Path,
+                   cutflows: dict[str, str | Path], output: str | Path, tables: dict[str, str | Path]) -> dict:
+    """metrics.json (per method), the headline tables (Markdown and LaTeX) and the Fig. 8 masses."""
+    started = now()
+    evaluation = cfg.raw["evaluation"]
+    samples = list(cfg.samples)
+    result = {"methods": {}, "samples": samples, "luminosity_fb": evaluation["luminosity_fb"]}
+    loaded = {}
+    for method, per_sample in files.items():
+        loaded[method] = load_method(per_sample)
+        result["methods"][method] = method_metrics(loaded[method], score_name(cfg, method))
+    result["reconstruction"] = _reconstruction(cfg, loaded, test_path, cutflows, samples)
+    write_json(output, result)
+    for fmt, path in tables.items():
+        _write_text(path, render_table(result, fmt))
+    inputs = [p for per_sample in files.values() for p in per_sample.values()] + [test_path, *cutflows.values()]
+    for artifact in (output, *tables.values()):
+        write_meta(artifact, tag=cfg.tag, stage="evaluate", config=cfg.stage_config("evaluate"), inputs=inputs,
+                   started=started)
+    return result
+
+
+def _reconstruction(cfg: Config, loaded: dict, test_path, cutflows, samples) -> dict:
+    spec = cfg.raw["evaluation"]["reconstruction"]
+    method = spec["method"]
+    if method not in loaded:
+        raise ValueError(f"evaluation.reconstruction.method: {method!r} is not a method of this config; "
+                         f"choose one of {sorted(loaded)}")
+    events = loaded[method]
+    jets = test_jets(test_path, samples, events)
+    cut = reconstruction.score_cut(events, spec.get("score_cut"), spec.get("efficiency"))
+    luminosity_pb = cfg.raw["evaluation"]["luminosity_fb"] * 1000.0
+    weights = reconstruction.yields(events, selected_cross_sections(cutflows), luminosity_pb)
+    histograms = reconstruction.mass_histograms(events, jets, weights, cut)
+    out = {"method": method, "score_cut": cut, "yields_before_cut": {
+        s: float(weights[events.sample == s].sum()) for s in samples}}
+    for name, h in histograms.items():
+        out[name] = {"edges": h.axes[0].edges.tolist(),
+                     **{g: h[:, g].values(flow=True).tolist() for g in reconstruction.GROUPS},
+                     "variances": {g: h[:, g].variances(flow=True).tolist() for g in reconstruction.GROUPS}}
+    return out
+
+
+def render_table(result: dict, fmt: str) -> str:
+    """Correct-assignment fraction (%) per method and N_jets bin on matched ttbar, then the
+    SPANet-style table, as Markdown (`md`) or LaTeX (`tex`)."""
+    bins = ["inclusive"] + [metrics.bin_label(lo, hi) for lo, hi in metrics.JET_BINS]
+    header = ["method"] + [f"N_jets {b}" if b != "inclusive" else "all" for b in bins]
+    rows = []
+    for method, m in result["methods"].items():
+        cells = [method]
+        for b in bins:
+            c = m["correct_by_njets"][b]
+            cells.append("-" if np.isnan(c["fraction"]) else f"{100 * c['fraction']:.1f} +- {100 * c['error']:.1f}")
+        rows.append(cells)
+    text = _table(header, rows, fmt, "Correct assignments on matched ttbar (%)")
+    header = ["method", "N_jets"] + [f"{kind} {col}" for kind in ("all", "complete")
+                                     for col in ("event fraction", "event eff.", "top eff.")]
+    rows = []
+    for method, m in result["methods"].items():
+        for row in m["spanet_table"]:
+            cells = [method, row["n_jets"]]
+            for kind in ("all_events", "complete_events"):
+                r = row[kind]
+                cells += [f"{r['event_fraction']:.3f}", _number(r["event_efficiency"]), f"{r['top_efficiency']:.3f}"]
+            rows.append(cells)
+    return text + "\n" + _table(header, rows, fmt, "SPANet-style efficiencies on ttbar")
+
+
+def _number(value: float) -> str:
+    return "-" if np.isnan(value) else f"{value:.3f}"
+
+
+def _table(header: list[str], rows: list[list[str]], fmt: str, caption: str) -> str:
+    if fmt == "md":
+        lines = [f"**{caption}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(lines) + "\n"
+    escape = str.maketrans({"_": r"\_", "%": r"\%", ">": r"$>$", "+": "+"})
+    lines = [r"\begin{table}", rf"\caption{{{caption.translate(escape)}}}", r"\begin{tabular}{" + "l" * len(header) + "}",
+             r"\hline", " & ".join(h.translate(escape) for h in header) + r" \\", r"\hline"]
+    lines += [" & ".join(c.translate(escape).replace("+-", r"$\pm$") for c in r) + r" \\" for r in rows]
+    lines += [r"\hline", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def _write_text(path: str | Path, text: str) -> None:
+    from analysis.provenance import atomic_output
+
+    with atomic_output(path) as tmp:
+        tmp.write_text(text)
+
+
+def run_figures(cfg: Config, metrics_path: str | Path, table_paths: dict[str, str | Path],
+                outputs: dict[str, list[str]]) -> None:
+    """Every figure (analysis.plotting.paper) to `outputs[name]` (png and pdf), with provenance."""
+    from analysis.plotting.paper import draw_all
+
+    started = now()
+    tables = {s: json.loads(Path(p).read_text()) for s, p in table_paths.items()}
+    draw_all(tables, json.loads(Path(metrics_path).read_text()), outputs.__getitem__)
+    for paths in outputs.values():
+        for path in paths:
+            write_meta(path, tag=cfg.tag, stage="figures", config=cfg.stage_config("evaluate"),
+                       inputs=[metrics_path, *table_paths.values()], started=started)

@@ -1,0 +1,227 @@
+"""Metrics of jet-parton assignment, computed from the common assignment format only.
+
+Every function takes per-event numpy columns of `analysis.assignments` files (truth and assigned
+slots, category, score, validity, weights, per-jet probabilities), so a method added later is
+measured like every other. Assignments are compared up to t <-> tbar and q1 <-> q2.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import awkward as ak
+import numpy as np
+
+from analysis.assignments import correct
+from analysis.labels import CATEGORIES, LABELS
+
+MATCHED, UNMATCHED, BACKGROUND = (CATEGORIES.index(c) for c in ("matched", "unmatched", "background"))
+JET_BINS = ((6, 6), (7, 7), (8, 8), (9, None))
+"""N_jets bins of the paper's Fig. 7: 6, 7, 8 and >= 9."""
+TABLE_BINS = ((6, 6), (7, 7), (8, None), (6, None))
+"""N_jets rows of the SPANet talk's table: 6, 7, >= 8 and all."""
+
+
+@dataclass(frozen=True)
+class Events:
+    """One method's assignments of one or more samples, as numpy columns."""
+
+    sample: np.ndarray
+    event: np.ndarray
+    category: np.ndarray
+    weight_pb: np.ndarray
+    n_jets: np.ndarray
+    truth: np.ndarray
+    assignment: np.ndarray
+    valid: np.ndarray
+    score: np.ndarray
+    probabilities: ak.Array
+
+    @classmethod
+    def from_table(cls, table: ak.Array) -> Events:
+        return cls(sample=ak.to_numpy(table.sample).astype(str), event=ak.to_numpy(table.event),
+                   category=ak.to_numpy(table.category),
+                   weight_pb=ak.to_numpy(table.weight_pb), n_jets=ak.to_numpy(table.n_jets),
+                   truth=np.asarray(ak.to_numpy(table.truth), dtype=np.int64).reshape(-1, 6),
+                   assignment=np.asarray(ak.to_numpy(table.assignment), dtype=np.int64).reshape(-1, 6),
+                   valid=ak.to_numpy(table.valid).astype(bool), score=ak.to_numpy(table.score).astype(np.float64),
+                   probabilities=table.probabilities)
+
+    def __len__(self) -> int:
+        return len(self.category)
+
+    def select(self, keep: np.ndarray) -> Events:
+        return Events(**{name: getattr(self, name)[keep] for name in self.__dataclass_fields__})
+
+    @property
+    def correct(self) -> np.ndarray:
+        return self.valid & correct(self.assignment, self.truth)
+
+    @property
+    def has_probabilities(self) -> bool:
+        return len(self) > 0 and ak.sum(ak.num(self.probabilities, axis=1)) > 0
+
+
+def tops_correct(assignment: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(reconstructable (events, 2), found (events, 2)): a truth top is reconstructable when its
+    three partons are matched, and found when one assigned top has the same b and the same pair
+    of W jets."""
+    def top(slots, k):
+        return slots[:, 3 * k], np.sort(slots[:, 3 * k + 1 : 3 * k + 3], axis=1)
+
+    reconstructable = np.stack([(truth[:, 3 * k : 3 * k + 3] >= 0).all(axis=1) for k in range(2)], axis=1)
+    found = np.zeros_like(reconstructable)
+    for k in range(2):
+        b, w = top(truth, k)
+        for j in range(2):
+            b_a, w_a = top(assignment, j)
+            found[:, k] |= (b == b_a) & (w == w_a).all(axis=1)
+    return reconstructable, found & reconstructable
+
+
+def fraction(passed: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float]:
+    """(fraction, binomial standard error); NaN for an empty set."""
+    n = len(passed)
+    if n == 0:
+        return float("nan"), float("nan")
+    if weights is None:
+        p = float(np.mean(passed))
+        return p, float(np.sqrt(p * (1 - p) / n))
+    total = weights.sum()
+    p = float(weights[passed].sum() / total)
+    n_eff = total**2 / np.sum(weights**2)
+    return p, float(np.sqrt(p * (1 - p) / n_eff))
+
+
+def in_bin(n_jets: np.ndarray, low: int, high: int | None) -> np.ndarray:
+    return (n_jets >= low) & (n_jets <= (high if high is not None else np.iinfo(np.int64).max))
+
+
+def bin_label(low: int, high: int | None) -> str:
+    return f">= {low}" if high is None else (str(low) if low == high else f"{low}-{high}")
+
+
+def correct_by_njets(events: Events) -> dict:
+    """Correct-assignment fraction on matched ttbar, inclusive and per N_jets bin, with errors."""
+    matched = events.select(events.category == MATCHED)
+    out = {"inclusive": fraction(matched.correct)}
+    for low, high in JET_BINS:
+        chosen = in_bin(matched.n_jets, low, high)
+        out[bin_label(low, high)] = fraction(matched.correct[chosen])
+    return {key: {"fraction": f, "error": e, "events": _count(matched, key)} for key, (f, e) in out.items()}
+
+
+def _count(matched: Events, key: str) -> int:
+    if key == "inclusive":
+        return len(matched)
+    low, high = next((lo, hi) for lo, hi in JET_BINS if bin_label(lo, hi) == key)
+    return int(in_bin(matched.n_jets, low, high).sum())
+
+
+def spanet_table(events: Events) -> list[dict]:
+    """The SPANet talk's table on the signal sample: per N_jets row, for all events (at least one
+    reconstructable top) and for complete events (both tops): the event fraction, the event
+    efficiency (every reconstructable top found) and the top efficiency (tops found / tops
+    reconstructable)."""
+    signal = events.select(events.category != BACKGROUND)
+    reconstructable, found = tops_correct(signal.assignment, signal.truth)
+    found &= signal.valid[:, None]  # an invalid assignment finds no top
+    usable = reconstructable.any(axis=1)
+    complete = reconstructable.all(axis=1)
+    rows = []
+    for low, high in TABLE_BINS:
+        in_row = in_bin(signal.n_jets, low, high)
+        row = {"n_jets": bin_label(low, high) if (low, high) != (6, None) else "all"}
+        every_top = (found == reconstructable).all(axis=1)
+        for name, subset in (("all_events", usable), ("complete_events", complete)):
+            chosen = in_row & subset
+            row[name] = {
+                "event_fraction": float(chosen.sum() / max(subset.sum(), 1)),
+                "event_efficiency": fraction(every_top[chosen])[0],
+                "top_efficiency": float(found[chosen].sum() / max(reconstructable[chosen].sum(), 1)),
+                "events": int(chosen.sum()),
+            }
+        rows.append(row)
+    return rows
+
+
+def performance_curve(events: Events, points: int = 200) -> dict:
+    """The paper's Fig. 5 by scanning the score threshold (accept score <= t and a valid
+    assignment): on matched ttbar the fraction of correct and of wrong assignments, and the
+    rejection of unmatched ttbar and of background (cross-section weighted)."""
+    accepted_scores = events.score[events.valid & np.isfinite(events.score)]
+    if len(accepted_scores) == 0:
+        thresholds = np.array([np.inf])
+    else:
+        thresholds = np.unique(np.quantile(accepted_scores, np.linspace(0, 1, points), method="lower"))
+        thresholds = np.append(thresholds, np.inf)
+    out = {"threshold": thresholds.tolist(), "correct": [], "wrong": [], "unmatched_rejection": [],
+           "background_rejection": []}
+    matched = events.category == MATCHED
+    n_matched = max(int(matched.sum()), 1)
+    is_correct = events.correct
+    for t in thresholds:
+        accepted = events.valid & (events.score <= t)
+        out["correct"].append(float((accepted & matched & is_correct).sum() / n_matched))
+        out["wrong"].append(float((accepted & matched & ~is_correct).sum() / n_matched))
+        for name, category in (("unmatched_rejection", UNMATCHED), ("background_rejection", BACKGROUND)):
+            chosen = events.category == category
+            weights = events.weight_pb[chosen]
+            total = weights.sum()
+            out[name].append(float(1 - weights[accepted[chosen]].sum() / total) if total > 0 else float("nan"))
+    return out
+
+
+def valid_vs_threshold(events: Events, thresholds: np.ndarray) -> dict:
+    """Fraction of events with a valid assignment and a score <= threshold, per category (Fig. 6)."""
+    out = {"threshold": thresholds.tolist()}
+    for index, name in enumerate(CATEGORIES):
+        chosen = events.category == index
+        weights = events.weight_pb[chosen]
+        total = weights.sum()
+        out[name] = [float(weights[(events.valid & (events.score <= t))[chosen]].sum() / total) if total > 0
+                     else float("nan") for t in thresholds]
+    return out
+
+
+def jet_labels_from_slots(slots: np.ndarray, n_jets: np.ndarray, width: int) -> np.ndarray:
+    """(events, width) jet classes (LABELS indices) implied by slot assignments; padding -1."""
+    labels = np.where(np.arange(width)[None, :] < n_jets[:, None], LABELS.index("other"), -1)
+    rows = np.arange(len(slots))
+    for slot, label in enumerate(("b1", "W1", "W1", "b2", "W2", "W2")):
+        jet = slots[:, slot]
+        has = (jet >= 0) & (jet < width)
+        labels[rows[has], jet[has]] = LABELS.index(label)
+    return labels
+
+
+def confusion_matrix(events: Events) -> np.ndarray:
+    """Jet-level confusion (truth rows, predicted columns, rows normalised) on matched events of a
+    network: the predicted class is the most probable one, with the top labels of the event's
+    prediction swapped when that agrees better with the truth (the loss's t <-> tbar freedom;
+    a tie counts half in each labelling)."""
+    matched = events.select(events.category == MATCHED)
+    probabilities = matched.probabilities
+    counts = ak.to_numpy(ak.num(probabilities, axis=1))
+    width = int(counts.max()) if len(counts) else 0
+    predicted = np.full((len(matched), width), -1)
+    flat = ak.to_numpy(ak.argmax(ak.flatten(probabilities, axis=1), axis=-1))
+    predicted[np.arange(width)[None, :] < counts[:, None]] = flat
+    truth = jet_labels_from_slots(matched.truth, counts, width)
+    swap_map = np.array([LABELS.index(x) for x in ("b2", "W2", "b1", "W1", "other")])
+    swapped = np.where(predicted >= 0, swap_map[np.clip(predicted, 0, None)], -1)
+    agree = ((predicted == truth) & (truth >= 0)).sum(axis=1)
+    agree_swapped = ((swapped == truth) & (truth >= 0)).sum(axis=1)
+    share = np.where(agree > agree_swapped, 1.0, np.where(agree < agree_swapped, 0.0, 0.5))  # ties count half each way
+    real = truth >= 0
+    matrix = np.zeros((len(LABELS), len(LABELS)))
+    for labels, weight in ((predicted, share), (swapped, 1 - share)):
+        np.add.at(matrix, (truth[real], labels[real]), np.broadcast_to(weight[:, None], truth.shape)[real])
+    return matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1e-12)
+
+
+def score_groups(events: Events) -> dict[str, np.ndarray]:
+    """Scores of correct and wrong matched ttbar, unmatched ttbar and background (Fig. 11)."""
+    matched = events.category == MATCHED
+    return {"correct": events.score[matched & events.correct], "wrong": events.score[matched & ~events.correct],
+            "unmatched": events.score[events.category == UNMATCHED],
+            "background": events.score[events.category == BACKGROUND]}

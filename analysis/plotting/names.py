@@ -1,0 +1,18 @@
+"""The figures of the workflow and their report categories, without importing matplotlib (the
+Snakefile reads this to name its outputs)."""
+from __future__ import annotations
+
+FIGURES = {
+    "fig02_matched_fraction": "Matching",
+    "fig03_njets": "Matching",
+    "fig04_leading_n": "Matching",
+    "fig05_performance": "Performance",
+    "fig06_valid_fraction": "Performance",
+    "fig07_correct_vs_njets": "Performance",
+    "fig08_masses": "Reconstruction",
+    "fig09_confusion": "Networks",
+    "fig11_entropy": "Networks",
+    "table_efficiencies": "Performance",
+}
+"""Figure name (results/{tag}/figures/<name>.{png,pdf}) -> report category."""
+FIGURE_NAMES = tuple(FIGURES)

@@ -1,0 +1,228 @@
+"""The paper's figures (seed 000, Figs. 2-11) and the efficiency table, one function each.
+
+Inputs are the stage artifacts as dictionaries: the matching tables (Figs. 2-4, one curve per
+ttbar sample) and the evaluation's metrics.json (every method it lists).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import mplhep
+import numpy as np
+
+from analysis.labels import LABELS
+from analysis.metrics import JET_BINS, bin_label
+from analysis.plotting.style import label, plt, save
+from analysis.reconstruction import GROUPS
+
+GROUP_LABELS = {"correct": r"correct $t\bar{t}$", "wrong": r"wrong $t\bar{t}$", "unmatched": r"unmatched $t\bar{t}$",
+                "background": "QCD multijet"}
+GROUP_COLOURS = {"correct": "#e42536", "wrong": "#f89c20", "unmatched": "#5790fc", "background": "#9c9ca1"}
+LABEL_TEXT = {"b1": r"$b$", "W1": r"$W^{+}$ jet", "b2": r"$\bar{b}$", "W2": r"$W^{-}$ jet", "other": "other"}
+
+
+def _ttbar_tables(tables: dict[str, dict]) -> dict[str, dict]:
+    return {s: t for s, t in tables.items() if t["events"]["matched"] > 0}
+
+
+def fig02_matched_fraction(tables: dict[str, dict], path: str | Path) -> None:
+    """Fraction of selected ttbar events with all six partons matched vs Delta R_max."""
+    fig, ax = plt.subplots(figsize=(8, 6.5))
+    for sample, t in _ttbar_tables(tables).items():
+        scan = t["matched_fraction_vs_dr"]
+        ax.errorbar(scan["dr_max"], scan["fraction"], yerr=scan["error"], marker="o", ms=4, label=sample)
+    ax.axvline(tables[next(iter(tables))]["dr_max"], ls=":", color="grey", label=r"training $\Delta R_{max}$")
+    ax.set_xlabel(r"$\Delta R_{max}$(jet, parton)")
+    ax.set_ylabel(r"fraction of matched $t\bar{t}$ events")
+    ax.set_ylim(0, None)
+    ax.legend(fontsize=12)
+    label(ax)
+    save(fig, path)
+
+
+def fig03_njets(tables: dict[str, dict], path: str | Path) -> None:
+    """Jet multiplicity of matched ttbar events, normalised per sample."""
+    fig, ax = plt.subplots(figsize=(8, 6.5))
+    for sample, t in _ttbar_tables(tables).items():
+        n, counts = np.array(t["n_jets_matched"]["n_jets"]), np.array(t["n_jets_matched"]["events"], float)
+        edges = np.append(n - 0.5, n[-1] + 0.5) if len(n) else np.array([5.5, 6.5])
+        mplhep.histplot(counts / max(counts.sum(), 1), edges, ax=ax, label=sample,
+                        yerr=np.sqrt(counts) / max(counts.sum(), 1))
+    ax.set_xlabel(r"$N_{jets}$")
+    ax.set_ylabel(r"fraction of matched $t\bar{t}$ events")
+    ax.legend(fontsize=12)
+    label(ax)
+    save(fig, path)
+
+
+def fig04_leading_n(tables: dict[str, dict], path: str | Path) -> None:
+    """Fraction of matched ttbar events whose six partons are matched within the leading N jets."""
+    fig, ax = plt.subplots(figsize=(8, 6.5))
+    for sample, t in _ttbar_tables(tables).items():
+        ax.plot(t["fraction_within_leading_n"]["n"], t["fraction_within_leading_n"]["fraction"], marker="o",
+                label=sample)
+    ax.set_xlabel("leading N jets")
+    ax.set_ylabel(r"fraction of matched $t\bar{t}$ events")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=12)
+    label(ax)
+    save(fig, path)
+
+
+def fig05_performance(metrics: dict, path: str | Path) -> None:
+    """Score-threshold scans: 1 - wrong fraction, unmatched-ttbar rejection and background
+    rejection, each against the correct fraction on matched ttbar."""
+    fig, axes = plt.subplots(1, 3, figsize=(21, 6.5))
+    for method, m in metrics["methods"].items():
+        c = m["performance_curve"]
+        style = "-" if m["network"] else "--"
+        axes[0].plot(c["correct"], 1 - np.asarray(c["wrong"]), style, label=method)
+        axes[1].plot(c["correct"], c["unmatched_rejection"], style, label=method)
+        axes[2].plot(c["correct"], c["background_rejection"], style, label=method)
+    titles = (r"1 - wrong fraction (matched $t\bar{t}$)", r"unmatched $t\bar{t}$ rejection", "QCD multijet rejection")
+    for ax, title in zip(axes, titles, strict=True):
+        ax.set_xlabel(r"correct fraction (matched $t\bar{t}$)")
+        ax.set_ylabel(title)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        label(ax)
+    axes[0].legend(fontsize=11)
+    save(fig, path)
+
+
+def fig06_valid_fraction(metrics: dict, path: str | Path) -> None:
+    """Topologically valid (and accepted) fraction vs predictive-entropy threshold, networks."""
+    fig, ax = plt.subplots(figsize=(8, 6.5))
+    styles = ("-", ":", "--", "-.")
+    colours = {"matched": "C3", "unmatched": "C0", "background": "k"}
+    networks = [(method, m) for method, m in metrics["methods"].items()
+                if "valid_vs_threshold" in m and m["score_name"] == "predictive entropy"]
+    for (method, m), style in zip(networks, styles * 4, strict=False):
+        v = m["valid_vs_threshold"]
+        for category, colour in colours.items():
+            ax.plot(v["threshold"], v[category], style, color=colour, label=f"{method}, {category}")
+    ax.set_xlabel("predictive entropy threshold")
+    ax.set_ylabel("fraction valid and accepted")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=9, ncol=2)
+    label(ax)
+    save(fig, path)
+
+
+def fig07_correct_vs_njets(metrics: dict, path: str | Path) -> None:
+    """Correct-assignment fraction on matched ttbar vs jet multiplicity, every method."""
+    fig, ax = plt.subplots(figsize=(8, 6.5))
+    keys = [bin_label(lo, hi) for lo, hi in JET_BINS]
+    x = np.arange(len(keys))
+    methods = list(metrics["methods"])
+    for i, method in enumerate(methods):
+        bins = metrics["methods"][method]["correct_by_njets"]
+        shift = (i - (len(methods) - 1) / 2) * 0.06
+        ax.errorbar(x + shift, [bins[k]["fraction"] for k in keys], yerr=[bins[k]["error"] for k in keys],
+                    marker="os^vDP*"[i % 7], ls="none", label=method)
+    ax.set_xticks(x, [k.replace(">= ", r"$\geq$") for k in keys])
+    ax.set_xlabel(r"$N_{jets}$")
+    ax.set_ylabel("fraction of correct assignments")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=11)
+    label(ax)
+    save(fig, path)
+
+
+def fig08_masses(metrics: dict, path: str | Path) -> None:
+    """W and top candidate masses after the score cut, stacked by event group, normalised to the
+    luminosity."""
+    r = metrics["reconstruction"]
+    fig, axes = plt.subplots(1, 2, figsize=(16, 6.5))
+    for ax, name, xlabel in ((axes[0], "w", r"$m_{jj}$ [GeV]"), (axes[1], "top", r"$m_{jjj}$ [GeV]")):
+        h = r[name]
+        edges = np.asarray(h["edges"])
+        order = ["background", "unmatched", "wrong", "correct"]
+        mplhep.histplot([np.asarray(h[g])[1:-1] for g in order], edges, ax=ax, stack=True, histtype="fill",
+                        label=[GROUP_LABELS[g] for g in order], color=[GROUP_COLOURS[g] for g in order])
+        ax.axvline(80.4 if name == "w" else 172.5, color="k", ls=":", lw=1)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(f"candidates / {edges[1] - edges[0]:.0f} GeV")
+        ax.legend(fontsize=11, title=f"{r['method']}, score $\\leq$ {r['score_cut']:.3g}", title_fontsize=11)
+        mplhep.cms.label(data=False, ax=ax, loc=0, fontsize=14, lumi=metrics["luminosity_fb"], com=13)
+    save(fig, path)
+
+
+def fig09_confusion(metrics: dict, path: str | Path) -> None:
+    """Jet-level confusion matrices (rows: truth, normalised) of every network on matched ttbar."""
+    networks = [(method, m) for method, m in metrics["methods"].items() if "confusion" in m]
+    fig, axes = plt.subplots(1, max(len(networks), 1), figsize=(7.5 * max(len(networks), 1), 6.8), squeeze=False)
+    names = [LABEL_TEXT[x] for x in LABELS]
+    for ax, (method, m) in zip(axes[0], networks, strict=False):
+        matrix = np.asarray(m["confusion"])
+        ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
+        for (i, j), value in np.ndenumerate(matrix):
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=11,
+                    color="white" if value > 0.5 else "black")
+        ax.set_xticks(range(len(names)), names, fontsize=12, rotation=30)
+        ax.set_yticks(range(len(names)), names, fontsize=12)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("truth")
+        ax.set_title(method, fontsize=16)
+        ax.minorticks_off()
+    save(fig, path)
+
+
+def fig11_entropy(metrics: dict, path: str | Path) -> None:
+    """Score distributions (predictive entropy for networks) of correct and wrong matched ttbar,
+    unmatched ttbar and background, each normalised to unit area."""
+    networks = [(method, m) for method, m in metrics["methods"].items() if m["network"]]
+    fig, axes = plt.subplots(1, max(len(networks), 1), figsize=(7.5 * max(len(networks), 1), 6.5), squeeze=False)
+    for ax, (method, m) in zip(axes[0], networks, strict=False):
+        d = m["score_distributions"]
+        for group in GROUPS:
+            counts = np.asarray(d[group], float)
+            if counts.sum() > 0:
+                mplhep.histplot(counts / counts.sum(), d["edges"], ax=ax, label=GROUP_LABELS[group],
+                                color=GROUP_COLOURS[group])
+        ax.set_xlabel(m["score_name"].replace("predictive entropy", r"predictive entropy $\mathbb{H}[Y]$"))
+        ax.set_ylabel("fraction of events")
+        ax.set_yscale("log")
+        ax.legend(fontsize=11, title=method)
+        label(ax)
+    save(fig, path)
+
+
+def efficiency_table_figure(metrics: dict, path: str | Path) -> None:
+    """The SPANet-style table (event fraction, event and top efficiency; all and complete
+    events) rendered as a figure."""
+    header = ["method", r"$N_{jets}$", "all: event frac.", "event eff.", "top eff.",
+              "complete: event frac.", "event eff.", "top eff."]
+    rows = []
+    for method, m in metrics["methods"].items():
+        for row in m["spanet_table"]:
+            cells = [method, row["n_jets"].replace(">= ", "≥")]
+            for kind in ("all_events", "complete_events"):
+                r = row[kind]
+                cells += [f"{r['event_fraction']:.3f}", f"{r['event_efficiency']:.3f}", f"{r['top_efficiency']:.3f}"]
+            rows.append(cells)
+    fig, ax = plt.subplots(figsize=(15, 0.34 * len(rows) + 1.2))
+    ax.axis("off")
+    table = ax.table(cellText=rows, colLabels=header, loc="center", cellLoc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(10)
+    table.scale(1, 1.3)
+    save(fig, path)
+
+
+FROM_TABLES = {"fig02_matched_fraction": fig02_matched_fraction, "fig03_njets": fig03_njets,
+               "fig04_leading_n": fig04_leading_n}
+"""Figures drawn from the matching tables ({sample: table})."""
+FROM_METRICS = {"fig05_performance": fig05_performance, "fig06_valid_fraction": fig06_valid_fraction,
+                "fig07_correct_vs_njets": fig07_correct_vs_njets, "fig08_masses": fig08_masses,
+                "fig09_confusion": fig09_confusion, "fig11_entropy": fig11_entropy,
+                "table_efficiencies": efficiency_table_figure}
+"""Figures drawn from metrics.json."""
+
+
+def draw_all(tables: dict[str, dict], metrics: dict, path_of) -> None:
+    """Every figure of analysis.plotting.names, to the paths `path_of(name)` returns."""
+    for name, draw in FROM_TABLES.items():
+        draw(tables, path_of(name))
+    for name, draw in FROM_METRICS.items():
+        draw(metrics, path_of(name))

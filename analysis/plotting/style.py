@@ -1,0 +1,30 @@
+"""Shared figure set-up: a non-interactive backend, the CMS style, simulation labels."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import mplhep  # noqa: E402
+
+from analysis.provenance import atomic_output  # noqa: E402
+
+plt.style.use(mplhep.style.CMS)
+
+
+def label(ax) -> None:
+    """The CMS-style 'Simulation' label: every figure here is made from simulated events."""
+    mplhep.cms.label(data=False, ax=ax, loc=0, fontsize=14, rlabel="13 TeV")
+
+
+def save(fig, paths: str | Path | Sequence[str | Path]) -> None:
+    """Write the figure to each path (its suffix decides the format: png, pdf) atomically, then
+    close it."""
+    for path in [paths] if isinstance(paths, str | Path) else paths:
+        path = Path(path)
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, format=path.suffix.lstrip("."), bbox_inches="tight", dpi=110)
+    plt.close(fig)

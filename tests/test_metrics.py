@@ -1,0 +1,173 @@
+"""Evaluation: known answers of the metrics, an oracle and a random assignment on generated ttbar,
+t <-> tbar invariance, and the luminosity normalisation of the mass histograms."""
+from __future__ import annotations
+
+import json
+
+import awkward as ak
+import numpy as np
+import pytest
+from scipy.stats import gaussian_kde
+
+from analysis import metrics, reconstruction
+from analysis.baselines.permutations import count, table
+from analysis.datasets import build_table
+from analysis.labels import LABELS
+from analysis.matching import MATCHED
+
+TRUTH = np.array([0, 1, 2, 3, 4, 5])
+
+
+def events_of(truth, assignment, category=None, score=None, valid=None, n_jets=None, probabilities=None,
+              sample="ttbar", weight_pb=None) -> metrics.Events:
+    truth, assignment = np.atleast_2d(truth), np.atleast_2d(assignment)
+    n = len(truth)
+    n_jets = np.full(n, 6) if n_jets is None else np.asarray(n_jets)
+    if probabilities is None:
+        probabilities = ak.unflatten(np.zeros((0, len(LABELS)), np.float32), np.zeros(n, np.int64))
+    return metrics.Events(sample=np.full(n, sample), event=np.arange(n),
+                          category=np.zeros(n, int) if category is None else np.asarray(category),
+                          weight_pb=np.ones(n) if weight_pb is None else np.asarray(weight_pb), n_jets=n_jets,
+                          truth=truth, assignment=assignment,
+                          valid=np.ones(n, bool) if valid is None else np.asarray(valid),
+                          score=np.zeros(n) if score is None else np.asarray(score, float),
+                          probabilities=probabilities)
+
+
+def test_tops_are_found_up_to_swaps_and_only_when_reconstructable():
+    truth = np.array([TRUTH, TRUTH, [0, 1, 2, 3, -1, 5]])
+    assignment = np.array([[3, 5, 4, 0, 2, 1], [0, 1, 6, 3, 4, 5], [0, 2, 1, 3, 4, 5]])
+    reconstructable, found = metrics.tops_correct(assignment, truth)
+    assert reconstructable.tolist() == [[True, True], [True, True], [True, False]]
+    assert found.tolist() == [[True, True], [False, True], [True, False]]
+
+
+def test_spanet_table_on_a_known_example():
+    # event 0: complete, both right; 1: complete, one top right; 2: one reconstructable top, found;
+    # 3: complete, 7 jets, nothing right
+    truth = np.array([TRUTH, TRUTH, [0, 1, 2, -1, 4, 5], TRUTH])
+    assignment = np.array([[3, 4, 5, 0, 1, 2], [0, 1, 2, 3, 4, 6], [0, 2, 1, 3, 4, 5], [6, 1, 2, 3, 0, 5]])
+    events = events_of(truth, assignment, category=[0, 0, 1, 0], n_jets=[6, 6, 6, 7])
+    rows = {r["n_jets"]: r for r in metrics.spanet_table(events)}
+    assert rows["all"]["complete_events"]["event_efficiency"] == pytest.approx(1 / 3)
+    assert rows["all"]["complete_events"]["top_efficiency"] == pytest.approx(3 / 6)
+    assert rows["all"]["all_events"]["event_efficiency"] == pytest.approx(2 / 4)
+    assert rows["all"]["all_events"]["top_efficiency"] == pytest.approx(4 / 7)
+    assert rows["6"]["all_events"]["event_fraction"] == pytest.approx(3 / 4)
+    assert rows["7"]["complete_events"]["top_efficiency"] == 0.0
+
+
+def test_performance_curve_counts_accepted_events():
+    truth = np.array([TRUTH] * 4 + [[-1] * 6] * 2)
+    wrong = [1, 0, 2, 3, 4, 5]
+    assignment = np.array([TRUTH, TRUTH, wrong, wrong, TRUTH, TRUTH])
+    events = events_of(truth, assignment, category=[0, 0, 0, 0, 1, 2], score=[0.1, 0.5, 0.2, 0.9, 0.3, 0.05],
+                       valid=[True, True, True, False, True, True])
+    curve = metrics.performance_curve(events)
+    at = {t: i for i, t in enumerate(curve["threshold"])}
+    i = at[0.2]
+    assert (curve["correct"][i], curve["wrong"][i]) == (0.25, 0.25)
+    assert (curve["unmatched_rejection"][i], curve["background_rejection"][i]) == (1.0, 0.0)
+    last = at[np.inf]
+    assert (curve["correct"][last], curve["wrong"][last]) == (0.5, 0.25)  # the invalid event is never accepted
+
+
+def _swap_tops(events: metrics.Events) -> metrics.Events:
+    """The same predictions with the two tops' labels exchanged."""
+    class_swap = np.array([LABELS.index(x) for x in ("b2", "W2", "b1", "W1", "other")])
+    probabilities = events.probabilities[:, :, class_swap]
+    return metrics.Events(**{**{k: getattr(events, k) for k in events.__dataclass_fields__},
+                             "assignment": events.assignment[:, [3, 4, 5, 0, 1, 2]], "probabilities": probabilities})
+
+
+def test_metrics_do_not_change_when_a_method_swaps_its_top_labels():
+    rng = np.random.default_rng(0)
+    n = 300
+    truth = np.array([rng.permutation(8)[:6] for _ in range(n)])
+    assignment = np.where(rng.uniform(size=(n, 1)) < 0.4, truth, np.array([rng.permutation(8)[:6] for _ in range(n)]))
+    p = rng.dirichlet(np.ones(len(LABELS)), size=n * 8).astype(np.float32)
+    events = events_of(truth, assignment, category=rng.integers(0, 3, n), score=rng.uniform(size=n),
+                       n_jets=np.full(n, 8), probabilities=ak.unflatten(p, np.full(n, 8)),
+                       valid=rng.uniform(size=n) < 0.8)
+    swapped = _swap_tops(events)
+    for function in (metrics.correct_by_njets, metrics.spanet_table, metrics.performance_curve):
+        assert json.dumps(function(events)) == json.dumps(function(swapped))
+    np.testing.assert_allclose(metrics.confusion_matrix(events), metrics.confusion_matrix(swapped))
+
+
+def _matched_ttbar(pipeline):
+    events = ak.from_parquet(pipeline.matched["ttbar"])
+    t = build_table(events[events.category == MATCHED], 0, 20, shapes=False)
+    jets = {name: t.inputs[name].astype(np.float64) for name in ("pt", "eta", "phi", "mass")}
+    return t, jets
+
+
+def _peak(values: np.ndarray, low: float, high: float) -> float:
+    """Position of the maximum of a Gaussian kernel density estimate on (low, high)."""
+    values = values[(values > low) & (values < high)]
+    grid = np.linspace(low, high, 1601)
+    return float(grid[np.argmax(gaussian_kde(values)(grid))])
+
+
+def _peak_and_error(values: np.ndarray, low: float, high: float) -> tuple[float, float]:
+    rng = np.random.default_rng(3)
+    boot = [_peak(rng.choice(values, len(values)), low, high) for _ in range(40)]
+    return _peak(values, low, high), float(np.std(boot))
+
+
+@pytest.mark.xdist_group("pipeline")
+def test_oracle_assignment_is_always_correct_and_peaks_at_the_w_and_top_masses(pipeline):
+    t, jets = _matched_ttbar(pipeline)
+    n_jets = t.inputs["MASK"].sum(axis=1)
+    oracle = events_of(t.targets, t.targets, n_jets=n_jets)
+    assert metrics.correct_by_njets(oracle)["inclusive"]["fraction"] == 1.0
+    w, top = reconstruction.candidate_masses(jets, t.targets)
+    # The peaks within 3 (W) and 5 GeV (top) of the pole masses, allowing for the statistical
+    # error of a test-scale sample (~45 events): on the default config's 3251 matched training
+    # events the same estimate gives 79.7 and 168.8 GeV (jets lose energy to neutrinos and
+    # out-of-cone radiation).
+    w_peak, w_error = _peak_and_error(w.ravel(), 40, 120)
+    top_peak, top_error = _peak_and_error(top.ravel(), 100, 250)
+    assert abs(w_peak - 80.4) < 3.0 + 2 * w_error
+    assert abs(top_peak - 172.5) < 5.0 + 2 * top_error
+
+
+@pytest.mark.xdist_group("pipeline")
+def test_random_assignment_is_right_as_often_as_combinatorics_says(pipeline):
+    t, _ = _matched_ttbar(pipeline)
+    n_jets = t.inputs["MASK"].sum(axis=1)
+    rng = np.random.default_rng(1)
+    draws, hits, expected = 400, 0, 0.0
+    for truth, n in zip(t.targets, n_jets, strict=True):
+        rows = table(int(n))
+        picks = rows[rng.integers(0, len(rows), draws)]
+        hits += int(events_of(np.repeat(truth[None], draws, 0), picks).correct.sum())
+        expected += draws / count(int(n))
+    assert abs(hits - expected) < 4 * np.sqrt(expected)
+
+
+@pytest.mark.xdist_group("pipeline")
+def test_weighted_histograms_integrate_to_cross_section_times_luminosity(pipeline):
+    """A 30 % evaluation subset of each sample, scaled back: sigma x L x efficiency of the cutflow."""
+    rng = np.random.default_rng(2)
+    luminosity = 35910.0
+    parts, selected, jets_all = [], {}, []
+    for sample in ("ttbar", "qcd"):
+        events = ak.from_parquet(pipeline.matched[sample])
+        t = build_table(events, 0, 20, shapes=False)
+        keep = rng.uniform(size=len(t.targets)) < 0.3
+        n = int(keep.sum())
+        cutflow = json.loads(pipeline.cutflow[sample].read_text())["cutflow"]
+        selected[sample] = cutflow[-1]["cross_section_pb"]
+        assert selected[sample] == pytest.approx(cutflow[0]["cross_section_pb"] * cutflow[-1]["efficiency"])
+        parts.append(events_of(np.full((n, 6), -1), np.tile(TRUTH, (n, 1)), category=np.full(n, 2 if sample == "qcd" else 1),
+                               weight_pb=t.extra["weight_pb"][keep], sample=sample, n_jets=t.extra["n_jets"][keep]))
+        jets_all.append({name: t.inputs[name][keep].astype(np.float64) for name in ("pt", "eta", "phi", "mass")})
+    events = metrics.Events(**{k: np.concatenate([getattr(p, k) for p in parts]) if k != "probabilities"
+                               else ak.concatenate([p.probabilities for p in parts]) for k in metrics.Events.__dataclass_fields__})
+    jets = {name: np.concatenate([j[name] for j in jets_all]) for name in ("pt", "eta", "phi", "mass")}
+    weights = reconstruction.yields(events, selected, luminosity)
+    histograms = reconstruction.mass_histograms(events, jets, weights, cut=np.inf)
+    for sample, group in (("ttbar", "unmatched"), ("qcd", "background")):
+        integral = histograms["w"][:, group].values(flow=True).sum() / 2  # two W candidates per event
+        assert integral == pytest.approx(selected[sample] * luminosity, rel=1e-9)

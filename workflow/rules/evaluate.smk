@@ -1,0 +1,33 @@
+from analysis.plotting.names import FIGURES
+
+
+rule evaluate:
+    input:
+        assignments=[paths.assignment_file(CFG.tag, m, s) for m in CFG.methods() for s in CFG.samples],
+        test=paths.dataset_file(CFG.tag, "test"),
+        cutflows=[paths.cutflow_file(CFG.tag, s) for s in CFG.samples],
+    output:
+        metrics=paths.metrics_file(CFG.tag),
+        md=report(paths.metrics_table(CFG.tag, "md"), category="Tables",
+                  caption="../report/tables.rst"),
+        tex=paths.metrics_table(CFG.tag, "tex"),
+    log:
+        f"{RESULTS}/logs/evaluate.log",
+    threads: 1
+    script:
+        "../scripts/evaluate.py"
+
+
+rule figures:
+    input:
+        metrics=paths.metrics_file(CFG.tag),
+        tables=[paths.matching_tables(CFG.tag, s) for s in CFG.samples],
+    output:
+        **{name: report(paths.figure_file(CFG.tag, name), category=category, caption=f"../report/{name}.rst")
+           for name, category in FIGURES.items()},
+        **{f"{name}_pdf": paths.figure_file(CFG.tag, name, "pdf") for name in FIGURES},
+    log:
+        f"{RESULTS}/logs/figures.log",
+    threads: 1
+    script:
+        "../scripts/figures.py"
