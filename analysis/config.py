@@ -165,6 +165,9 @@ class Config:
         """Every method of the config: the networks, then the baselines."""
         return [*self.models, *self.baselines.methods()]
 
+    def saja_models(self) -> list[str]:
+        return [name for name, spec in self.models.items() if spec.architecture == "saja"]
+
     def chunk_seeds(self, sample: str, chunk: int) -> tuple[int, int]:
         """(Pythia seed, detector-response seed) of one chunk: independent streams derived from
         the master seed, the sample name and the chunk index only."""

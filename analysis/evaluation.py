@@ -75,7 +75,8 @@ def run_evaluation(cfg: Config, files: dict[str, dict[str, str | Path]], test_pa
     started = now()
     evaluation = cfg.raw["evaluation"]
     samples = list(cfg.samples)
-    result = {"methods": {}, "samples": samples, "luminosity_fb": evaluation["luminosity_fb"]}
+    result = {"methods": {}, "method_order": list(files), "samples": samples,
+              "luminosity_fb": evaluation["luminosity_fb"]}
     loaded = {}
     for method, per_sample in files.items():
         loaded[method] = load_method(per_sample)
@@ -100,10 +101,16 @@ def _reconstruction(cfg: Config, loaded: dict, test_path, cutflows, samples) -> 
     events = loaded[method]
     jets = test_jets(test_path, samples, events)
     cut = reconstruction.score_cut(events, spec.get("score_cut"), spec.get("efficiency"))
+    warning = None
+    if cut is None:
+        warning = (f"{method}: no matched ttbar event has a valid assignment, so no score cut keeps "
+                   f"{spec['efficiency']} of them; the mass histograms are empty")
+        print(f"warning: {warning}")
+        cut = -np.inf
     luminosity_pb = cfg.raw["evaluation"]["luminosity_fb"] * 1000.0
     weights = reconstruction.yields(events, selected_cross_sections(cutflows), luminosity_pb)
     histograms = reconstruction.mass_histograms(events, jets, weights, cut)
-    out = {"method": method, "score_cut": cut, "yields_before_cut": {
+    out = {"method": method, "score_cut": cut, "warning": warning, "yields_before_cut": {
         s: float(weights[events.sample == s].sum()) for s in samples}}
     for name, h in histograms.items():
         out[name] = {"edges": h.axes[0].edges.tolist(),
@@ -163,14 +170,20 @@ def _write_text(path: str | Path, text: str) -> None:
 
 
 def run_figures(cfg: Config, metrics_path: str | Path, table_paths: dict[str, str | Path],
+                attention_paths: dict[str, str | Path], benchmark_paths: dict[str, str | Path],
                 outputs: dict[str, list[str]]) -> None:
     """Every figure (analysis.plotting.paper) to `outputs[name]` (png and pdf), with provenance."""
     from analysis.plotting.paper import draw_all
 
     started = now()
-    tables = {s: json.loads(Path(p).read_text()) for s, p in table_paths.items()}
-    draw_all(tables, json.loads(Path(metrics_path).read_text()), outputs.__getitem__)
+
+    def read(paths: dict[str, str | Path]) -> dict[str, dict]:
+        return {key: json.loads(Path(p).read_text()) for key, p in paths.items()}
+
+    draw_all(read(table_paths), json.loads(Path(metrics_path).read_text()), read(attention_paths),
+             read(benchmark_paths), outputs.__getitem__)
+    inputs = [metrics_path, *table_paths.values(), *attention_paths.values(), *benchmark_paths.values()]
     for paths in outputs.values():
         for path in paths:
-            write_meta(path, tag=cfg.tag, stage="figures", config=cfg.stage_config("evaluate"),
-                       inputs=[metrics_path, *table_paths.values()], started=started)
+            write_meta(path, tag=cfg.tag, stage="figures", config=cfg.stage_config("evaluate"), inputs=inputs,
+                       started=started)

@@ -1,7 +1,8 @@
 """Where every artifact lives: one place for the Snakefile, the CLI and the tests."""
 from __future__ import annotations
 
-from analysis.config import Config
+from analysis.config import ROOT, Config
+from analysis.plotting.names import FIGURE_NAMES
 
 
 def results_dir(tag: str) -> str:
@@ -73,6 +74,17 @@ def metrics_table(tag: str, fmt: str) -> str:
     return f"{results_dir(tag)}/metrics/tables.{fmt}"
 
 
+def attention_file(tag: str, model: str) -> str:
+    """A SAJA model's average attention matrices per block (analysis.attention, Fig. 12)."""
+    return f"{results_dir(tag)}/metrics/attention_{model}.json"
+
+
+def benchmark_results() -> list[str]:
+    """The committed benchmark JSONs that Fig. 13 draws (SAJA latency, baseline speeds)."""
+    return sorted(str(p) for p in (ROOT / "benchmarks" / "results").glob("*.json")
+                  if p.stem == "baselines" or p.stem.startswith("saja_"))
+
+
 def figure_file(tag: str, name: str, ext: str = "png") -> str:
     return f"{results_dir(tag)}/figures/{name}.{ext}"
 
@@ -98,8 +110,6 @@ def all_targets(cfg: Config) -> list[str]:
     for method in (*cfg.baselines.chi2_methods(), *cfg.baselines.klfitter_methods()):
         targets += [assignment_file(cfg.tag, method, sample) for sample in cfg.samples]
     targets.append(transfer_functions_file(cfg.tag).replace(".json", ".png"))
-    from analysis.plotting.names import FIGURE_NAMES
-
     targets += [metrics_table(cfg.tag, fmt) for fmt in ("md", "tex")]
     targets += [figure_file(cfg.tag, name, ext) for name in FIGURE_NAMES for ext in ("png", "pdf")]
     for model, spec in cfg.models.items():

@@ -31,14 +31,15 @@ def yields(events: Events, selected_pb: dict[str, float], luminosity_pb: float) 
     return out
 
 
-def score_cut(events: Events, cut: float | None, efficiency: float | None) -> float:
-    """The cut that keeps `efficiency` of the matched ttbar events when given, else `cut`."""
+def score_cut(events: Events, cut: float | None, efficiency: float | None) -> float | None:
+    """The cut that keeps `efficiency` of the matched ttbar events when given (None when no
+    matched event has a valid assignment), else `cut`."""
     if efficiency is None:
         return float(cut) if cut is not None else float("inf")
     scores = events.score[(events.category == MATCHED) & events.valid]
     matched = int((events.category == MATCHED).sum())
     if matched == 0 or len(scores) == 0:
-        raise ValueError("no matched ttbar event with a valid assignment: cannot choose a score cut by efficiency")
+        return None
     rank = int(np.ceil(efficiency * matched)) - 1
     if rank >= len(scores):
         return float("inf")

@@ -171,3 +171,13 @@ def test_weighted_histograms_integrate_to_cross_section_times_luminosity(pipelin
     for sample, group in (("ttbar", "unmatched"), ("qcd", "background")):
         integral = histograms["w"][:, group].values(flow=True).sum() / 2  # two W candidates per event
         assert integral == pytest.approx(selected[sample] * luminosity, rel=1e-9)
+
+
+def test_score_cut_by_efficiency_keeps_that_fraction_of_matched_events():
+    events = events_of(np.tile(TRUTH, (5, 1)), np.tile(TRUTH, (5, 1)), category=[0, 0, 0, 0, 1],
+                       score=[0.4, 0.1, 0.3, 0.2, 0.0], valid=[True, True, True, False, True])
+    assert reconstruction.score_cut(events, None, 0.5) == 0.3   # 2 of the 4 matched events
+    assert reconstruction.score_cut(events, None, 1.0) == np.inf  # the invalid one can never pass
+    assert reconstruction.score_cut(events, 0.074, None) == 0.074
+    none_valid = events_of(TRUTH, TRUTH, valid=[False])
+    assert reconstruction.score_cut(none_valid, None, 0.2) is None

@@ -57,6 +57,26 @@ def test_end_to_end_on_test_config(tmp_path):
             assert set(assignments.FIELDS) <= set(table.fields) and len(table) > 0
     onnx_meta = json.loads((results / "models" / "saja" / "model.onnx.meta.json").read_text())
     assert onnx_meta["max_abs_difference"] < 1e-4
+    # baselines: chi^2 and the kinematic likelihood with its transfer functions
+    transfer = json.loads((results / "baselines" / "transfer_functions.json").read_text())
+    assert set(transfer) == {"b_barrel", "b_endcap", "light_barrel", "light_endcap"}
+    for method in ("chi2_6", "chi2_7", "klfitter_6", "klfitter_7"):
+        table = assignments.read(results / "assignments" / method / "ttbar.parquet")
+        assert table.valid.to_numpy().mean() > 0.9 and len(table.probabilities[0]) == 0
+    # evaluation: every method in the metrics and tables, every figure with provenance, the report
+    metrics = json.loads((results / "metrics" / "metrics.json").read_text())
+    methods = ["saja", "saja_shape", "spanet", "chi2_6", "chi2_7", "klfitter_6", "klfitter_7"]
+    assert metrics["method_order"] == methods and set(metrics["methods"]) == set(methods)
+    assert all(f"| {m} |" in (results / "metrics" / "tables.md").read_text() for m in methods)
+    from analysis.plotting.names import FIGURE_NAMES
+
+    for name in FIGURE_NAMES:
+        for ext in ("png", "pdf"):
+            assert (results / "figures" / f"{name}.{ext}").stat().st_size > 1000
+        assert (results / "figures" / f"{name}.png.meta.json").exists()
+    report = snakemake(tmp_path, "--cores", "1", "--report", str(tmp_path / "report.html"))
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert (tmp_path / "report.html").stat().st_size > 10000
     # nothing left to do on a second call
     again = snakemake(tmp_path, "--cores", "2", "--dry-run")
     assert "Nothing to be done" in again.stdout + again.stderr

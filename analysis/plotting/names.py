@@ -12,6 +12,8 @@ FIGURES = {
     "fig08_masses": "Reconstruction",
     "fig09_confusion": "Networks",
     "fig11_entropy": "Networks",
+    "fig12_attention": "Networks",
+    "fig13_latency": "Speed",
     "table_efficiencies": "Performance",
 }
 """Figure name (results/{tag}/figures/<name>.{png,pdf}) -> report category."""

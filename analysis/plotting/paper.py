@@ -21,6 +21,16 @@ GROUP_COLOURS = {"correct": "#e42536", "wrong": "#f89c20", "unmatched": "#5790fc
 LABEL_TEXT = {"b1": r"$b$", "W1": r"$W^{+}$ jet", "b2": r"$\bar{b}$", "W2": r"$W^{-}$ jet", "other": "other"}
 
 
+def ordered_methods(metrics: dict) -> list[tuple[str, dict]]:
+    """(name, metrics) of every method in the config's order."""
+    return [(name, metrics["methods"][name]) for name in metrics["method_order"]]
+
+
+def method_colours(methods) -> dict[str, tuple]:
+    """One colour per method, the same in every figure."""
+    return {m: plt.cm.tab10(i % 10) for i, m in enumerate(methods)}
+
+
 def _ttbar_tables(tables: dict[str, dict]) -> dict[str, dict]:
     return {s: t for s, t in tables.items() if t["events"]["matched"] > 0}
 
@@ -73,12 +83,13 @@ def fig05_performance(metrics: dict, path: str | Path) -> None:
     """Score-threshold scans: 1 - wrong fraction, unmatched-ttbar rejection and background
     rejection, each against the correct fraction on matched ttbar."""
     fig, axes = plt.subplots(1, 3, figsize=(21, 6.5))
-    for method, m in metrics["methods"].items():
+    colours = method_colours(metrics["method_order"])
+    for method, m in ordered_methods(metrics):
         c = m["performance_curve"]
-        style = "-" if m["network"] else "--"
-        axes[0].plot(c["correct"], 1 - np.asarray(c["wrong"]), style, label=method)
-        axes[1].plot(c["correct"], c["unmatched_rejection"], style, label=method)
-        axes[2].plot(c["correct"], c["background_rejection"], style, label=method)
+        style = {"ls": "-" if m["network"] else "--", "color": colours[method], "label": method}
+        axes[0].plot(c["correct"], 1 - np.asarray(c["wrong"]), **style)
+        axes[1].plot(c["correct"], c["unmatched_rejection"], **style)
+        axes[2].plot(c["correct"], c["background_rejection"], **style)
     titles = (r"1 - wrong fraction (matched $t\bar{t}$)", r"unmatched $t\bar{t}$ rejection", "QCD multijet rejection")
     for ax, title in zip(axes, titles, strict=True):
         ax.set_xlabel(r"correct fraction (matched $t\bar{t}$)")
@@ -95,7 +106,7 @@ def fig06_valid_fraction(metrics: dict, path: str | Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 6.5))
     styles = ("-", ":", "--", "-.")
     colours = {"matched": "C3", "unmatched": "C0", "background": "k"}
-    networks = [(method, m) for method, m in metrics["methods"].items()
+    networks = [(method, m) for method, m in ordered_methods(metrics)
                 if "valid_vs_threshold" in m and m["score_name"] == "predictive entropy"]
     for (method, m), style in zip(networks, styles * 4, strict=False):
         v = m["valid_vs_threshold"]
@@ -114,12 +125,13 @@ def fig07_correct_vs_njets(metrics: dict, path: str | Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 6.5))
     keys = [bin_label(lo, hi) for lo, hi in JET_BINS]
     x = np.arange(len(keys))
-    methods = list(metrics["methods"])
+    methods = metrics["method_order"]
+    colours = method_colours(methods)
     for i, method in enumerate(methods):
         bins = metrics["methods"][method]["correct_by_njets"]
         shift = (i - (len(methods) - 1) / 2) * 0.06
         ax.errorbar(x + shift, [bins[k]["fraction"] for k in keys], yerr=[bins[k]["error"] for k in keys],
-                    marker="os^vDP*"[i % 7], ls="none", label=method)
+                    marker="os^vDP*"[i % 7], ls="none", color=colours[method], label=method)
     ax.set_xticks(x, [k.replace(">= ", r"$\geq$") for k in keys])
     ax.set_xlabel(r"$N_{jets}$")
     ax.set_ylabel("fraction of correct assignments")
@@ -150,7 +162,7 @@ def fig08_masses(metrics: dict, path: str | Path) -> None:
 
 def fig09_confusion(metrics: dict, path: str | Path) -> None:
     """Jet-level confusion matrices (rows: truth, normalised) of every network on matched ttbar."""
-    networks = [(method, m) for method, m in metrics["methods"].items() if "confusion" in m]
+    networks = [(method, m) for method, m in ordered_methods(metrics) if "confusion" in m]
     fig, axes = plt.subplots(1, max(len(networks), 1), figsize=(7.5 * max(len(networks), 1), 6.8), squeeze=False)
     names = [LABEL_TEXT[x] for x in LABELS]
     for ax, (method, m) in zip(axes[0], networks, strict=False):
@@ -171,7 +183,7 @@ def fig09_confusion(metrics: dict, path: str | Path) -> None:
 def fig11_entropy(metrics: dict, path: str | Path) -> None:
     """Score distributions (predictive entropy for networks) of correct and wrong matched ttbar,
     unmatched ttbar and background, each normalised to unit area."""
-    networks = [(method, m) for method, m in metrics["methods"].items() if m["network"]]
+    networks = [(method, m) for method, m in ordered_methods(metrics) if m["network"]]
     fig, axes = plt.subplots(1, max(len(networks), 1), figsize=(7.5 * max(len(networks), 1), 6.5), squeeze=False)
     for ax, (method, m) in zip(axes[0], networks, strict=False):
         d = m["score_distributions"]
@@ -188,13 +200,62 @@ def fig11_entropy(metrics: dict, path: str | Path) -> None:
     save(fig, path)
 
 
+def fig12_attention(attention: dict[str, dict], path: str | Path) -> None:
+    """Average attention matrices, block by block (columns), of each SAJA model (rows), for
+    correctly assigned matched ttbar events, jets in truth order (queries are rows)."""
+    models = [(name, a) for name, a in attention.items() if a["blocks"]]
+    n_blocks = max((len(a["blocks"]) for _, a in models), default=1)
+    fig, axes = plt.subplots(max(len(models), 1), n_blocks, figsize=(5.2 * n_blocks, 5 * max(len(models), 1)),
+                             squeeze=False)
+    ticks = [r"$b$", r"$W^{+}_{1}$", r"$W^{+}_{2}$", r"$\bar{b}$", r"$W^{-}_{1}$", r"$W^{-}_{2}$", "other"]
+    for row, (name, a) in zip(axes, models, strict=False):
+        for k, (ax, matrix) in enumerate(zip(row, a["blocks"], strict=False)):
+            ax.imshow(np.asarray(matrix), cmap="viridis", vmin=0)
+            ax.set_xticks(range(7), ticks, fontsize=11)
+            ax.set_yticks(range(7), ticks, fontsize=11)
+            ax.minorticks_off()
+            ax.set_title(f"{name}, block {k + 1} ({a['events']} events)", fontsize=13)
+    for ax in axes.flat:
+        if not ax.images:
+            ax.axis("off")
+    save(fig, path)
+
+
+def fig13_latency(benchmarks: dict[str, dict], path: str | Path) -> None:
+    """Average time per event against the jet multiplicity, from the benchmark JSONs: SAJA (the
+    paper's Table 1 size) per event at batch 1 and at batch 1000 (10 jets), the batched and the
+    per-event Minuit kinematic-likelihood fits and chi^2 (6 and 7 leading jets) on this machine."""
+    fig, ax = plt.subplots(figsize=(8.5, 6.5))
+    for name, b in benchmarks.items():
+        if name.startswith("saja_"):
+            device = b.get("device", name.removeprefix("saja_"))
+            n = [k for k in range(6, 13) if f"latency_ms_batch1_njets_{k}" in b]
+            ax.plot(n, [b[f"latency_ms_batch1_njets_{k}"] for k in n], "o-", label=f"SAJA, batch 1 ({device})")
+            if "inference_events_per_s_batch_1000" in b:
+                ax.axhline(1e3 / b["inference_events_per_s_batch_1000"], ls="--", color=ax.lines[-1].get_color(),
+                           label=f"SAJA, batch 1000, 10 jets ({device})")
+        if name == "baselines":
+            for key, text, marker in (("klfitter_{}_jets_minuit_s_per_event", "KLFitter-style, Minuit per event", "s"),
+                                      ("klfitter_{}_jets_events_per_s", "KLFitter-style, batched", "D"),
+                                      ("chi2_{}_jets_events_per_s", r"$\chi^2$, batched", "^")):
+                n = [k for k in (6, 7) if key.format(k) in b]
+                per_event = [b[key.format(k)] * 1e3 if "_s_per_event" in key else 1e3 / b[key.format(k)] for k in n]
+                ax.plot(n, per_event, marker=marker, ls=":", label=text)
+    ax.set_yscale("log")
+    ax.set_xlabel(r"$N_{jets}$ (SAJA: all jets; fits: leading jets)")
+    ax.set_ylabel("time per event [ms]")
+    ax.legend(fontsize=10)
+    label(ax)
+    save(fig, path)
+
+
 def efficiency_table_figure(metrics: dict, path: str | Path) -> None:
     """The SPANet-style table (event fraction, event and top efficiency; all and complete
     events) rendered as a figure."""
     header = ["method", r"$N_{jets}$", "all: event frac.", "event eff.", "top eff.",
               "complete: event frac.", "event eff.", "top eff."]
     rows = []
-    for method, m in metrics["methods"].items():
+    for method, m in ordered_methods(metrics):
         for row in m["spanet_table"]:
             cells = [method, row["n_jets"].replace(">= ", "≥")]
             for kind in ("all_events", "complete_events"):
@@ -220,9 +281,16 @@ FROM_METRICS = {"fig05_performance": fig05_performance, "fig06_valid_fraction": 
 """Figures drawn from metrics.json."""
 
 
-def draw_all(tables: dict[str, dict], metrics: dict, path_of) -> None:
+FROM_ATTENTION = {"fig12_attention": fig12_attention}
+"""Figures drawn from the SAJA models' attention averages ({model: attention})."""
+FROM_BENCHMARKS = {"fig13_latency": fig13_latency}
+"""Figures drawn from benchmarks/results ({benchmark name: its JSON})."""
+
+
+def draw_all(tables: dict[str, dict], metrics: dict, attention: dict[str, dict], benchmarks: dict[str, dict],
+             path_of) -> None:
     """Every figure of analysis.plotting.names, to the paths `path_of(name)` returns."""
-    for name, draw in FROM_TABLES.items():
-        draw(tables, path_of(name))
-    for name, draw in FROM_METRICS.items():
-        draw(metrics, path_of(name))
+    for figures, data in ((FROM_TABLES, tables), (FROM_METRICS, metrics), (FROM_ATTENTION, attention),
+                          (FROM_BENCHMARKS, benchmarks)):
+        for name, draw in figures.items():
+            draw(data, path_of(name))

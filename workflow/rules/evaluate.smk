@@ -22,6 +22,8 @@ rule figures:
     input:
         metrics=paths.metrics_file(CFG.tag),
         tables=[paths.matching_tables(CFG.tag, s) for s in CFG.samples],
+        attention=[paths.attention_file(CFG.tag, m) for m in CFG.saja_models()],
+        benchmarks=paths.benchmark_results(),
     output:
         **{name: report(paths.figure_file(CFG.tag, name), category=category, caption=f"../report/{name}.rst")
            for name, category in FIGURES.items()},
@@ -31,3 +33,16 @@ rule figures:
     threads: 1
     script:
         "../scripts/figures.py"
+
+
+rule attention:
+    input:
+        model=paths.model_dir(CFG.tag, "{model}") + "/model.pt",
+        test=paths.dataset_file(CFG.tag, "test"),
+    output:
+        paths.attention_file(CFG.tag, "{model}"),
+    log:
+        f"{RESULTS}/logs/attention/{{model}}.log",
+    threads: 1
+    script:
+        "../scripts/attention.py"

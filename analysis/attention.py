@@ -1,0 +1,74 @@
+"""Average SAJA attention matrices per block for correctly assigned matched events (paper Fig. 12).
+
+SAJA is blind to the order of its jets, so each event's jets can be put in truth order for the
+average: b, the two W+ jets (harder first), bbar, the two W- jets, then every other jet folded
+into one "other" row (their mean as queries) and one "other" column (their summed attention as
+keys), so that each row still sums to one.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from analysis import assignments, datasets
+from analysis.config import Config
+from analysis.matching import MATCHED
+from analysis.networks import load_model, predict
+from analysis.provenance import now, write_json, write_meta
+
+ORDER = ("b", "W+ (1)", "W+ (2)", "bbar", "W- (1)", "W- (2)", "other")
+
+
+def folded(weights: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(events, 7, 7): attention (events, jets, jets) with the six truth jets in slot order and
+    the remaining real jets folded into the last row (mean) and column (sum)."""
+    n, jets, _ = weights.shape
+    rows = np.arange(n)[:, None]
+    others = mask.copy()
+    others[rows, targets] = False
+    out = np.zeros((n, 7, 7))
+    truth_rows = weights[rows, targets]                      # (events, 6, jets)
+    out[:, :6, :6] = np.take_along_axis(truth_rows, targets[:, None, :].repeat(6, 1), axis=2)
+    out[:, :6, 6] = (truth_rows * others[:, None, :]).sum(axis=2)
+    count = np.maximum(others.sum(axis=1), 1)[:, None]
+    other_rows = (weights * others[:, :, None]).sum(axis=1) / count  # mean over the other queries
+    out[:, 6, :6] = np.take_along_axis(other_rows, targets, axis=1)
+    out[:, 6, 6] = (other_rows * others).sum(axis=1)
+    return out
+
+
+def average(matrices: np.ndarray, has_others: np.ndarray) -> np.ndarray:
+    """Mean over events; the "other" row only over events that have other jets."""
+    out = matrices.mean(axis=0)
+    if has_others.any():
+        out[6] = matrices[has_others, 6].mean(axis=0)
+    return out
+
+
+@torch.no_grad()
+def block_attention(model: torch.nn.Module, x: np.ndarray, mask: np.ndarray, batch_size: int = 500) -> list[np.ndarray]:
+    """Each block's head-averaged attention (events, jets, jets)."""
+    blocks = []
+    for start in range(0, len(x), batch_size):
+        part = slice(start, start + batch_size)
+        _, weights = model(torch.from_numpy(x[part]), torch.from_numpy(mask[part]), return_attention=True)
+        blocks.append([w.float().numpy() for w in weights])
+    return [np.concatenate(per_block) for per_block in zip(*blocks, strict=True)] if blocks else []
+
+
+def run_attention(cfg: Config, name: str, model_path: str | Path, test_path: str | Path, output: str | Path) -> dict:
+    started = now()
+    model, saved = load_model(model_path)
+    data = datasets.load(test_path, saved["features"])
+    slots, valid, _, _ = predict(model, saved["architecture"], data["x"], data["mask"], data["jet_pt"])
+    chosen = (data["category"] == MATCHED) & valid & assignments.correct(slots, data["targets"])
+    x, mask, targets = data["x"][chosen], data["mask"][chosen], data["targets"][chosen]
+    matrices = [average(folded(w, targets, mask), mask.sum(axis=1) > 6).tolist() for w in
+                block_attention(model, x, mask)] if len(targets) else []
+    result = {"model": name, "order": list(ORDER), "events": int(chosen.sum()), "blocks": matrices}
+    write_json(output, result)
+    write_meta(output, tag=cfg.tag, stage="attention", config=cfg.stage_config("train"),
+               inputs=[model_path, test_path], started=started, extra={"events": result["events"]})
+    return result
