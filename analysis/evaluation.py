@@ -38,7 +38,10 @@ def method_metrics(events: metrics.Events, score: str) -> dict:
     out = {"correct_by_njets": metrics.correct_by_njets(events), "spanet_table": metrics.spanet_table(events),
            "performance_curve": curve, "network": events.has_probabilities, "score_name": score,
            "valid_fraction": {name: metrics.fraction(events.valid[events.category == i])[0]
-                              for i, name in enumerate(metrics.CATEGORIES)}}
+                              for i, name in enumerate(metrics.CATEGORIES)},
+           "per_sample": {sample: {"performance_curve": metrics.performance_curve(events.select(events.sample == sample)),
+                                   "correct_by_njets": metrics.correct_by_njets(events.select(events.sample == sample))}
+                          for sample in np.unique(events.sample[events.category == metrics.MATCHED])}}
     groups = metrics.score_groups(events)
     finite = np.concatenate([g[np.isfinite(g)] for g in groups.values()])
     top = float(np.quantile(finite, 0.995)) if len(finite) else 1.0

@@ -11,6 +11,7 @@ FIGURES = {
     "fig07_correct_vs_njets": "Performance",
     "fig08_masses": "Reconstruction",
     "fig09_confusion": "Networks",
+    "fig10_per_sample": "Generators",
     "fig11_entropy": "Networks",
     "fig12_attention": "Networks",
     "fig13_latency": "Speed",

@@ -180,6 +180,25 @@ def fig09_confusion(metrics: dict, path: str | Path) -> None:
     save(fig, path)
 
 
+def fig10_per_sample(metrics: dict, path: str | Path) -> None:
+    """1 - wrong fraction against correct fraction on the matched events of each ttbar sample
+    (generator / parton shower), for every network trained on the nominal sample; one panel
+    per network, one line per sample."""
+    networks = [(method, m) for method, m in ordered_methods(metrics) if m["network"]]
+    fig, axes = plt.subplots(1, max(len(networks), 1), figsize=(7.5 * max(len(networks), 1), 6.5), squeeze=False)
+    for ax, (method, m) in zip(axes[0], networks, strict=False):
+        for sample, per in m["per_sample"].items():
+            c = per["performance_curve"]
+            ax.plot(c["correct"], 1 - np.asarray(c["wrong"]), label=sample)
+        ax.set_xlabel(r"correct fraction (matched $t\bar{t}$)")
+        ax.set_ylabel(r"1 - wrong fraction (matched $t\bar{t}$)")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize=11, title=method)
+        label(ax)
+    save(fig, path)
+
+
 def fig11_entropy(metrics: dict, path: str | Path) -> None:
     """Score distributions (predictive entropy for networks) of correct and wrong matched ttbar,
     unmatched ttbar and background, each normalised to unit area."""
@@ -276,7 +295,8 @@ FROM_TABLES = {"fig02_matched_fraction": fig02_matched_fraction, "fig03_njets": 
 """Figures drawn from the matching tables ({sample: table})."""
 FROM_METRICS = {"fig05_performance": fig05_performance, "fig06_valid_fraction": fig06_valid_fraction,
                 "fig07_correct_vs_njets": fig07_correct_vs_njets, "fig08_masses": fig08_masses,
-                "fig09_confusion": fig09_confusion, "fig11_entropy": fig11_entropy,
+                "fig09_confusion": fig09_confusion, "fig10_per_sample": fig10_per_sample,
+                "fig11_entropy": fig11_entropy,
                 "table_efficiencies": efficiency_table_figure}
 """Figures drawn from metrics.json."""
 
