@@ -165,6 +165,10 @@ class Config:
         """Every method of the config: the networks, then the baselines."""
         return [*self.models, *self.baselines.methods()]
 
+    def generators(self) -> list[str]:
+        """The generator study's samples: the nominal (training) sample, then the alternatives."""
+        return [self.datasets.training_sample, *self.raw.get("generators", {})]
+
     def saja_models(self) -> list[str]:
         return [name for name, spec in self.models.items() if spec.architecture == "saja"]
 
@@ -208,7 +212,8 @@ class Config:
 
     def sample_config(self, sample: str) -> dict:
         """The config subset a sample's artifacts depend on (hashed into provenance)."""
-        subset = {"seed": self.seed, "sample": self.raw["samples"][sample]}
+        spec = self.raw["samples"].get(sample) or self.raw["generators"][sample]
+        subset = {"seed": self.seed, "sample": spec}
         if isinstance(self.samples[sample], GeneratedSample):
             subset["detector"] = self.detector
             subset["generation"] = {"batch_size": self.batch_size}
@@ -262,7 +267,12 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
         raise ConfigError(f"{where}: key 'detector_card': file {card_path} not found")
     detector = yaml.safe_load(card_path.read_text())
     validate(detector, DETECTOR_SCHEMA, str(card_path))
-    samples = {name: _sample(name, spec, where) for name, spec in data["samples"].items()}
+    clash = sorted(set(data["samples"]) & set(data["generators"]))
+    if clash:
+        raise ConfigError(f"{where}: key 'generators': {clash} are also under 'samples'; give the alternatives "
+                          "their own names")
+    samples = {name: _sample(name, spec, where)
+               for name, spec in {**data["samples"], **data["generators"]}.items()}
     datasets = data["datasets"]
     if datasets["training_sample"] not in samples:
         raise ConfigError(

@@ -33,26 +33,32 @@ def score_name(cfg: Config, method: str) -> str:
 
 
 def method_metrics(events: metrics.Events, score: str) -> dict:
-    """Everything the tables and figures show of one method, whose score is called `score`."""
-    curve = metrics.performance_curve(events)
-    out = {"correct_by_njets": metrics.correct_by_njets(events), "spanet_table": metrics.spanet_table(events),
-           "performance_curve": curve, "network": events.has_probabilities, "score_name": score,
-           "valid_fraction": {name: metrics.fraction(events.valid[events.category == i])[0]
-                              for i, name in enumerate(metrics.CATEGORIES)},
-           "per_sample": {sample: {"performance_curve": metrics.performance_curve(events.select(events.sample == sample)),
-                                   "correct_by_njets": metrics.correct_by_njets(events.select(events.sample == sample))}
-                          for sample in np.unique(events.sample[events.category == metrics.MATCHED])}}
+    """Everything the tables and figures show of one method, whose score is called `score`:
+    over all evaluation events, and per ttbar sample (the generator study)."""
     groups = metrics.score_groups(events)
     finite = np.concatenate([g[np.isfinite(g)] for g in groups.values()])
     top = float(np.quantile(finite, 0.995)) if len(finite) else 1.0
     edges = np.linspace(0.0 if events.has_probabilities else float(finite.min(initial=0.0)), top, ENTROPY_BINS + 1)
-    out["score_distributions"] = {"edges": edges.tolist(),
-                                  **{name: np.histogram(np.clip(g, edges[0], edges[-1]), edges)[0].tolist()
-                                     for name, g in groups.items()}}
+    out = {"correct_by_njets": metrics.correct_by_njets(events), "spanet_table": metrics.spanet_table(events),
+           "performance_curve": metrics.performance_curve(events), "network": events.has_probabilities,
+           "score_name": score, "valid_fraction": {name: metrics.fraction(events.valid[events.category == i])[0]
+                                                   for i, name in enumerate(metrics.CATEGORIES)},
+           "score_distributions": score_histograms(groups, edges), "per_sample": {}}
+    for sample in np.unique(events.sample[events.category == metrics.MATCHED]):
+        own = events.select(events.sample == sample)
+        out["per_sample"][str(sample)] = {"performance_curve": metrics.performance_curve(own),
+                                          "correct_by_njets": metrics.correct_by_njets(own),
+                                          "score_distributions": score_histograms(metrics.score_groups(own), edges)}
     if events.has_probabilities:
         out["valid_vs_threshold"] = metrics.valid_vs_threshold(events, edges)
         out["confusion"] = metrics.confusion_matrix(events).tolist()
     return out
+
+
+def score_histograms(groups: dict[str, np.ndarray], edges: np.ndarray) -> dict:
+    """Counts per score group on `edges`, scores beyond them in the end bins."""
+    return {"edges": edges.tolist(), **{name: np.histogram(np.clip(g, edges[0], edges[-1]), edges)[0].tolist()
+                                        for name, g in groups.items()}}
 
 
 def selected_cross_sections(cutflows: dict[str, str | Path]) -> dict[str, float]:

@@ -79,6 +79,11 @@ def attention_file(tag: str, model: str) -> str:
     return f"{results_dir(tag)}/metrics/attention_{model}.json"
 
 
+def generator_study(tag: str, ext: str = "json") -> str:
+    """The generator-dependence study (analysis.generators): json, or md for its table."""
+    return f"{results_dir(tag)}/generators/study.{ext}"
+
+
 def benchmark_results() -> list[str]:
     """The committed benchmark JSONs that Fig. 13 draws (SAJA latency, baseline speeds)."""
     return sorted(str(p) for p in (ROOT / "benchmarks" / "results").glob("*.json")
@@ -111,6 +116,7 @@ def all_targets(cfg: Config) -> list[str]:
         targets += [assignment_file(cfg.tag, method, sample) for sample in cfg.samples]
     targets.append(transfer_functions_file(cfg.tag).replace(".json", ".png"))
     targets += [metrics_table(cfg.tag, fmt) for fmt in ("md", "tex")]
+    targets.append(generator_study(cfg.tag, "md"))
     targets += [figure_file(cfg.tag, name, ext) for name in FIGURE_NAMES for ext in ("png", "pdf")]
     for model, spec in cfg.models.items():
         targets += [assignment_file(cfg.tag, model, sample) for sample in cfg.samples]

@@ -12,6 +12,7 @@ FIGURES = {
     "fig08_masses": "Reconstruction",
     "fig09_confusion": "Networks",
     "fig10_per_sample": "Generators",
+    "generators_correct": "Generators",
     "fig11_entropy": "Networks",
     "fig12_attention": "Networks",
     "fig13_latency": "Speed",

@@ -199,6 +199,27 @@ def fig10_per_sample(metrics: dict, path: str | Path) -> None:
     save(fig, path)
 
 
+def generators_correct(metrics: dict, path: str | Path) -> None:
+    """Inclusive correct fraction on matched events of each ttbar sample (markers), every method
+    (columns): the generator dependence at a glance."""
+    methods = metrics["method_order"]
+    samples = sorted({s for m in metrics["methods"].values() for s in m["per_sample"]})
+    fig, ax = plt.subplots(figsize=(max(8, 1.3 * len(methods)), 6.5))
+    for k, sample in enumerate(samples):
+        shift = (k - (len(samples) - 1) / 2) * 0.12
+        values = [metrics["methods"][m]["per_sample"].get(sample, {}).get("correct_by_njets", {}).get("inclusive")
+                  for m in methods]
+        x = [i + shift for i, v in enumerate(values) if v]
+        ax.errorbar(x, [v["fraction"] for v in values if v], yerr=[v["error"] for v in values if v],
+                    marker="os^vD"[k % 5], ls="none", label=sample)
+    ax.set_xticks(range(len(methods)), methods, rotation=30, fontsize=13)
+    ax.set_ylabel(r"correct fraction (matched $t\bar{t}$)")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=11)
+    label(ax)
+    save(fig, path)
+
+
 def fig11_entropy(metrics: dict, path: str | Path) -> None:
     """Score distributions (predictive entropy for networks) of correct and wrong matched ttbar,
     unmatched ttbar and background, each normalised to unit area."""
@@ -296,6 +317,7 @@ FROM_TABLES = {"fig02_matched_fraction": fig02_matched_fraction, "fig03_njets": 
 FROM_METRICS = {"fig05_performance": fig05_performance, "fig06_valid_fraction": fig06_valid_fraction,
                 "fig07_correct_vs_njets": fig07_correct_vs_njets, "fig08_masses": fig08_masses,
                 "fig09_confusion": fig09_confusion, "fig10_per_sample": fig10_per_sample,
+                "generators_correct": generators_correct,
                 "fig11_entropy": fig11_entropy,
                 "table_efficiencies": efficiency_table_figure}
 """Figures drawn from metrics.json."""

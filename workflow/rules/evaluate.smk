@@ -46,3 +46,17 @@ rule attention:
     threads: 1
     script:
         "../scripts/attention.py"
+
+
+rule generator_study:
+    input:
+        metrics=paths.metrics_file(CFG.tag),
+        tables=[paths.matching_tables(CFG.tag, s) for s in CFG.generators()],
+    output:
+        json=paths.generator_study(CFG.tag),
+        md=report(paths.generator_study(CFG.tag, "md"), category="Generators", caption="../report/generators.rst"),
+    log:
+        f"{RESULTS}/logs/generator_study.log",
+    threads: 1
+    script:
+        "../scripts/generator_study.py"
