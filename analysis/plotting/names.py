@@ -13,6 +13,7 @@ FIGURES = {
     "fig09_confusion": "Networks",
     "fig10_per_sample": "Generators",
     "generators_correct": "Generators",
+    "generators_entropy": "Generators",
     "fig11_entropy": "Networks",
     "fig12_attention": "Networks",
     "fig13_latency": "Speed",

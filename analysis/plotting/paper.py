@@ -31,6 +31,13 @@ def method_colours(methods) -> dict[str, tuple]:
     return {m: plt.cm.tab10(i % 10) for i, m in enumerate(methods)}
 
 
+def _finish(ax, xlabel: str, ylabel: str, **legend) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(**{"fontsize": 12, **legend})
+    label(ax)
+
+
 def _ttbar_tables(tables: dict[str, dict]) -> dict[str, dict]:
     return {s: t for s, t in tables.items() if t["events"]["matched"] > 0}
 
@@ -42,11 +49,8 @@ def fig02_matched_fraction(tables: dict[str, dict], path: str | Path) -> None:
         scan = t["matched_fraction_vs_dr"]
         ax.errorbar(scan["dr_max"], scan["fraction"], yerr=scan["error"], marker="o", ms=4, label=sample)
     ax.axvline(tables[next(iter(tables))]["dr_max"], ls=":", color="grey", label=r"training $\Delta R_{max}$")
-    ax.set_xlabel(r"$\Delta R_{max}$(jet, parton)")
-    ax.set_ylabel(r"fraction of matched $t\bar{t}$ events")
     ax.set_ylim(0, None)
-    ax.legend(fontsize=12)
-    label(ax)
+    _finish(ax, r"$\Delta R_{max}$(jet, parton)", r"fraction of matched $t\bar{t}$ events")
     save(fig, path)
 
 
@@ -58,10 +62,7 @@ def fig03_njets(tables: dict[str, dict], path: str | Path) -> None:
         edges = np.append(n - 0.5, n[-1] + 0.5) if len(n) else np.array([5.5, 6.5])
         mplhep.histplot(counts / max(counts.sum(), 1), edges, ax=ax, label=sample,
                         yerr=np.sqrt(counts) / max(counts.sum(), 1))
-    ax.set_xlabel(r"$N_{jets}$")
-    ax.set_ylabel(r"fraction of matched $t\bar{t}$ events")
-    ax.legend(fontsize=12)
-    label(ax)
+    _finish(ax, r"$N_{jets}$", r"fraction of matched $t\bar{t}$ events")
     save(fig, path)
 
 
@@ -71,11 +72,8 @@ def fig04_leading_n(tables: dict[str, dict], path: str | Path) -> None:
     for sample, t in _ttbar_tables(tables).items():
         ax.plot(t["fraction_within_leading_n"]["n"], t["fraction_within_leading_n"]["fraction"], marker="o",
                 label=sample)
-    ax.set_xlabel("leading N jets")
-    ax.set_ylabel(r"fraction of matched $t\bar{t}$ events")
     ax.set_ylim(0, 1.05)
-    ax.legend(fontsize=12)
-    label(ax)
+    _finish(ax, "leading N jets", r"fraction of matched $t\bar{t}$ events")
     save(fig, path)
 
 
@@ -220,6 +218,23 @@ def generators_correct(metrics: dict, path: str | Path) -> None:
     save(fig, path)
 
 
+def generators_entropy(metrics: dict, path: str | Path) -> None:
+    """Score distributions of the matched events (correct and wrong together) of each ttbar
+    sample, per network, normalised to unit area: how the networks' confidence moves with the
+    generator."""
+    networks = [(method, m) for method, m in ordered_methods(metrics) if m["network"]]
+    fig, axes = plt.subplots(1, max(len(networks), 1), figsize=(7.5 * max(len(networks), 1), 6.5), squeeze=False)
+    for ax, (method, m) in zip(axes[0], networks, strict=False):
+        for sample, per in m["per_sample"].items():
+            d = per["score_distributions"]
+            counts = np.asarray(d["correct"], float) + np.asarray(d["wrong"], float)
+            if counts.sum() > 0:
+                mplhep.histplot(counts / counts.sum(), d["edges"], ax=ax, label=sample)
+        ax.set_yscale("log")
+        _finish(ax, m["score_name"], "fraction of matched events", fontsize=11, title=method)
+    save(fig, path)
+
+
 def fig11_entropy(metrics: dict, path: str | Path) -> None:
     """Score distributions (predictive entropy for networks) of correct and wrong matched ttbar,
     unmatched ttbar and background, each normalised to unit area."""
@@ -317,7 +332,7 @@ FROM_TABLES = {"fig02_matched_fraction": fig02_matched_fraction, "fig03_njets": 
 FROM_METRICS = {"fig05_performance": fig05_performance, "fig06_valid_fraction": fig06_valid_fraction,
                 "fig07_correct_vs_njets": fig07_correct_vs_njets, "fig08_masses": fig08_masses,
                 "fig09_confusion": fig09_confusion, "fig10_per_sample": fig10_per_sample,
-                "generators_correct": generators_correct,
+                "generators_correct": generators_correct, "generators_entropy": generators_entropy,
                 "fig11_entropy": fig11_entropy,
                 "table_efficiencies": efficiency_table_figure}
 """Figures drawn from metrics.json."""
