@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import awkward as ak
 import numpy as np
 
 from analysis import assignments, datasets, metrics, reconstruction
@@ -19,8 +20,6 @@ ENTROPY_BINS = 50
 
 def load_method(files: dict[str, str | Path]) -> metrics.Events:
     """One method's assignments of every sample, concatenated in sample order."""
-    import awkward as ak
-
     return metrics.Events.from_table(ak.concatenate([assignments.read(files[s]) for s in files]))
 
 
@@ -32,9 +31,11 @@ def score_name(cfg: Config, method: str) -> str:
     return SCORE_NAMES[kind]
 
 
-def method_metrics(events: metrics.Events, score: str) -> dict:
-    """Everything the tables and figures show of one method, whose score is called `score`:
-    over all evaluation events, and per ttbar sample (the generator study)."""
+def method_metrics(all_events: metrics.Events, score: str, main_samples: list[str]) -> dict:
+    """Everything the tables and figures show of one method, whose score is called `score`: on
+    the evaluation events of `main_samples` (the nominal ttbar and the backgrounds, not the
+    generator study's alternatives), and per ttbar sample (the generator study)."""
+    events = all_events.select(np.isin(all_events.sample, main_samples))
     groups = metrics.score_groups(events)
     finite = np.concatenate([g[np.isfinite(g)] for g in groups.values()])
     top = float(np.quantile(finite, 0.995)) if len(finite) else 1.0
@@ -44,8 +45,8 @@ def method_metrics(events: metrics.Events, score: str) -> dict:
            "score_name": score, "valid_fraction": {name: metrics.fraction(events.valid[events.category == i])[0]
                                                    for i, name in enumerate(metrics.CATEGORIES)},
            "score_distributions": score_histograms(groups, edges), "per_sample": {}}
-    for sample in np.unique(events.sample[events.category == metrics.MATCHED]):
-        own = events.select(events.sample == sample)
+    for sample in np.unique(all_events.sample[all_events.category == metrics.MATCHED]):
+        own = all_events.select(all_events.sample == sample)
         out["per_sample"][str(sample)] = {"performance_curve": metrics.performance_curve(own),
                                           "correct_by_njets": metrics.correct_by_njets(own),
                                           "score_distributions": score_histograms(metrics.score_groups(own), edges)}
@@ -67,7 +68,7 @@ def selected_cross_sections(cutflows: dict[str, str | Path]) -> dict[str, float]
             for sample, path in cutflows.items()}
 
 
-def test_jets(test_path: str | Path, samples: list[str], events: metrics.Events) -> dict[str, np.ndarray]:
+def evaluation_jets(test_path: str | Path, samples: list[str], events: metrics.Events) -> dict[str, np.ndarray]:
     """Raw jet kinematics of the test set in the order of the assignment files (sample by sample),
     checked against their event numbers."""
     data = datasets.load(test_path, ("pt", "eta", "phi", "mass"), scaled=False)
@@ -84,13 +85,14 @@ def run_evaluation(cfg: Config, files: dict[str, dict[str, str | Path]], test_pa
     started = now()
     evaluation = cfg.raw["evaluation"]
     samples = list(cfg.samples)
-    result = {"methods": {}, "method_order": list(files), "samples": samples,
+    main = main_samples(cfg)
+    result = {"methods": {}, "method_order": list(files), "samples": samples, "main_samples": main,
               "luminosity_fb": evaluation["luminosity_fb"]}
     loaded = {}
     for method, per_sample in files.items():
         loaded[method] = load_method(per_sample)
-        result["methods"][method] = method_metrics(loaded[method], score_name(cfg, method))
-    result["reconstruction"] = _reconstruction(cfg, loaded, test_path, cutflows, samples)
+        result["methods"][method] = method_metrics(loaded[method], score_name(cfg, method), main)
+    result["reconstruction"] = _reconstruction(cfg, loaded, test_path, cutflows, samples, main)
     write_json(output, result)
     for fmt, path in tables.items():
         _write_text(path, render_table(result, fmt))
@@ -101,14 +103,22 @@ def run_evaluation(cfg: Config, files: dict[str, dict[str, str | Path]], test_pa
     return result
 
 
-def _reconstruction(cfg: Config, loaded: dict, test_path, cutflows, samples) -> dict:
+def main_samples(cfg: Config) -> list[str]:
+    """The samples of the headline metrics and of Fig. 8: all but the generator alternatives."""
+    alternatives = set(cfg.generators()[1:])
+    return [s for s in cfg.samples if s not in alternatives]
+
+
+def _reconstruction(cfg: Config, loaded: dict, test_path, cutflows, samples, main: list[str]) -> dict:
     spec = cfg.raw["evaluation"]["reconstruction"]
     method = spec["method"]
     if method not in loaded:
         raise ValueError(f"evaluation.reconstruction.method: {method!r} is not a method of this config; "
                          f"choose one of {sorted(loaded)}")
     events = loaded[method]
-    jets = test_jets(test_path, samples, events)
+    jets = evaluation_jets(test_path, samples, events)
+    keep = np.isin(events.sample, main)
+    events, jets = events.select(keep), {name: values[keep] for name, values in jets.items()}
     cut = reconstruction.score_cut(events, spec.get("score_cut"), spec.get("efficiency"))
     warning = None
     if cut is None:
@@ -117,10 +127,10 @@ def _reconstruction(cfg: Config, loaded: dict, test_path, cutflows, samples) -> 
         print(f"warning: {warning}")
         cut = -np.inf
     luminosity_pb = cfg.raw["evaluation"]["luminosity_fb"] * 1000.0
-    weights = reconstruction.yields(events, selected_cross_sections(cutflows), luminosity_pb)
+    weights = reconstruction.yields(events, selected_cross_sections({s: cutflows[s] for s in main}), luminosity_pb)
     histograms = reconstruction.mass_histograms(events, jets, weights, cut)
     out = {"method": method, "score_cut": cut, "warning": warning, "yields_before_cut": {
-        s: float(weights[events.sample == s].sum()) for s in samples}}
+        s: float(weights[events.sample == s].sum()) for s in main}}
     for name, h in histograms.items():
         out[name] = {"edges": h.axes[0].edges.tolist(),
                      **{g: h[:, g].values(flow=True).tolist() for g in reconstruction.GROUPS},
