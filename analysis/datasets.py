@@ -28,7 +28,7 @@ import yaml
 from analysis.config import Config
 from analysis.labels import CATEGORIES, LABELS, SLOTS
 from analysis.matching import MATCHED, UNMATCHED, padded
-from analysis.provenance import atomic_output, now, write_meta
+from analysis.provenance import atomic_output, now, write_meta, write_text
 from analysis.selection import SHAPE_FEATURES
 
 SETS = ("train", "val", "test")
@@ -238,8 +238,7 @@ def run_split(cfg: Config, matched: dict[str, str | Path], outputs: dict[str, st
     for name, table in tables.items():
         write_h5(outputs[name], table, scaling, samples)
     features = [k for k in tables["train"].inputs if k != "MASK"]
-    with atomic_output(event_info_output) as tmp:
-        tmp.write_text(yaml.safe_dump(event_info(features), sort_keys=False))
+    write_text(event_info_output, yaml.safe_dump(event_info(features), sort_keys=False))
     summary = {
         "samples": samples, "training_sample": training, "max_jets": n_jets, "features": features,
         "jet_shapes": shapes, "scaling": scaling,

@@ -13,7 +13,7 @@ import numpy as np
 
 from analysis import assignments, datasets, metrics, reconstruction
 from analysis.config import Config
-from analysis.provenance import now, write_json, write_meta
+from analysis.provenance import now, write_json, write_meta, write_text
 
 ENTROPY_BINS = 50
 
@@ -95,7 +95,7 @@ def run_evaluation(cfg: Config, files: dict[str, dict[str, str | Path]], test_pa
     result["reconstruction"] = _reconstruction(cfg, loaded, test_path, cutflows, samples, main)
     write_json(output, result)
     for fmt, path in tables.items():
-        _write_text(path, render_table(result, fmt))
+        write_text(path, render_table(result, fmt))
     inputs = [p for per_sample in files.values() for p in per_sample.values()] + [test_path, *cutflows.values()]
     for artifact in (output, *tables.values()):
         write_meta(artifact, tag=cfg.tag, stage="evaluate", config=cfg.stage_config("evaluate"), inputs=inputs,
@@ -179,13 +179,6 @@ def _table(header: list[str], rows: list[list[str]], fmt: str, caption: str) -> 
     lines += [" & ".join(c.translate(escape).replace("+-", r"$\pm$") for c in r) + r" \\" for r in rows]
     lines += [r"\hline", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
-
-
-def _write_text(path: str | Path, text: str) -> None:
-    from analysis.provenance import atomic_output
-
-    with atomic_output(path) as tmp:
-        tmp.write_text(text)
 
 
 def run_figures(cfg: Config, metrics_path: str | Path, table_paths: dict[str, str | Path],

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.config import Config
-from analysis.provenance import atomic_output, now, write_json, write_meta
+from analysis.provenance import now, write_json, write_meta, write_text
 from analysis.selection import SHAPE_FEATURES
 
 PULL_LIMIT = 3.0
@@ -107,8 +107,7 @@ def run_generator_study(cfg: Config, metrics_path: str | Path, table_paths: dict
     tables = {s: json.loads(Path(p).read_text()) for s, p in table_paths.items()}
     result = study(cfg, json.loads(Path(metrics_path).read_text()), tables)
     write_json(output, result)
-    with atomic_output(table_output) as tmp:
-        tmp.write_text(render(result))
+    write_text(table_output, render(result))
     for artifact in (output, table_output):
         write_meta(artifact, tag=cfg.tag, stage="generator_study", config=cfg.stage_config("evaluate"),
                    inputs=[metrics_path, *table_paths.values()], started=started)

@@ -103,18 +103,13 @@ def bin_label(low: int, high: int | None) -> str:
 def correct_by_njets(events: Events) -> dict:
     """Correct-assignment fraction on matched ttbar, inclusive and per N_jets bin, with errors."""
     matched = events.select(events.category == MATCHED)
-    out = {"inclusive": fraction(matched.correct)}
-    for low, high in JET_BINS:
-        chosen = in_bin(matched.n_jets, low, high)
-        out[bin_label(low, high)] = fraction(matched.correct[chosen])
-    return {key: {"fraction": f, "error": e, "events": _count(matched, key)} for key, (f, e) in out.items()}
-
-
-def _count(matched: Events, key: str) -> int:
-    if key == "inclusive":
-        return len(matched)
-    low, high = next((lo, hi) for lo, hi in JET_BINS if bin_label(lo, hi) == key)
-    return int(in_bin(matched.n_jets, low, high).sum())
+    subsets = {"inclusive": np.ones(len(matched), dtype=bool)}
+    subsets.update({bin_label(low, high): in_bin(matched.n_jets, low, high) for low, high in JET_BINS})
+    out = {}
+    for key, chosen in subsets.items():
+        f, e = fraction(matched.correct[chosen])
+        out[key] = {"fraction": f, "error": e, "events": int(chosen.sum())}
+    return out
 
 
 def spanet_table(events: Events) -> list[dict]:
@@ -159,13 +154,13 @@ def performance_curve(events: Events, points: int = 200) -> dict:
     matched = events.category == MATCHED
     n_matched = max(int(matched.sum()), 1)
     is_correct = events.correct
+    rejected = {name: (events.category == category, events.weight_pb[events.category == category])
+                for name, category in (("unmatched_rejection", UNMATCHED), ("background_rejection", BACKGROUND))}
     for t in thresholds:
         accepted = events.valid & (events.score <= t)
         out["correct"].append(float((accepted & matched & is_correct).sum() / n_matched))
         out["wrong"].append(float((accepted & matched & ~is_correct).sum() / n_matched))
-        for name, category in (("unmatched_rejection", UNMATCHED), ("background_rejection", BACKGROUND)):
-            chosen = events.category == category
-            weights = events.weight_pb[chosen]
+        for name, (chosen, weights) in rejected.items():
             total = weights.sum()
             out[name].append(float(1 - weights[accepted[chosen]].sum() / total) if total > 0 else float("nan"))
     return out

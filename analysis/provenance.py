@@ -46,8 +46,12 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
 
 
 def write_json(path: str | Path, payload: Any) -> None:
+    write_text(path, json.dumps(payload, indent=2, sort_keys=True, default=_jsonable) + "\n")
+
+
+def write_text(path: str | Path, text: str) -> None:
     with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=_jsonable) + "\n")
+        tmp.write_text(text)
 
 
 def sha256(path: str | Path, block: int = 1 << 20) -> str:

@@ -12,7 +12,7 @@ import hist
 import numpy as np
 
 from analysis.baselines.chi2 import four_vectors, invariant_mass
-from analysis.metrics import BACKGROUND, MATCHED, UNMATCHED, Events
+from analysis.metrics import MATCHED, UNMATCHED, Events
 
 GROUPS = ("correct", "wrong", "unmatched", "background")
 """Stacking order of Fig. 8: correctly and wrongly assigned matched ttbar, unmatched ttbar, QCD."""
@@ -53,7 +53,6 @@ def groups(events: Events) -> np.ndarray:
     matched = events.category == MATCHED
     group[matched & events.correct] = GROUPS.index("correct")
     group[matched & ~events.correct] = GROUPS.index("wrong")
-    group[events.category == BACKGROUND] = GROUPS.index("background")
     return group
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from analysis.baselines.permutations import btag_allowed, table
-from analysis.baselines.transfer_functions import BARREL_ETA, ResponseModel, crystal_ball_logpdf
+from analysis.baselines.transfer_functions import ResponseModel, category, crystal_ball_logpdf
 
 B_MASS = 4.7
 B_SLOTS = (0, 3)
@@ -38,7 +38,6 @@ class LikelihoodSettings:
     m_w: float = 80.4
     width_w: float = 2.085
     width_top: float = 1.5
-    m_top: float = 172.5
     iterations: int = 200
     energy_factor: float = 5.0
     top_mass_range: tuple[float, float] = (100.0, 1000.0)
@@ -113,10 +112,8 @@ def prepare(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: np.ndarray, 
     energy = np.sqrt(p**2 + mass**2)
     direction = np.stack([np.cos(phi) / np.cosh(eta), np.sin(phi) / np.cosh(eta), np.tanh(eta)], axis=-1)
     jets = np.concatenate([energy[..., None], direction], axis=-1)
-    is_light = np.ones(6, dtype=bool)
-    is_light[list(B_SLOTS)] = False
-    cats = 2 * is_light[None, :].astype(int) + (np.abs(eta) >= BARREL_ETA).astype(int)
-    return torch.from_numpy(jets), torch.from_numpy(cats)
+    is_b = np.isin(np.arange(6), B_SLOTS)
+    return torch.from_numpy(jets), torch.from_numpy(category(np.broadcast_to(is_b, eta.shape), eta))
 
 
 def fit_batch(likelihood: Likelihood, jets: torch.Tensor, cats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

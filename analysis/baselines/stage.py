@@ -62,7 +62,7 @@ def in_chunks(data: dict, assign, chunk: int, method: str) -> tuple[np.ndarray, 
     slots, score = [np.zeros((0, 6), np.int64)], [np.zeros(0)]
     for start in tqdm(range(0, len(n_real), chunk), desc=method, unit="chunk", mininterval=30):
         part = slice(start, start + chunk)
-        s, v = assign({name: data[name][part] for name in KINEMATICS}, n_real[part])[:2]
+        s, v = assign({name: data[name][part] for name in KINEMATICS}, n_real[part])
         slots.append(s)
         score.append(v)
     return np.concatenate(slots), np.concatenate(score)
@@ -125,13 +125,14 @@ def run_klfitter(cfg: Config, n_jets: int, transfer_path: str | Path, test_path:
     score = -log L of the best assignment."""
     started = now()
     b = cfg.baselines
-    settings = klfitter.LikelihoodSettings(m_w=b.m_w, m_top=b.m_top, width_w=b.width_w, width_top=b.width_top)
+    settings = klfitter.LikelihoodSettings(m_w=b.m_w, width_w=b.width_w, width_top=b.width_top)
     likelihood = klfitter.Likelihood(models_from(json.loads(Path(transfer_path).read_text())), settings)
     data = raw_inputs(test_path)
 
-    def assign(part: dict, n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return klfitter.best_assignment(likelihood, part["pt"], part["eta"], part["phi"], part["mass"], part["btag"],
-                                        n_real, n_jets, b.klfitter_btag_aware)
+    def assign(part: dict, n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        slots, value, _ = klfitter.best_assignment(likelihood, part["pt"], part["eta"], part["phi"], part["mass"],
+                                                   part["btag"], n_real, n_jets, b.klfitter_btag_aware)
+        return slots, value
 
     slots, score = in_chunks(data, assign, chunk, f"klfitter_{n_jets}")
     write_assignments(cfg, "klfitter", f"klfitter_{n_jets}", data, slots, score, outputs, [transfer_path, test_path],

@@ -38,6 +38,13 @@ def _finish(ax, xlabel: str, ylabel: str, **legend) -> None:
     label(ax)
 
 
+def _network_panels(metrics: dict, key: str, height: float = 6.5):
+    """(figure, [(axis, (method, metrics))]): one panel per network whose metrics have a true `key`."""
+    networks = [(method, m) for method, m in ordered_methods(metrics) if m.get(key)]
+    fig, axes = plt.subplots(1, max(len(networks), 1), figsize=(7.5 * max(len(networks), 1), height), squeeze=False)
+    return fig, list(zip(axes[0], networks, strict=False))
+
+
 def _ttbar_tables(tables: dict[str, dict]) -> dict[str, dict]:
     return {s: t for s, t in tables.items() if t["events"]["matched"] > 0}
 
@@ -160,10 +167,9 @@ def fig08_masses(metrics: dict, path: str | Path) -> None:
 
 def fig09_confusion(metrics: dict, path: str | Path) -> None:
     """Jet-level confusion matrices (rows: truth, normalised) of every network on matched ttbar."""
-    networks = [(method, m) for method, m in ordered_methods(metrics) if "confusion" in m]
-    fig, axes = plt.subplots(1, max(len(networks), 1), figsize=(7.5 * max(len(networks), 1), 6.8), squeeze=False)
+    fig, panels = _network_panels(metrics, "confusion", height=6.8)
     names = [LABEL_TEXT[x] for x in LABELS]
-    for ax, (method, m) in zip(axes[0], networks, strict=False):
+    for ax, (method, m) in panels:
         matrix = np.asarray(m["confusion"])
         ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
         for (i, j), value in np.ndenumerate(matrix):
@@ -182,9 +188,8 @@ def fig10_per_sample(metrics: dict, path: str | Path) -> None:
     """1 - wrong fraction against correct fraction on the matched events of each ttbar sample
     (generator / parton shower), for every network trained on the nominal sample; one panel
     per network, one line per sample."""
-    networks = [(method, m) for method, m in ordered_methods(metrics) if m["network"]]
-    fig, axes = plt.subplots(1, max(len(networks), 1), figsize=(7.5 * max(len(networks), 1), 6.5), squeeze=False)
-    for ax, (method, m) in zip(axes[0], networks, strict=False):
+    fig, panels = _network_panels(metrics, "network")
+    for ax, (method, m) in panels:
         for sample, per in m["per_sample"].items():
             c = per["performance_curve"]
             ax.plot(c["correct"], 1 - np.asarray(c["wrong"]), label=sample)
@@ -222,9 +227,8 @@ def generators_entropy(metrics: dict, path: str | Path) -> None:
     """Score distributions of the matched events (correct and wrong together) of each ttbar
     sample, per network, normalised to unit area: how the networks' confidence moves with the
     generator."""
-    networks = [(method, m) for method, m in ordered_methods(metrics) if m["network"]]
-    fig, axes = plt.subplots(1, max(len(networks), 1), figsize=(7.5 * max(len(networks), 1), 6.5), squeeze=False)
-    for ax, (method, m) in zip(axes[0], networks, strict=False):
+    fig, panels = _network_panels(metrics, "network")
+    for ax, (method, m) in panels:
         for sample, per in m["per_sample"].items():
             d = per["score_distributions"]
             counts = np.asarray(d["correct"], float) + np.asarray(d["wrong"], float)
@@ -238,9 +242,8 @@ def generators_entropy(metrics: dict, path: str | Path) -> None:
 def fig11_entropy(metrics: dict, path: str | Path) -> None:
     """Score distributions (predictive entropy for networks) of correct and wrong matched ttbar,
     unmatched ttbar and background, each normalised to unit area."""
-    networks = [(method, m) for method, m in ordered_methods(metrics) if m["network"]]
-    fig, axes = plt.subplots(1, max(len(networks), 1), figsize=(7.5 * max(len(networks), 1), 6.5), squeeze=False)
-    for ax, (method, m) in zip(axes[0], networks, strict=False):
+    fig, panels = _network_panels(metrics, "network")
+    for ax, (method, m) in panels:
         d = m["score_distributions"]
         for group in GROUPS:
             counts = np.asarray(d[group], float)
