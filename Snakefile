@@ -24,6 +24,11 @@ include: "workflow/rules/baselines.smk"
 include: "workflow/rules/evaluate.smk"
 
 
+if CFG.qg is not None:
+
+    include: "workflow/rules/qg.smk"
+
+
 report: "workflow/report/workflow.rst"
 
 

@@ -139,6 +139,28 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class QGStudy:
+    """The quark/gluon tagger study (seed 004): dijet samples, taggers and calibration settings."""
+
+    mc: str
+    data: str
+    jet_pt_min: float = 150.0
+    jet_eta_max: float = 2.1
+    balance_max: float = 1.5
+    truth_delta_r: float = 0.4
+    max_constituents: int = 50
+    fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    flat_bins: tuple[int, int] = (10, 6)
+    pt_bins: tuple[float, ...] = (150.0, 250.0, 400.0, 1000.0)
+    output_bins: int = 40
+    working_points: tuple[float, ...] = (0.5, 0.8)
+    quantile_bins: tuple[int, ...] = (10, 6, 15)
+    bootstrap: int = 40
+    taggers: dict[str, ModelSpec] = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     tag: str
     seed: int
@@ -153,13 +175,19 @@ class Config:
     models: dict[str, ModelSpec] = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     baselines: Baselines = Baselines()
+    qg: QGStudy | None = None
+    qg_samples: dict[str, GeneratedSample | FileSample] = field(default_factory=dict)
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
+    def event_samples(self) -> dict[str, GeneratedSample | FileSample]:
+        """Every sample with event files: the ttbar analysis's and the q/g study's."""
+        return {**self.samples, **self.qg_samples}
+
     def generated(self) -> dict[str, GeneratedSample]:
-        return {k: s for k, s in self.samples.items() if isinstance(s, GeneratedSample)}
+        return {k: s for k, s in self.event_samples().items() if isinstance(s, GeneratedSample)}
 
     def from_files(self) -> dict[str, FileSample]:
-        return {k: s for k, s in self.samples.items() if isinstance(s, FileSample)}
+        return {k: s for k, s in self.event_samples().items() if isinstance(s, FileSample)}
 
     def methods(self) -> list[str]:
         """Every method of the config: the networks, then the baselines."""
@@ -210,11 +238,17 @@ class Config:
             subset["samples"] = {name: self.sample_config(name) for name in self.samples}
         return subset
 
+    def qg_config(self, sample: str | None = None) -> dict:
+        """The config subset a q/g artifact depends on: the study's settings and its sample(s)."""
+        settings = {k: v for k, v in self.raw["qg"].items() if k != "samples"}
+        names = [sample] if sample is not None else list(self.qg_samples)
+        return {"qg": settings, "samples": {name: self.sample_config(name) for name in names}}
+
     def sample_config(self, sample: str) -> dict:
         """The config subset a sample's artifacts depend on (hashed into provenance)."""
-        spec = self.raw["samples"].get(sample) or self.raw["generators"][sample]
+        spec = {**self.raw["samples"], **self.raw["generators"], **self.raw.get("qg", {}).get("samples", {})}[sample]
         subset = {"seed": self.seed, "sample": spec}
-        if isinstance(self.samples[sample], GeneratedSample):
+        if isinstance(self.event_samples()[sample], GeneratedSample):
             subset["detector"] = self.detector
             subset["generation"] = {"batch_size": self.batch_size}
         return subset
@@ -288,6 +322,7 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
         raise ConfigError(f"{where}: key 'evaluation.reconstruction.method': "
                           f"{data['evaluation']['reconstruction']['method']!r} is not a method; allowed values: {methods}")
     selection = dict(data["selection"])
+    qg, qg_samples = _qg(data, samples, where)
     return Config(
         tag=data["tag"],
         seed=data["seed"],
@@ -304,6 +339,8 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
                 for name, spec in data["models"].items()},
         training=dict(data["training"]),
         baselines=baselines,
+        qg=qg,
+        qg_samples=qg_samples,
         raw=data,
     )
 
@@ -314,6 +351,50 @@ def _baselines(section: dict) -> Baselines:
                      chi2_btag_aware=chi2["btag_aware"], klfitter_n_jets=tuple(klfitter["n_jets"]),
                      klfitter_btag_aware=klfitter["btag_aware"], width_w=klfitter["width_w"],
                      width_top=klfitter["width_top"])
+
+
+def _qg(data: dict, analysis_samples: dict, where: str) -> tuple[QGStudy | None, dict]:
+    """The q/g study and its samples, or (None, {}) when the config has no `qg` section."""
+    if "qg" not in data:
+        return None, {}
+    section = data["qg"]
+    clash = sorted(set(section["samples"]) & set(analysis_samples))
+    if clash:
+        raise ConfigError(f"{where}: key 'qg.samples': {clash} are also under 'samples' or 'generators'; "
+                          "give the dijet samples their own names")
+    samples = {name: _sample(name, spec, where) for name, spec in section["samples"].items()}
+    for role in ("mc", "data"):
+        if section[role] not in samples:
+            raise ConfigError(f"{where}: key 'qg.{role}': {section[role]!r} is not a sample under qg.samples; "
+                              f"allowed values: {sorted(samples)}")
+    if section["mc"] == section["data"]:
+        raise ConfigError(f"{where}: key 'qg.data': the calibrated sample must differ from qg.mc "
+                          f"({section['mc']!r}); use a sample with another seed for an MC-as-data closure")
+    mc = samples[section["mc"]]
+    if isinstance(mc, GeneratedSample) and not mc.constituents:
+        raise ConfigError(f"{where}: key 'qg.samples.{section['mc']}.constituents': the tagger needs the jet "
+                          "constituents; set constituents: true")
+    fractions = tuple(section["fractions"][k] for k in ("train", "val", "test"))
+    if abs(sum(fractions) - 1) > 1e-9:
+        raise ConfigError(f"{where}: key 'qg.fractions': train + val + test must be 1, not {sum(fractions)}")
+    edges = section["pt_bins"]
+    if any(b <= a for a, b in zip(edges[:-1], edges[1:], strict=True)):
+        raise ConfigError(f"{where}: key 'qg.pt_bins': edges must increase, got {edges}")
+    selection = section["selection"]
+    study = QGStudy(
+        mc=section["mc"], data=section["data"], jet_pt_min=selection["jet_pt_min"],
+        jet_eta_max=selection["jet_eta_max"], balance_max=selection["balance_max"],
+        truth_delta_r=section["truth_delta_r"], max_constituents=section["max_constituents"],
+        fractions=fractions, flat_bins=(section["flat_bins"]["pt"], section["flat_bins"]["eta"]),
+        pt_bins=tuple(float(e) for e in edges), output_bins=section["output_bins"],
+        working_points=tuple(section["working_points"]), quantile_bins=tuple(section["quantile_bins"]),
+        bootstrap=section["bootstrap"],
+        taggers={name: ModelSpec(name, spec["architecture"], tuple(spec.get("features", ())),
+                                 {k: v for k, v in spec.items() if k not in ("architecture", "features")})
+                 for name, spec in section["taggers"].items()},
+        training=dict(section["training"]),
+    )
+    return study, samples
 
 
 def _sample(name: str, spec: dict, where: str) -> GeneratedSample | FileSample:

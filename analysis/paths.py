@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from analysis.config import ROOT, Config
-from analysis.plotting.names import FIGURE_NAMES
+from analysis.plotting.names import FIGURE_NAMES, QG_FIGURE_NAMES
 
 
 def results_dir(tag: str) -> str:
@@ -84,6 +84,25 @@ def generator_study(tag: str, ext: str = "json") -> str:
     return f"{results_dir(tag)}/generators/study.{ext}"
 
 
+def qg_sample_file(tag: str, sample: str) -> str:
+    """The selected dijets of a q/g sample: jets, truth flavour, shapes, constituents."""
+    return f"{results_dir(tag)}/qg/samples/{sample}.h5"
+
+
+def qg_model_dir(tag: str, tagger: str) -> str:
+    return f"{results_dir(tag)}/qg/taggers/{tagger}"
+
+
+def qg_scores_file(tag: str, tagger: str) -> str:
+    """A tagger's output on every jet of the q/g samples."""
+    return f"{results_dir(tag)}/qg/taggers/{tagger}/scores.h5"
+
+
+def qg_calibration_file(tag: str) -> str:
+    """Tagger performance, templates, matrix-method and jet-topics results, scale factors."""
+    return f"{results_dir(tag)}/qg/calibration.json"
+
+
 def benchmark_results() -> list[str]:
     """The committed benchmark JSONs that Fig. 13 draws (SAJA latency, baseline speeds)."""
     return sorted(str(p) for p in (ROOT / "benchmarks" / "results").glob("*.json")
@@ -96,7 +115,7 @@ def figure_file(tag: str, name: str, ext: str = "png") -> str:
 
 def event_files(cfg: Config, sample: str) -> list[str]:
     """The Delphes files of a sample: generated chunks, or the user's files."""
-    spec = cfg.samples[sample]
+    spec = cfg.event_samples()[sample]
     if spec.source == "generate":
         return [chunk_file(cfg.tag, sample, i) for i in range(spec.n_chunks)]
     return [str(p) for p in spec.paths()]
@@ -118,6 +137,9 @@ def all_targets(cfg: Config) -> list[str]:
     targets += [metrics_table(cfg.tag, fmt) for fmt in ("md", "tex")]
     targets.append(generator_study(cfg.tag, "md"))
     targets += [figure_file(cfg.tag, name, ext) for name in FIGURE_NAMES for ext in ("png", "pdf")]
+    if cfg.qg is not None:
+        targets.append(qg_calibration_file(cfg.tag))
+        targets += [figure_file(cfg.tag, name, ext) for name in QG_FIGURE_NAMES for ext in ("png", "pdf")]
     for model, spec in cfg.models.items():
         targets += [assignment_file(cfg.tag, model, sample) for sample in cfg.samples]
         if spec.architecture == "saja":

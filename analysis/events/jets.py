@@ -58,6 +58,26 @@ def cluster(candidates: Candidates, radius: float, pt_min: float) -> JetBatch:
     )
 
 
+def shape_moments(jet_of: np.ndarray, n_jets: int, pt: np.ndarray, d_eta: np.ndarray, d_phi: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pT_D, major axis, minor axis) per jet from its constituents' pT and (eta, phi) offsets to
+    the jet axis, flat with the jet index `jet_of` of each constituent: the pT^2-weighted
+    (eta, phi) covariance's eigenvalues give the axes (CMS quark/gluon likelihood)."""
+    def per_jet(values: np.ndarray) -> np.ndarray:
+        return np.bincount(jet_of, weights=values, minlength=n_jets)
+
+    w = pt * pt
+    sum_w = per_jet(w)
+    mean_eta, mean_phi = per_jet(w * d_eta) / sum_w, per_jet(w * d_phi) / sum_w
+    m11 = per_jet(w * d_eta**2) / sum_w - mean_eta**2
+    m22 = per_jet(w * d_phi**2) / sum_w - mean_phi**2
+    m12 = per_jet(w * d_eta * d_phi) / sum_w - mean_eta * mean_phi
+    half_trace = 0.5 * (m11 + m22)
+    root = np.sqrt(np.maximum((0.5 * (m11 - m22)) ** 2 + m12**2, 0.0))
+    return (np.sqrt(sum_w) / per_jet(pt), np.sqrt(np.maximum(half_trace + root, 0.0)),
+            np.sqrt(np.maximum(half_trace - root, 0.0)))
+
+
 def add_shapes(jets: JetBatch, candidates: Candidates) -> None:
     """pT_D, major/minor axes in (eta, phi) and the multiplicity of each candidate type, from
     each jet's constituents (CMS quark/gluon variables, generalised as in the SAJA paper), plus
@@ -67,23 +87,10 @@ def add_shapes(jets: JetBatch, candidates: Candidates) -> None:
     pt, eta, phi = (a[jets.constituent_rows] for a in candidates.pt_eta_phi())
     kind = candidates.kind[jets.constituent_rows]
 
-    def per_jet(values: np.ndarray) -> np.ndarray:
-        return np.bincount(jet_of, weights=values, minlength=n_jets)
-
-    w = pt * pt
-    sum_w = per_jet(w)
     d_eta = eta - jets.fields["Eta"][jet_of]
     d_phi = wrap_phi(phi - jets.fields["Phi"][jet_of])
-    mean_eta, mean_phi = per_jet(w * d_eta) / sum_w, per_jet(w * d_phi) / sum_w
-    m11 = per_jet(w * d_eta**2) / sum_w - mean_eta**2
-    m22 = per_jet(w * d_phi**2) / sum_w - mean_phi**2
-    m12 = per_jet(w * d_eta * d_phi) / sum_w - mean_eta * mean_phi
-    half_trace = 0.5 * (m11 + m22)
-    root = np.sqrt(np.maximum((0.5 * (m11 - m22)) ** 2 + m12**2, 0.0))
-
-    jets.fields["PTD"] = np.sqrt(sum_w) / per_jet(pt)
-    jets.fields["AxisMajor"] = np.sqrt(np.maximum(half_trace + root, 0.0))
-    jets.fields["AxisMinor"] = np.sqrt(np.maximum(half_trace - root, 0.0))
+    jets.fields["PTD"], jets.fields["AxisMajor"], jets.fields["AxisMinor"] = shape_moments(
+        jet_of, n_jets, pt, d_eta, d_phi)
     multiplicity = {
         name: np.bincount(jet_of[kind == code], minlength=n_jets).astype(np.int32)
         for code, name in enumerate(CANDIDATE_TYPES)

@@ -21,3 +21,12 @@ FIGURES = {
 }
 """Figure name (results/{tag}/figures/<name>.{png,pdf}) -> report category."""
 FIGURE_NAMES = tuple(FIGURES)
+
+QG_FIGURES = {
+    "qg_tagger_output": "Quark/gluon",
+    "qg_roc": "Quark/gluon",
+    "qg_closure": "Quark/gluon",
+    "qg_scale_factors": "Quark/gluon",
+}
+"""The q/g study's figures (same directory), drawn by the `qg_figures` rule."""
+QG_FIGURE_NAMES = tuple(QG_FIGURES)

@@ -12,7 +12,7 @@ import numpy as np
 
 from analysis.labels import LABELS
 from analysis.metrics import JET_BINS, bin_label
-from analysis.plotting.style import label, plt, save
+from analysis.plotting.style import finish, label, plt, save
 from analysis.reconstruction import GROUPS
 
 GROUP_LABELS = {"correct": r"correct $t\bar{t}$", "wrong": r"wrong $t\bar{t}$", "unmatched": r"unmatched $t\bar{t}$",
@@ -29,13 +29,6 @@ def ordered_methods(metrics: dict) -> list[tuple[str, dict]]:
 def method_colours(methods) -> dict[str, tuple]:
     """One colour per method, the same in every figure."""
     return {m: plt.cm.tab10(i % 10) for i, m in enumerate(methods)}
-
-
-def _finish(ax, xlabel: str, ylabel: str, **legend) -> None:
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.legend(**{"fontsize": 12, **legend})
-    label(ax)
 
 
 def _network_panels(metrics: dict, key: str, height: float = 6.5):
@@ -57,7 +50,7 @@ def fig02_matched_fraction(tables: dict[str, dict], path: str | Path) -> None:
         ax.errorbar(scan["dr_max"], scan["fraction"], yerr=scan["error"], marker="o", ms=4, label=sample)
     ax.axvline(tables[next(iter(tables))]["dr_max"], ls=":", color="grey", label=r"training $\Delta R_{max}$")
     ax.set_ylim(0, None)
-    _finish(ax, r"$\Delta R_{max}$(jet, parton)", r"fraction of matched $t\bar{t}$ events")
+    finish(ax, r"$\Delta R_{max}$(jet, parton)", r"fraction of matched $t\bar{t}$ events")
     save(fig, path)
 
 
@@ -69,7 +62,7 @@ def fig03_njets(tables: dict[str, dict], path: str | Path) -> None:
         edges = np.append(n - 0.5, n[-1] + 0.5) if len(n) else np.array([5.5, 6.5])
         mplhep.histplot(counts / max(counts.sum(), 1), edges, ax=ax, label=sample,
                         yerr=np.sqrt(counts) / max(counts.sum(), 1))
-    _finish(ax, r"$N_{jets}$", r"fraction of matched $t\bar{t}$ events")
+    finish(ax, r"$N_{jets}$", r"fraction of matched $t\bar{t}$ events")
     save(fig, path)
 
 
@@ -80,7 +73,7 @@ def fig04_leading_n(tables: dict[str, dict], path: str | Path) -> None:
         ax.plot(t["fraction_within_leading_n"]["n"], t["fraction_within_leading_n"]["fraction"], marker="o",
                 label=sample)
     ax.set_ylim(0, 1.05)
-    _finish(ax, "leading N jets", r"fraction of matched $t\bar{t}$ events")
+    finish(ax, "leading N jets", r"fraction of matched $t\bar{t}$ events")
     save(fig, path)
 
 
@@ -235,7 +228,7 @@ def generators_entropy(metrics: dict, path: str | Path) -> None:
             if counts.sum() > 0:
                 mplhep.histplot(counts / counts.sum(), d["edges"], ax=ax, label=sample)
         ax.set_yscale("log")
-        _finish(ax, m["score_name"], "fraction of matched events", fontsize=11, title=method)
+        finish(ax, m["score_name"], "fraction of matched events", fontsize=11, title=method)
     save(fig, path)
 
 

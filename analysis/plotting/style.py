@@ -20,6 +20,14 @@ def label(ax) -> None:
     mplhep.cms.label(data=False, ax=ax, loc=0, fontsize=14, rlabel="13 TeV")
 
 
+def finish(ax, xlabel: str, ylabel: str, **legend) -> None:
+    """Axis titles, the legend and the simulation label."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(**{"fontsize": 12, **legend})
+    label(ax)
+
+
 def save(fig, paths: str | Path | Sequence[str | Path]) -> None:
     """Write the figure to each path (its suffix decides the format: png, pdf) atomically, then
     close it."""

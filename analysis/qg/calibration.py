@@ -66,6 +66,9 @@ def jet_topics(p_forward: np.ndarray, p_central: np.ndarray, n_groups: int | Non
     quark-like one."""
     p_f, p_c = normalised(p_forward), normalised(p_central)
     k_fc, k_cf = kappa(p_f, p_c, n_groups), kappa(p_c, p_f, n_groups)
+    if max(k_fc, k_cf) >= 1 - 1e-9:
+        raise ValueError(f"jet topics undefined: kappa(F, C) = {k_fc:.3f}, kappa(C, F) = {k_cf:.3f}; 1 means the "
+                         "forward and central distributions are indistinguishable at this binning")
     return (p_f - k_fc * p_c) / (1 - k_fc), (p_c - k_cf * p_f) / (1 - k_cf), k_fc, k_cf
 
 
@@ -74,6 +77,9 @@ def correct_topics(topic_q: np.ndarray, topic_g: np.ndarray, kappa_qg: float, ka
     """Pure distributions from the topics when quark and gluon are not mutually irreducible,
     with kappa(q, g) and kappa(g, q) taken from simulation (seed 004)."""
     denominator = 1 - kappa_gq * kappa_qg
+    if denominator <= 1e-9:
+        raise ValueError(f"the topics correction is undefined for kappa(q, g) = {kappa_qg:.3f}, "
+                         f"kappa(g, q) = {kappa_gq:.3f}: the simulated quark and gluon distributions coincide")
     p_q = (topic_q * (1 - kappa_qg) + (1 - kappa_gq) * kappa_qg * topic_g) / denominator
     p_g = (topic_g * (1 - kappa_gq) + (1 - kappa_qg) * kappa_gq * topic_q) / denominator
     return p_q, p_g

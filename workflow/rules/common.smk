@@ -8,7 +8,7 @@ RESULTS = paths.results_dir(CFG.tag)
 
 
 wildcard_constraints:
-    sample="|".join(CFG.samples) or "NONE",
+    sample="|".join(CFG.event_samples()) or "NONE",
     chunk=r"\d+",
     model="|".join(CFG.models) or "NONE",
     n_jets=r"\d+",

@@ -1,0 +1,107 @@
+"""The `qg_calibrate` and `qg_figures` stages: tagger performance and the scale factors of every
+tagger, per jet-pT bin, from the mc sample's test jets and the whole data sample."""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from analysis.config import Config
+from analysis.provenance import now, write_json, write_meta
+from analysis.qg import samples as qgsamples
+from analysis.qg.measurement import Jets, measure_bin, performance, templates
+from analysis.qg.training import TEST
+
+log = logging.getLogger(__name__)
+MIN_JETS = 20
+"""Fewest forward or central jets of a pT bin (in data and in MC) worth a measurement."""
+
+
+def tagger_jets(sample: dict[str, np.ndarray], score: np.ndarray) -> Jets:
+    return Jets(score, sample["pt"], sample["forward"].astype(bool), sample["flavour"], sample["weight"])
+
+
+def labelled_performance(jets: Jets) -> dict | None:
+    quark, gluon = qgsamples.is_quark(jets.flavour), qgsamples.is_gluon(jets.flavour)
+    if not (quark.any() and gluon.any()):
+        return None
+    keep = quark | gluon
+    return performance(jets.score[keep], quark[keep])
+
+
+def calibrate_tagger(cfg: Config, mc: Jets, data: Jets, rng: np.random.Generator) -> dict:
+    """Performance and per-pT-bin measurement of one tagger."""
+    study = cfg.qg
+    result = {"performance": {"mc": labelled_performance(mc), "data": labelled_performance(data), "by_pt": []},
+              "output": {k: v.tolist() for k, v in templates(mc, np.linspace(0.0, 1.0, study.output_bins + 1)).items()},
+              "bins": []}
+    for low, high in zip(study.pt_bins[:-1], study.pt_bins[1:], strict=True):
+        in_mc, in_data = mc.select((mc.pt >= low) & (mc.pt < high)), data.select((data.pt >= low) & (data.pt < high))
+        result["performance"]["by_pt"].append({"pt": [low, high], "mc": labelled_performance(in_mc)})
+        problem = _too_few(in_mc, in_data)
+        if problem:
+            log.warning("pT bin [%g, %g] GeV skipped: %s", low, high, problem)
+            result["bins"].append({"pt": [low, high], "skipped": problem})
+            continue
+        edges = template_edges(in_mc.score, study.output_bins)
+        result["bins"].append({"pt": [low, high], "edges": edges.tolist(),
+                               **measure_bin(in_data, in_mc, edges, study.working_points, study.quantile_bins,
+                                             study.bootstrap, rng)})
+    return result
+
+
+def template_edges(mc_score: np.ndarray, n_bins: int) -> np.ndarray:
+    """Bins of equal MC population spanning [0, 1]: a tagger's output may crowd into a narrow
+    range, and equal-width bins would then leave the templates one or two bins to work with."""
+    inner = np.quantile(mc_score, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
+    return np.unique(np.concatenate([[0.0], inner, [1.0]]))
+
+
+def _too_few(mc: Jets, data: Jets) -> str | None:
+    counts = {"data forward": data.forward.sum(), "data central": (~data.forward).sum(),
+              "MC forward quark": (mc.forward & qgsamples.is_quark(mc.flavour)).sum(),
+              "MC central gluon": (~mc.forward & qgsamples.is_gluon(mc.flavour)).sum()}
+    low = {k: int(v) for k, v in counts.items() if v < MIN_JETS}
+    return f"fewer than {MIN_JETS} jets: {low}" if low else None
+
+
+def run_qg_calibration(cfg: Config, sample_paths: Sequence[str | Path], score_paths: dict[str, str | Path],
+                       output: str | Path) -> dict:
+    """calibration.json: every tagger's performance and scale factors."""
+    started = now()
+    study = cfg.qg
+    loaded = {qgsamples.sample_name(p): qgsamples.load(p, constituents=False) for p in sample_paths}
+    mc_sample, data_sample = loaded[study.mc], loaded[study.data]
+    test = mc_sample["set"] == TEST
+    out = {"mc": study.mc, "data": study.data,
+           "labels": {name: cfg.event_samples()[name].label or name for name in (study.mc, study.data)},
+           "pt_bins": list(study.pt_bins), "output_edges": np.linspace(0, 1, study.output_bins + 1).tolist(),
+           "working_points": list(study.working_points), "quantile_bins": list(study.quantile_bins),
+           "data_has_truth": bool((data_sample["flavour"] >= 0).all()), "taggers": {}}
+    for i, (tagger, path) in enumerate(score_paths.items()):
+        with h5py.File(path, "r") as f:
+            mc_score, data_score = f[study.mc][()], f[study.data][()]
+        rng = np.random.default_rng([cfg.seed, i])
+        out["taggers"][tagger] = calibrate_tagger(cfg, tagger_jets(mc_sample, mc_score).select(test),
+                                                  tagger_jets(data_sample, data_score), rng)
+        log.info("%s: AUC %.4f on the MC test jets", tagger, out["taggers"][tagger]["performance"]["mc"]["auc"])
+    write_json(output, out)
+    write_meta(output, tag=cfg.tag, stage="qg_calibrate", config=cfg.qg_config(),
+               inputs=[*sample_paths, *score_paths.values()], started=started)
+    return out
+
+
+def run_qg_figures(cfg: Config, calibration_path: str | Path, outputs: dict[str, list[str]]) -> None:
+    """The q/g figures (analysis.plotting.qg) to `outputs[name]` (png and pdf), with provenance."""
+    from analysis.plotting.qg import draw_all
+
+    started = now()
+    draw_all(json.loads(Path(calibration_path).read_text()), outputs.__getitem__)
+    for paths in outputs.values():
+        for path in paths:
+            write_meta(path, tag=cfg.tag, stage="qg_figures", config=cfg.qg_config(), inputs=[calibration_path],
+                       started=started)

@@ -1,0 +1,89 @@
+# The quark/gluon tagger study (seed 004): dijet jets -> taggers -> matrix method / jet topics.
+from analysis.plotting.names import QG_FIGURES
+
+
+wildcard_constraints:
+    tagger="|".join(CFG.qg.taggers),
+
+
+def qg_sample_inputs(wc):
+    """A q/g sample's Delphes files; generated chunks also bring their metadata (normalisation)."""
+    files = paths.event_files(CFG, wc.sample)
+    if wc.sample in CFG.generated():
+        return files + [f + META_SUFFIX for f in files]
+    return files + [paths.check_input_report(CFG.tag, wc.sample)]
+
+
+rule qg_sample:
+    input:
+        qg_sample_inputs,
+    output:
+        paths.qg_sample_file(CFG.tag, "{sample}"),
+    log:
+        f"{RESULTS}/logs/qg_sample/{{sample}}.log",
+    params:
+        files=lambda wc: paths.event_files(CFG, wc.sample),
+    threads: 1
+    resources:
+        mem_mb=6000,
+    script:
+        "../scripts/qg_sample.py"
+
+
+rule qg_train:
+    input:
+        paths.qg_sample_file(CFG.tag, CFG.qg.mc),
+    output:
+        model=paths.qg_model_dir(CFG.tag, "{tagger}") + "/model.pt",
+        history=paths.qg_model_dir(CFG.tag, "{tagger}") + "/history.json",
+    log:
+        paths.qg_model_dir(CFG.tag, "{tagger}") + "/train.log",
+    threads: workflow.cores
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=720,
+    script:
+        "../scripts/qg_train.py"
+
+
+rule qg_score:
+    input:
+        model=paths.qg_model_dir(CFG.tag, "{tagger}") + "/model.pt",
+        samples=[paths.qg_sample_file(CFG.tag, s) for s in (CFG.qg.mc, CFG.qg.data)],
+    output:
+        paths.qg_scores_file(CFG.tag, "{tagger}"),
+    log:
+        f"{RESULTS}/logs/qg_score/{{tagger}}.log",
+    threads: workflow.cores
+    resources:
+        mem_mb=6000,
+    script:
+        "../scripts/qg_score.py"
+
+
+rule qg_calibrate:
+    input:
+        samples=[paths.qg_sample_file(CFG.tag, s) for s in (CFG.qg.mc, CFG.qg.data)],
+        scores=[paths.qg_scores_file(CFG.tag, t) for t in CFG.qg.taggers],
+    output:
+        paths.qg_calibration_file(CFG.tag),
+    log:
+        f"{RESULTS}/logs/qg_calibrate.log",
+    threads: 1
+    script:
+        "../scripts/qg_calibrate.py"
+
+
+rule qg_figures:
+    input:
+        calibration=paths.qg_calibration_file(CFG.tag),
+    output:
+        **{name: report(paths.figure_file(CFG.tag, name), category=category, caption=f"../report/{name}.rst")
+           for name, category in QG_FIGURES.items()},
+        **{f"{name}_pdf": paths.figure_file(CFG.tag, name, "pdf") for name in QG_FIGURES},
+    log:
+        f"{RESULTS}/logs/qg_figures.log",
+    threads: 1
+    script:
+        "../scripts/qg_figures.py"
