@@ -98,9 +98,10 @@ def qg_scores_file(tag: str, tagger: str) -> str:
     return f"{results_dir(tag)}/qg/taggers/{tagger}/scores.h5"
 
 
-def qg_calibration_file(tag: str) -> str:
-    """Tagger performance, templates, matrix-method and jet-topics results, scale factors."""
-    return f"{results_dir(tag)}/qg/calibration.json"
+def qg_calibration_file(tag: str, ext: str = "json") -> str:
+    """Tagger performance, templates, matrix-method and jet-topics results, scale factors (json),
+    or their tables (md)."""
+    return f"{results_dir(tag)}/qg/calibration.{ext}"
 
 
 def benchmark_results() -> list[str]:
@@ -138,7 +139,7 @@ def all_targets(cfg: Config) -> list[str]:
     targets.append(generator_study(cfg.tag, "md"))
     targets += [figure_file(cfg.tag, name, ext) for name in FIGURE_NAMES for ext in ("png", "pdf")]
     if cfg.qg is not None:
-        targets.append(qg_calibration_file(cfg.tag))
+        targets.append(qg_calibration_file(cfg.tag, "md"))
         targets += [figure_file(cfg.tag, name, ext) for name in QG_FIGURE_NAMES for ext in ("png", "pdf")]
     for model, spec in cfg.models.items():
         targets += [assignment_file(cfg.tag, model, sample) for sample in cfg.samples]

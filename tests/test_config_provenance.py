@@ -22,6 +22,8 @@ def raw():
 def test_shipped_configs_are_valid(name):
     cfg = configlib.load(REPO / "config" / name)
     assert cfg.generated()["ttbar"].process == "ttbar_allhad"
+    if cfg.qg is not None:
+        assert cfg.generated()[cfg.qg.mc].constituents and cfg.qg.mc not in cfg.samples
 
 
 @pytest.mark.parametrize(
@@ -39,6 +41,14 @@ def test_shipped_configs_are_valid(name):
         (lambda c: c["samples"].update(user={"source": "files", "files": ["x.root"], "cross_section_pb": 1.0}),
          "give exactly one of 'generated_events' or 'sum_of_weights'"),
         (lambda c: c["samples"]["qcd"].update(pthat_bins=[[400, 200]]), "max <= min"),
+        (lambda c: c["qg"]["samples"].update(qcd=c["samples"]["qcd"]), "key 'qg.samples': ['qcd'] are also under"),
+        (lambda c: c["qg"].update(data="dijet"), "key 'qg.data': the calibrated sample must differ"),
+        (lambda c: c["qg"].update(mc="ttbar"), "key 'qg.mc': 'ttbar' is not a sample under qg.samples"),
+        (lambda c: c["qg"]["samples"]["dijet"].update(constituents=False), "the tagger needs the jet constituents"),
+        (lambda c: c["qg"].update(pt_bins=[300, 200]), "key 'qg.pt_bins': edges must increase"),
+        (lambda c: c["qg"]["taggers"].update(bdt={"architecture": "bdt"}),
+         "allowed values: ['particle_transformer', 'shapes']"),
+        (lambda c: c["qg"]["training"].update(max_epoch=3), "'max_epoch' was unexpected"),
     ],
 )
 def test_bad_config_names_the_key(raw, mutate, message):

@@ -74,6 +74,18 @@ def test_end_to_end_on_test_config(tmp_path):
         for ext in ("png", "pdf"):
             assert (results / "figures" / f"{name}.{ext}").stat().st_size > 1000
         assert (results / "figures" / f"{name}.png.meta.json").exists()
+    # the q/g study: both taggers, every pT bin measured, every figure
+    calibration = json.loads((results / "qg" / "calibration.json").read_text())
+    assert calibration["data_has_truth"] and set(calibration["taggers"]) == {"transformer", "shapes"}
+    assert calibration["taggers"]["shapes"]["performance"]["mc"]["auc"] > 0.6
+    for tagger in calibration["taggers"].values():
+        assert [b["pt"] for b in tagger["bins"]] == [[200, 300], [300, 600]]
+        assert all("methods" in b for b in tagger["bins"])
+    from analysis.plotting.names import QG_FIGURE_NAMES
+
+    for name in QG_FIGURE_NAMES:
+        assert (results / "figures" / f"{name}.pdf").stat().st_size > 1000
+        assert json.loads((results / "figures" / f"{name}.png.meta.json").read_text())["stage"] == "qg_figures"
     report = snakemake(tmp_path, "--cores", "1", "--report", str(tmp_path / "report.html"))
     assert report.returncode == 0, report.stderr[-3000:]
     assert (tmp_path / "report.html").stat().st_size > 10000

@@ -12,7 +12,7 @@ spread over the quantile binnings).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -31,12 +31,22 @@ class Jets:
     forward: np.ndarray
     flavour: np.ndarray
     weight: np.ndarray
+    event: np.ndarray | None = None
+    """Event number: the bootstrap draws one Poisson weight per event, shared by its two jets
+    (per jet when None)."""
 
     def select(self, keep: np.ndarray) -> Jets:
-        return Jets(*(getattr(self, f)[keep] for f in ("score", "pt", "forward", "flavour", "weight")))
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return replace(self, **{name: v[keep] for name, v in values.items() if v is not None})
 
-    def reweighted(self, factor: np.ndarray) -> Jets:
-        return Jets(self.score, self.pt, self.forward, self.flavour, self.weight * factor)
+    def resampled(self, rng: np.random.Generator) -> Jets:
+        """A Poisson-bootstrap replica: every event's weight times a Poisson(1) draw."""
+        if self.event is None:
+            factor = rng.poisson(1.0, len(self.weight))
+        else:
+            events, index = np.unique(self.event, return_inverse=True)
+            factor = rng.poisson(1.0, len(events))[index]
+        return replace(self, weight=self.weight * factor)
 
     @property
     def has_truth(self) -> bool:
@@ -107,8 +117,7 @@ def measure_bin(data: Jets, mc: Jets, edges: np.ndarray, working_points: tuple[f
     nominal = scale_factors_at(data_t, mc_t, edges, thresholds, quantile_bins[0])
     closure = scale_factors_at(mc_t, mc_t, edges, thresholds, quantile_bins[0])
     kappa_variants = [scale_factors_at(data_t, mc_t, edges, thresholds, n)["topics"] for n in quantile_bins[1:]]
-    boot = [scale_factors_at(templates(data.reweighted(rng.poisson(1.0, len(data.weight))), edges),
-                             templates(mc.reweighted(rng.poisson(1.0, len(mc.weight))), edges),
+    boot = [scale_factors_at(templates(data.resampled(rng), edges), templates(mc.resampled(rng), edges),
                              edges, thresholds, quantile_bins[0]) for _ in range(replicas)]
 
     result = {"jets": {"data": {"F": int(data.forward.sum()), "C": int((~data.forward).sum())},

@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 
 from analysis.config import Config
-from analysis.provenance import now, write_json, write_meta
+from analysis.provenance import now, write_json, write_meta, write_text
 from analysis.qg import samples as qgsamples
 from analysis.qg.measurement import Jets, measure_bin, performance, templates
 from analysis.qg.training import TEST
@@ -22,7 +22,8 @@ MIN_JETS = 20
 
 
 def tagger_jets(sample: dict[str, np.ndarray], score: np.ndarray) -> Jets:
-    return Jets(score, sample["pt"], sample["forward"].astype(bool), sample["flavour"], sample["weight"])
+    return Jets(score, sample["pt"], sample["forward"].astype(bool), sample["flavour"], sample["weight"],
+                sample["event"])
 
 
 def labelled_performance(jets: Jets) -> dict | None:
@@ -69,9 +70,40 @@ def _too_few(mc: Jets, data: Jets) -> str | None:
     return f"fewer than {MIN_JETS} jets: {low}" if low else None
 
 
+def render(calibration: dict) -> str:
+    """Tagger performance and the scale factors as Markdown tables."""
+    lines = [f"**Quark/gluon taggers** (MC: {calibration['mc']}, data: {calibration['data']})", "",
+             "| tagger | AUC (MC) | 1/eps_g at eps_q = 50 % (MC) | AUC (data) | 1/eps_g (data) |", "|---|---|---|---|---|"]
+    for name, tagger in calibration["taggers"].items():
+        cells = [f"{p['auc']:.3f} | {p['gluon_rejection_at_50']:.1f}" if p else "- | -"
+                 for p in (tagger["performance"]["mc"], tagger["performance"]["data"])]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    truth = calibration["data_has_truth"]
+    lines += ["", "**Scale factors** (value +- total uncertainty" + ("; [true value of the pseudo-data]" if truth else "")
+              + ")", "", "| tagger | pT [GeV] | WP | method | SF_q | SF_g |", "|---|---|---|---|---|---|"]
+    for name, tagger in calibration["taggers"].items():
+        for b in tagger["bins"]:
+            pt = f"{b['pt'][0]:g}-{b['pt'][1]:g}"
+            if "skipped" in b:
+                lines.append(f"| {name} | {pt} | - | - | skipped: {b['skipped']} | |")
+                continue
+            for i, wp in enumerate(calibration["working_points"]):
+                for method, result in b["methods"].items():
+                    if "failed" in result:
+                        lines.append(f"| {name} | {pt} | {wp:.0%} | {method} | failed: {result['failed']} | |")
+                        continue
+                    point = result["working_points"][i]
+                    cells = []
+                    for flavour in ("q", "g"):
+                        known = f" [{b['data_truth'][i][f'sf_{flavour}']:.3f}]" if truth else ""
+                        cells.append(f"{point[f'sf_{flavour}']:.3f} +- {point[f'sf_{flavour}_unc']['total']:.3f}{known}")
+                    lines.append(f"| {name} | {pt} | {wp:.0%} | {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def run_qg_calibration(cfg: Config, sample_paths: Sequence[str | Path], score_paths: dict[str, str | Path],
-                       output: str | Path) -> dict:
-    """calibration.json: every tagger's performance and scale factors."""
+                       output: str | Path, table_output: str | Path) -> dict:
+    """calibration.json (every tagger's performance and scale factors) and its Markdown tables."""
     started = now()
     study = cfg.qg
     loaded = {qgsamples.sample_name(p): qgsamples.load(p, constituents=False) for p in sample_paths}
@@ -90,8 +122,10 @@ def run_qg_calibration(cfg: Config, sample_paths: Sequence[str | Path], score_pa
                                                   tagger_jets(data_sample, data_score), rng)
         log.info("%s: AUC %.4f on the MC test jets", tagger, out["taggers"][tagger]["performance"]["mc"]["auc"])
     write_json(output, out)
-    write_meta(output, tag=cfg.tag, stage="qg_calibrate", config=cfg.qg_config(),
-               inputs=[*sample_paths, *score_paths.values()], started=started)
+    write_text(table_output, render(out))
+    for artifact in (output, table_output):
+        write_meta(artifact, tag=cfg.tag, stage="qg_calibrate", config=cfg.qg_config(),
+                   inputs=[*sample_paths, *score_paths.values()], started=started)
     return out
 
 

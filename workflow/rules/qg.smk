@@ -67,7 +67,8 @@ rule qg_calibrate:
         samples=[paths.qg_sample_file(CFG.tag, s) for s in (CFG.qg.mc, CFG.qg.data)],
         scores=[paths.qg_scores_file(CFG.tag, t) for t in CFG.qg.taggers],
     output:
-        paths.qg_calibration_file(CFG.tag),
+        json=paths.qg_calibration_file(CFG.tag),
+        md=report(paths.qg_calibration_file(CFG.tag, "md"), category="Quark/gluon", caption="../report/qg_tables.rst"),
     log:
         f"{RESULTS}/logs/qg_calibrate.log",
     threads: 1
@@ -77,7 +78,7 @@ rule qg_calibrate:
 
 rule qg_figures:
     input:
-        calibration=paths.qg_calibration_file(CFG.tag),
+        calibration=paths.qg_calibration_file(CFG.tag, "json"),
     output:
         **{name: report(paths.figure_file(CFG.tag, name), category=category, caption=f"../report/{name}.rst")
            for name, category in QG_FIGURES.items()},

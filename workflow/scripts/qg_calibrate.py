@@ -10,4 +10,4 @@ from analysis.qg.stage import run_qg_calibration  # noqa: E402
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 cfg = from_dict(snakemake.config)
 run_qg_calibration(cfg, snakemake.input.samples, dict(zip(cfg.qg.taggers, snakemake.input.scores, strict=True)),
-                   snakemake.output[0])
+                   snakemake.output.json, snakemake.output.md)
