@@ -5,7 +5,9 @@ unfolded into quark and gluon distributions two ways (analysis.qg.calibration):
 * matrix method, with the quark fractions f_F, f_C of the MC;
 * jet topics, with kappa(q, g), kappa(g, q) of the MC as the only MC input.
 Working points are the tagger thresholds at which the MC (truth) quark efficiency is 50 % / 80 %;
-the scale factors are SF_q = eps_q^data / eps_q^MC and SF_g = (1 - eps_g^data) / (1 - eps_g^MC).
+the scale factors are SF_q = eps_q^data / eps_q^MC and SF_g = (1 - eps_g^data) / (1 - eps_g^MC),
+with the method's data efficiency over the MC truth efficiency: a bias of the method itself stays
+in the nominal value and is covered by the non-closure uncertainty.
 Uncertainties: statistical (Poisson bootstrap of data and MC jets), MC non-closure (the method
 applied to the MC mixtures against the MC truth) and, for topics, the kappa extraction (the
 spread over the quantile binnings).
@@ -32,8 +34,8 @@ class Jets:
     flavour: np.ndarray
     weight: np.ndarray
     event: np.ndarray | None = None
-    """Event number: the bootstrap draws one Poisson weight per event, shared by its two jets
-    (per jet when None)."""
+    """An event key (file index and event number): the bootstrap draws one Poisson weight per
+    event, shared by its two jets (per jet when None)."""
 
     def select(self, keep: np.ndarray) -> Jets:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -136,7 +138,7 @@ def measure_bin(data: Jets, mc: Jets, edges: np.ndarray, working_points: tuple[f
             "nonclosure": np.abs(closure[method] - 1.0) * np.abs(nominal[method]),
         }
         if method == "topics" and kappa_variants:
-            uncertainties["kappa"] = np.max([np.abs(v - nominal["topics"]) for v in kappa_variants], axis=0)
+            uncertainties["kappa"] = np.nanmax([np.abs(v - nominal["topics"]) for v in kappa_variants], axis=0)
         total = np.sqrt(sum(u**2 for u in uncertainties.values()))
         points = []
         for i, (wp, threshold) in enumerate(zip(working_points, thresholds, strict=True)):
@@ -176,7 +178,8 @@ def roc(score: np.ndarray, quark: np.ndarray, weight: np.ndarray | None = None) 
 
 def performance(score: np.ndarray, quark: np.ndarray, weight: np.ndarray | None = None) -> dict:
     """AUC (probability that a quark jet scores above a gluon jet) and the gluon rejection
-    1 / eps_g at 50 % quark efficiency, with a thinned ROC curve for figures."""
+    1 / eps_g at 50 % quark efficiency, with a thinned ROC curve for figures. Unweighted unless
+    `weight` is given: the jets as selected, not cross-section weighted."""
     eps_q, eps_g = roc(score, quark, weight)
     auc = float(np.trapezoid(eps_q, eps_g))
     eps_g_at_half = float(np.interp(0.5, eps_q, eps_g))

@@ -8,8 +8,11 @@ their truth flavour, jet shapes and padded constituents, in one HDF5 file per sa
 * Truth flavour: |PDG id| of the hardest outgoing hard-process parton (Pythia status 23) within
   `truth_delta_r` of the jet axis, 0 when there is none. This is the hard-process variant of the
   seed's "hardest ghost-associated parton": our event files keep only the hard process, and at
-  R = 0.4 the two definitions differ only for jets far from both partons. Files without a
-  Particle collection (real data) get flavour -1 (unknown).
+  R = 0.4 the two definitions differ only for jets far from both partons. Quark jets are those
+  with |PDG| 1-5; every other jet with truth (gluon, or no parton near it: ~8 %, mostly hard
+  gluon radiation) is in the gluon class, so the two classes add up to the forward and central
+  mixtures the calibration unfolds. Files without a Particle collection (real data) get
+  flavour -1 (unknown).
 * Constituents: `JetIndex` links them to their jet in our files; Delphes files have no such
   field (the Jet.Constituents references are not readable with uproot), so there each
   candidate goes to the nearer leading jet when within the jet radius.
@@ -26,25 +29,27 @@ import awkward as ak
 import h5py
 import numpy as np
 
+from analysis import matching
 from analysis.config import Config, QGStudy
-from analysis.datasets import H5_OPTIONS, assign_sets, split_fractions
+from analysis.datasets import H5_OPTIONS, SETS, assign_sets, split_fractions
 from analysis.events import delphes
 from analysis.events.jets import shape_moments
 from analysis.events.kinematics import wrap_phi
+from analysis.matching import padded
 from analysis.normalisation import weight_scales
 from analysis.provenance import atomic_output, now, write_meta
 
 log = logging.getLogger(__name__)
 
 RAW_CONSTITUENT_FIELDS = ("pt_rel", "e_rel", "deta", "dphi", "charged", "photon")
-"""Per-constituent inputs stored for the tagger (analysis.qg.tagger derives its features)."""
-JET_FIELDS = ("pt", "eta", "phi", "mass", "forward", "flavour", "weight", "event", "set")
+"""Per-constituent inputs stored for the tagger (analysis.qg.tagger derives its features):
+pT / pT_jet, E / pT_jet, eta - eta_jet, phi - phi_jet in [-pi, pi), 1 if charged, 1 if photon."""
 SHAPE_INPUTS = ("ptd", "axis_major", "axis_minor", "multiplicity", "n_charged")
 """The jet-shape baseline's inputs, computed from each jet's full constituent list."""
 CANDIDATE_FIELDS = ("PT", "Eta", "Phi", "E", "Charge", "PID")
 HARD_PARTON_STATUS = 23
 PHOTON = 22
-QUARK, GLUON, UNLABELLED, UNKNOWN = "quark", "gluon", 0, -1
+UNLABELLED, UNKNOWN = 0, -1
 
 
 class QGSampleError(ValueError):
@@ -56,7 +61,8 @@ def is_quark(flavour: np.ndarray) -> np.ndarray:
 
 
 def is_gluon(flavour: np.ndarray) -> np.ndarray:
-    return flavour == 21
+    """The gluon class: every jet with truth that is not a quark jet (module docstring)."""
+    return (flavour >= UNLABELLED) & ~is_quark(flavour)
 
 
 def select_dijets(pt: ak.Array, eta: ak.Array, study: QGStudy) -> tuple[np.ndarray, np.ndarray]:
@@ -71,13 +77,9 @@ def select_dijets(pt: ak.Array, eta: ak.Array, study: QGStudy) -> tuple[np.ndarr
     return np.flatnonzero(keep), leading[keep]
 
 
-def _padded(values: ak.Array, n: int) -> np.ndarray:
-    return ak.to_numpy(ak.fill_none(ak.pad_none(values, n, axis=1, clip=True), 0.0)).astype(np.float64)
-
-
 def _take(values: ak.Array, index: np.ndarray) -> np.ndarray:
     """values[event, index[event, k]] as a dense (events, k) array (0 where a list is short)."""
-    return np.take_along_axis(_padded(values, max(int(ak.max(ak.num(values), initial=0)), 2)), index, axis=1)
+    return np.take_along_axis(padded(values, max(int(ak.max(ak.num(values), initial=0)), 2), 0.0), index, axis=1)
 
 
 def truth_flavour(jet_eta: np.ndarray, jet_phi: np.ndarray, particles: ak.Array, delta_r: float) -> np.ndarray:
@@ -86,10 +88,10 @@ def truth_flavour(jet_eta: np.ndarray, jet_phi: np.ndarray, particles: ak.Array,
     pid = np.abs(particles.PID)
     partons = particles[(particles.Status == HARD_PARTON_STATUS) & (((pid >= 1) & (pid <= 5)) | (pid == 21))]
     n_max = max(int(ak.max(ak.num(partons), initial=0)), 1)
-    p_pt, p_eta, p_phi = (_padded(partons[f], n_max) for f in ("PT", "Eta", "Phi"))
-    p_pid = _padded(np.abs(partons.PID), n_max).astype(np.int32)
-    d_r2 = (jet_eta[:, :, None] - p_eta[:, None, :]) ** 2 + wrap_phi(jet_phi[:, :, None] - p_phi[:, None, :]) ** 2
-    candidate_pt = np.where((d_r2 < delta_r**2) & (p_pt[:, None, :] > 0), p_pt[:, None, :], -1.0)
+    p_pt, p_eta, p_phi = (padded(partons[f], n_max, 0.0) for f in ("PT", "Eta", "Phi"))
+    p_pid = padded(np.abs(partons.PID), n_max, 0.0).astype(np.int32)
+    distance = matching.delta_r(jet_eta[:, :, None], jet_phi[:, :, None], p_eta[:, None, :], p_phi[:, None, :])
+    candidate_pt = np.where((distance < delta_r) & (p_pt[:, None, :] > 0), p_pt[:, None, :], -1.0)
     best = candidate_pt.argmax(axis=2)
     found = np.take_along_axis(candidate_pt, best[:, :, None], axis=2)[:, :, 0] > 0
     return np.where(found, np.take_along_axis(np.broadcast_to(p_pid[:, None, :], candidate_pt.shape),
@@ -103,6 +105,7 @@ def constituent_jet(candidates: ak.Array, jet_index: np.ndarray, jet_eta: np.nda
     if "JetIndex" in candidates.fields:
         index = candidates.JetIndex
         return ak.where(index == jet_index[:, 0], 0, ak.where(index == jet_index[:, 1], 1, -1))
+    # wrap_phi works on numpy arrays; the candidates are jagged, so the wrap is written out here
     d_r2 = [(candidates.Eta - jet_eta[:, k]) ** 2 + ((candidates.Phi - jet_phi[:, k] + np.pi) % (2 * np.pi) - np.pi) ** 2
             for k in (0, 1)]
     nearer = ak.where(d_r2[1] < d_r2[0], 1, 0)
@@ -140,7 +143,7 @@ def jet_constituents(candidates: ak.Array, owner: ak.Array, jet_pt: np.ndarray, 
     return raw, mask, shapes
 
 
-def process_step(arrays: dict[str, ak.Array], path: Path, scale: float, cfg: Config, sample: str,
+def process_step(arrays: dict[str, ak.Array], path: Path, file_index: int, scale: float, cfg: Config, sample: str,
                  has_particles: bool) -> dict[str, np.ndarray]:
     """The selected jets of one read step as flat columns (jets, ...)."""
     study = cfg.qg
@@ -168,7 +171,8 @@ def process_step(arrays: dict[str, ak.Array], path: Path, scale: float, cfg: Con
     forward = np.abs(eta) >= np.abs(eta[:, ::-1])
     forward[:, 1] &= ~forward[:, 0]  # equal |eta|: the leading jet counts as forward
     columns = {"pt": pt, "eta": eta, "phi": phi, "mass": mass, "forward": forward, "flavour": flavour,
-               "weight": np.repeat(weight, 2), "event": np.repeat(numbers, 2), "set": np.repeat(set_index, 2)}
+               "weight": np.repeat(weight, 2), "event": np.repeat(numbers, 2), "set": np.repeat(set_index, 2),
+               "file": np.full(2 * len(events), file_index, dtype=np.int32)}
     out = {name: np.asarray(v).reshape(-1) for name, v in columns.items()}
     out.update({f"shape_{k}": v for k, v in shapes.items()})
     out["constituents"], out["mask"] = raw, mask
@@ -190,14 +194,18 @@ def read_spec(path: Path) -> tuple[dict[str, tuple[str, ...]], bool]:
 def build(cfg: Config, sample: str, files: Sequence[str | Path]) -> dict[str, np.ndarray]:
     """Every selected jet of `sample`'s files; a QGSampleError when there is none."""
     scales = weight_scales(cfg.event_samples()[sample], files)
-    parts = []
-    for path in map(Path, files):
+    parts, with_truth = [], []
+    for file_index, path in enumerate(map(Path, files)):
         spec, has_particles = read_spec(path)
+        with_truth.append(has_particles)
         if sample == cfg.qg.mc and not has_particles:
             raise QGSampleError(f"{path}: sample {sample!r} is the q/g study's MC but has no Particle collection; "
                                 "the truth flavour needs the hard-process partons (keep Particle in the Delphes card)")
+        if with_truth[0] != has_particles:
+            raise QGSampleError(f"{path}: sample {sample!r} mixes files with and without the Particle collection "
+                                f"(unlike {files[0]}); give a sample either truth in every file or in none")
         for _, arrays in delphes.iterate([path], spec, cfg.read_step):
-            step = process_step(arrays, path, scales[str(path)], cfg, sample, has_particles)
+            step = process_step(arrays, path, file_index, scales[str(path)], cfg, sample, has_particles)
             if step:
                 parts.append(step)
     if not parts:
@@ -206,7 +214,12 @@ def build(cfg: Config, sample: str, files: Sequence[str | Path]) -> dict[str, np
             f"{cfg.qg.jet_pt_min} GeV, |eta| < {cfg.qg.jet_eta_max}, pT balance < {cfg.qg.balance_max}); "
             "check qg.selection against the sample's pTHat range"
         )
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    jets = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    if sample == cfg.qg.mc and not is_quark(jets["flavour"]).any():
+        raise QGSampleError(f"sample {sample!r}: no jet has a quark within Delta R {cfg.qg.truth_delta_r} among the "
+                            f"outgoing hard-process partons (Particle status {HARD_PARTON_STATUS}) of {files[0]}...; "
+                            "the truth flavour follows Pythia's status codes, which these files do not have")
+    return jets
 
 
 def write(path: str | Path, jets: dict[str, np.ndarray], sample: str) -> None:
@@ -238,7 +251,7 @@ def run_qg_sample(cfg: Config, sample: str, files: Sequence[str | Path], output:
               "quark_fraction": float(is_quark(flavour).mean()), "gluon_fraction": float(is_gluon(flavour).mean()),
               "unlabelled_fraction": float((flavour == UNLABELLED).mean()),
               "truth": bool((flavour != UNKNOWN).all()),
-              "sets": {name: int((jets["set"] == i).sum()) for i, name in enumerate(("train", "val", "test"))}}
+              "sets": {name: int((jets["set"] == i).sum()) for i, name in enumerate(SETS)}}
     log.info("%s: %d dijet events; quark %.3f, gluon %.3f, unlabelled %.3f", sample, census["events"],
              census["quark_fraction"], census["gluon_fraction"], census["unlabelled_fraction"])
     write_meta(output, tag=cfg.tag, stage="qg_samples", config=cfg.qg_config(sample), inputs=files,

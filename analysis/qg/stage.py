@@ -11,10 +11,10 @@ import h5py
 import numpy as np
 
 from analysis.config import Config
+from analysis.datasets import SETS
 from analysis.provenance import now, write_json, write_meta, write_text
 from analysis.qg import samples as qgsamples
 from analysis.qg.measurement import Jets, measure_bin, performance, templates
-from analysis.qg.training import TEST
 
 log = logging.getLogger(__name__)
 MIN_JETS = 20
@@ -23,7 +23,7 @@ MIN_JETS = 20
 
 def tagger_jets(sample: dict[str, np.ndarray], score: np.ndarray) -> Jets:
     return Jets(score, sample["pt"], sample["forward"].astype(bool), sample["flavour"], sample["weight"],
-                sample["event"])
+                (sample["file"].astype(np.int64) << 40) | sample["event"])
 
 
 def labelled_performance(jets: Jets) -> dict | None:
@@ -108,7 +108,7 @@ def run_qg_calibration(cfg: Config, sample_paths: Sequence[str | Path], score_pa
     study = cfg.qg
     loaded = {qgsamples.sample_name(p): qgsamples.load(p, constituents=False) for p in sample_paths}
     mc_sample, data_sample = loaded[study.mc], loaded[study.data]
-    test = mc_sample["set"] == TEST
+    test = mc_sample["set"] == SETS.index("test")
     out = {"mc": study.mc, "data": study.data,
            "labels": {name: cfg.event_samples()[name].label or name for name in (study.mc, study.data)},
            "pt_bins": list(study.pt_bins), "output_edges": np.linspace(0, 1, study.output_bins + 1).tolist(),
@@ -117,10 +117,16 @@ def run_qg_calibration(cfg: Config, sample_paths: Sequence[str | Path], score_pa
     for i, (tagger, path) in enumerate(score_paths.items()):
         with h5py.File(path, "r") as f:
             mc_score, data_score = f[study.mc][()], f[study.data][()]
+        for sample, score in ((mc_sample, mc_score), (data_sample, data_score)):
+            if len(score) != len(sample["pt"]):
+                raise ValueError(f"{path} has {len(score)} scores for {len(sample['pt'])} jets of the q/g samples "
+                                 f"({', '.join(map(str, sample_paths))}): it is stale; rerun the qg_score rule")
         rng = np.random.default_rng([cfg.seed, i])
         out["taggers"][tagger] = calibrate_tagger(cfg, tagger_jets(mc_sample, mc_score).select(test),
                                                   tagger_jets(data_sample, data_score), rng)
-        log.info("%s: AUC %.4f on the MC test jets", tagger, out["taggers"][tagger]["performance"]["mc"]["auc"])
+        performance_mc = out["taggers"][tagger]["performance"]["mc"]
+        log.info("%s: AUC on the MC test jets %s", tagger,
+                 f"{performance_mc['auc']:.4f}" if performance_mc else "undefined (one class has no jets)")
     write_json(output, out)
     write_text(table_output, render(out))
     for artifact in (output, table_output):

@@ -17,9 +17,8 @@ from itertools import pairwise
 import torch
 from torch import nn
 
-RAW_CONSTITUENT_FIELDS = ("pt_rel", "e_rel", "deta", "dphi", "charged", "photon")
-"""Raw inputs along the last axis: pT / pT_jet, E / pT_jet, eta - eta_jet, phi - phi_jet in
-[-pi, pi), 1 if charged, 1 if photon."""
+from analysis.qg.samples import RAW_CONSTITUENT_FIELDS
+
 CONSTITUENT_FEATURES = ("log_pt_rel", "log_e_rel", "deta", "dphi", "dr", "charged", "photon")
 PAIR_FEATURES = ("log_dr", "log_m2", "log_kt", "z")
 EPSILON = 1e-8

@@ -1,6 +1,6 @@
 """Training and scoring of the q/g taggers (analysis.qg.tagger) on the dijet MC.
 
-Labelled jets only (quark: |PDG| 1-5, gluon: 21). Each class is reweighted to a flat
+Jets with truth only (quark: |PDG| 1-5; gluon class: the rest, analysis.qg.samples). Each class is reweighted to a flat
 (pT, |eta|) distribution (seed 004's "train on a 2D flat distribution"), so the tagger cannot
 learn the kinematics that differ between the samples it will be calibrated on, and both classes
 carry the same total weight. The loop, early stopping and checkpoints are analysis.training's.
@@ -16,14 +16,13 @@ import numpy as np
 import torch
 
 from analysis.config import Config, QGStudy
-from analysis.datasets import H5_OPTIONS
+from analysis.datasets import H5_OPTIONS, SETS
 from analysis.provenance import atomic_output, now, write_meta
 from analysis.qg import samples as qgsamples
 from analysis.qg import tagger as taggers
 from analysis.training import Batch, TrainingSettings, pick_device, train
 
 log = logging.getLogger(__name__)
-TRAIN, VAL, TEST = 0, 1, 2
 SCORE_BATCH = 2048
 
 
@@ -84,7 +83,7 @@ def run_qg_train(cfg: Config, name: str, sample_path: str | Path, out_dir: str |
     started = now()
     spec = cfg.qg.taggers[name]
     jets = qgsamples.load(sample_path, constituents=spec.architecture == "particle_transformer")
-    train_rows, val_rows = training_rows(jets, TRAIN), training_rows(jets, VAL)
+    train_rows, val_rows = (training_rows(jets, SETS.index(name)) for name in ("train", "val"))
     for rows, which in ((train_rows, "training"), (val_rows, "validation")):
         flavour = jets["flavour"][rows]
         if not (qgsamples.is_quark(flavour).any() and qgsamples.is_gluon(flavour).any()):
