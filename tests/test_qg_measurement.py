@@ -96,3 +96,14 @@ def test_performance_known_answers():
     rng = np.random.default_rng(0)
     random = performance(rng.random(100_000), rng.random(100_000) < 0.5)
     assert random["auc"] == pytest.approx(0.5, abs=0.01) and random["gluon_rejection_at_50"] == pytest.approx(2, rel=0.05)
+
+
+def test_data_without_truth_is_calibrated_without_a_known_answer():
+    rng = np.random.default_rng(4)
+    mc, data = draw(rng, 20_000, 0.6, 0.3), draw(rng, 10_000, 0.6, 0.3)
+    real = Jets(data.score, data.pt, data.forward, np.full(len(data.score), -1), data.weight)
+    result = measure(real, mc)
+    assert "data_truth" not in result and set(result["templates"]["data"]) == {"F", "C"}
+    with_truth = measure(data, mc)
+    for method in ("matrix", "topics"):
+        assert result["methods"][method]["working_points"] == with_truth["methods"][method]["working_points"]
