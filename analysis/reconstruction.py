@@ -11,7 +11,7 @@ from __future__ import annotations
 import hist
 import numpy as np
 
-from analysis.baselines.chi2 import four_vectors, invariant_mass
+from analysis.baselines.chi2 import decay_masses, four_vectors
 from analysis.metrics import MATCHED, UNMATCHED, Events
 
 GROUPS = ("correct", "wrong", "unmatched", "background")
@@ -58,17 +58,7 @@ def groups(events: Events) -> np.ndarray:
 
 def candidate_masses(jets: dict[str, np.ndarray], assignment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(W masses (events, 2), top masses (events, 2)) of assigned jets; NaN where unassigned."""
-    p4 = four_vectors(jets["pt"], jets["eta"], jets["phi"], jets["mass"])
-    rows = np.arange(len(assignment))
-    safe = np.clip(assignment, 0, None)
-    ws, tops = [], []
-    for b, q1, q2 in ((0, 1, 2), (3, 4, 5)):
-        w = p4[rows, safe[:, q1]] + p4[rows, safe[:, q2]]
-        top = w + p4[rows, safe[:, b]]
-        ok = (assignment[:, [b, q1, q2]] >= 0).all(axis=1)
-        ws.append(np.where(ok, invariant_mass(w), np.nan))
-        tops.append(np.where(ok, invariant_mass(top), np.nan))
-    return np.stack(ws, axis=1), np.stack(tops, axis=1)
+    return decay_masses(four_vectors(jets["pt"], jets["eta"], jets["phi"], jets["mass"]), assignment)
 
 
 def mass_histograms(events: Events, jets: dict[str, np.ndarray], weights: np.ndarray, cut: float

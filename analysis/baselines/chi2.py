@@ -65,15 +65,21 @@ def pair_index(n: int) -> np.ndarray:
     return index
 
 
+def decay_masses(p4: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(W masses, top masses), each (events, 2) for the two tops, of the jets in `slots` (events, 6:
+    b, q1, q2 of each top); NaN for a top with an unassigned (-1) slot. The one place where
+    assignments become W and top candidates (chi^2, its width fit, Fig. 8)."""
+    jets = p4[np.arange(len(p4))[:, None], np.clip(slots, 0, None)]  # (events, 6, 4)
+    w = jets[:, [1, 4]] + jets[:, [2, 5]]
+    complete = (slots.reshape(len(slots), 2, 3) >= 0).all(axis=2)
+    return (np.where(complete, invariant_mass(w), np.nan),
+            np.where(complete, invariant_mass(w + jets[:, [0, 3]]), np.nan))
+
+
 def assignment_chi2(p4: np.ndarray, slots: np.ndarray, s: Chi2Settings) -> np.ndarray:
     """chi^2 of given slot assignments (events, 6), labelled in any order."""
-    rows = np.arange(len(p4))
-    total = np.zeros(len(p4))
-    for b, q1, q2 in ((0, 1, 2), (3, 4, 5)):
-        w = p4[rows, slots[:, q1]] + p4[rows, slots[:, q2]]
-        top = w + p4[rows, slots[:, b]]
-        total += ((invariant_mass(top) - s.m_top) / s.sigma_top) ** 2 + ((invariant_mass(w) - s.m_w) / s.sigma_w) ** 2
-    return total
+    w, top = decay_masses(p4, slots)
+    return (((top - s.m_top) / s.sigma_top) ** 2 + ((w - s.m_w) / s.sigma_w) ** 2).sum(axis=1)
 
 
 def best_assignment(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: np.ndarray, btag: np.ndarray,
@@ -132,14 +138,3 @@ def core_width(values: np.ndarray, centre: float, window: float) -> tuple[float,
     except RuntimeError:
         return robust, "median absolute deviation (Gaussian fit did not converge)"
     return float(abs(sigma)), "Gaussian fit"
-
-
-def truth_masses(p4: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Top and W candidate masses of the truth-matched jets of fully matched events."""
-    rows = np.arange(len(p4))[:, None]
-    tops, ws = [], []
-    for b, q1, q2 in ((0, 1, 2), (3, 4, 5)):
-        w = p4[rows[:, 0], targets[:, q1]] + p4[rows[:, 0], targets[:, q2]]
-        ws.append(invariant_mass(w))
-        tops.append(invariant_mass(w + p4[rows[:, 0], targets[:, b]]))
-    return np.concatenate(tops), np.concatenate(ws)

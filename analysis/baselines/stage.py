@@ -9,7 +9,7 @@ import numpy as np
 
 from analysis import assignments, datasets
 from analysis.baselines import klfitter
-from analysis.baselines.chi2 import Chi2Settings, best_assignment, fit_widths, four_vectors, truth_masses
+from analysis.baselines.chi2 import Chi2Settings, best_assignment, decay_masses, fit_widths, four_vectors
 from analysis.baselines.transfer_functions import CATEGORIES, category, fit_all, models_from
 from analysis.config import Config
 from analysis.matching import MATCHED
@@ -31,7 +31,8 @@ def run_chi2_widths(cfg: Config, train_path: str | Path, output: str | Path) -> 
     matched = data["category"] == MATCHED
     p4 = four_vectors(data["pt"][matched], data["eta"][matched], data["phi"][matched], data["mass"][matched])
     settings = Chi2Settings(m_top=cfg.baselines.m_top, m_w=cfg.baselines.m_w)
-    widths = fit_widths(*truth_masses(p4, data["targets"][matched]), settings)
+    w, top = decay_masses(p4, data["targets"][matched])
+    widths = fit_widths(top.ravel(), w.ravel(), settings)
     write_json(output, widths)
     write_meta(output, tag=cfg.tag, stage="chi2_widths", config=cfg.stage_config("baselines"),
                inputs=[train_path], started=started, extra=widths)
