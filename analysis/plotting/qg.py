@@ -23,7 +23,7 @@ def _summed(bins: list[dict], sample: str, key: str) -> np.ndarray:
 
 def qg_tagger_output(calibration: dict, path) -> None:
     """Tagger output of MC test quark and gluon jets, central and forward, all pT together."""
-    taggers = calibration["taggers"]
+    taggers = {name: calibration["taggers"][name] for name in calibration["tagger_order"]}
     edges = np.asarray(calibration["output_edges"])
     fig, axes = plt.subplots(1, len(taggers), figsize=(7.5 * len(taggers), 6.5), squeeze=False)
     for ax, (name, tagger) in zip(axes[0], taggers.items(), strict=True):
@@ -39,7 +39,8 @@ def qg_tagger_output(calibration: dict, path) -> None:
 def qg_roc(calibration: dict, path) -> None:
     """Gluon rejection vs quark efficiency: the MC test jets and, when it has truth, the data."""
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
-    for i, (name, tagger) in enumerate(calibration["taggers"].items()):
+    for i, name in enumerate(calibration["tagger_order"]):
+        tagger = calibration["taggers"][name]
         for sample, style in (("mc", "-"), ("data", "--")):
             perf = tagger["performance"][sample]
             if perf is None:
@@ -56,7 +57,8 @@ def qg_roc(calibration: dict, path) -> None:
 def qg_closure(calibration: dict, path) -> None:
     """Extracted p_q, p_g (markers) against the truth (lines) of the data when it has truth,
     else of the MC, per method and pT bin, for the first tagger."""
-    name, tagger = next(iter(calibration["taggers"].items()))
+    name = calibration["tagger_order"][0]
+    tagger = calibration["taggers"][name]
     bins = _measured(tagger)
     truth = "data" if calibration["data_has_truth"] else "mc"
     fig, axes = plt.subplots(2, max(len(bins), 1), figsize=(8 * max(len(bins), 1), 13), squeeze=False)
@@ -85,7 +87,7 @@ def qg_scale_factors(calibration: dict, path) -> None:
     total uncertainty, open markers the known answer of pseudo-data."""
     fig, axes = plt.subplots(2, 2, figsize=(15, 11), sharex=True, squeeze=False)
     taggers = calibration["taggers"]
-    styles = [(t, wp) for t in taggers for wp in range(len(calibration["working_points"]))]
+    styles = [(t, wp) for t in calibration["tagger_order"] for wp in range(len(calibration["working_points"]))]
     for column, method in enumerate(("matrix", "topics")):
         for row, flavour in enumerate(("q", "g")):
             ax = axes[row, column]

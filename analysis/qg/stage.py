@@ -74,15 +74,16 @@ def render(calibration: dict) -> str:
     """Tagger performance and the scale factors as Markdown tables."""
     lines = [f"**Quark/gluon taggers** (MC: {calibration['mc']}, data: {calibration['data']})", "",
              "| tagger | AUC (MC) | 1/eps_g at eps_q = 50 % (MC) | AUC (data) | 1/eps_g (data) |", "|---|---|---|---|---|"]
-    for name, tagger in calibration["taggers"].items():
+    for name in calibration["tagger_order"]:
+        tagger = calibration["taggers"][name]
         cells = [f"{p['auc']:.3f} | {p['gluon_rejection_at_50']:.1f}" if p else "- | -"
                  for p in (tagger["performance"]["mc"], tagger["performance"]["data"])]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     truth = calibration["data_has_truth"]
     lines += ["", "**Scale factors** (value +- total uncertainty" + ("; [true value of the pseudo-data]" if truth else "")
               + ")", "", "| tagger | pT [GeV] | WP | method | SF_q | SF_g |", "|---|---|---|---|---|---|"]
-    for name, tagger in calibration["taggers"].items():
-        for b in tagger["bins"]:
+    for name in calibration["tagger_order"]:
+        for b in calibration["taggers"][name]["bins"]:
             pt = f"{b['pt'][0]:g}-{b['pt'][1]:g}"
             if "skipped" in b:
                 lines.append(f"| {name} | {pt} | - | - | skipped: {b['skipped']} | |")
@@ -113,7 +114,8 @@ def run_qg_calibration(cfg: Config, sample_paths: Sequence[str | Path], score_pa
            "labels": {name: cfg.event_samples()[name].label or name for name in (study.mc, study.data)},
            "pt_bins": list(study.pt_bins), "output_edges": np.linspace(0, 1, study.output_bins + 1).tolist(),
            "working_points": list(study.working_points), "quantile_bins": list(study.quantile_bins),
-           "data_has_truth": bool((data_sample["flavour"] >= 0).all()), "taggers": {}}
+           "data_has_truth": bool((data_sample["flavour"] >= 0).all()), "tagger_order": list(score_paths),
+           "taggers": {}}
     for i, (tagger, path) in enumerate(score_paths.items()):
         with h5py.File(path, "r") as f:
             mc_score, data_score = f[study.mc][()], f[study.data][()]
