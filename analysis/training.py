@@ -4,11 +4,13 @@ Adam; the learning rate is halved when the validation loss has not improved for 
 epochs (SAJA paper sec. 3.2), training stops after `early_stopping` epochs without improvement,
 and the best epoch's weights are kept. CUDA is used when present (bf16 autocast when
 `mixed_precision`), the CPU otherwise, where runs are deterministic for a given seed. After every
-epoch `last.pt` holds everything needed to resume; `model.pt` and `history.json` are written only
-when training has finished, so an interrupted job never leaves outputs that look complete.
+epoch `last.pt` holds everything needed to resume (the same data, hyperparameters and settings
+only; otherwise training starts afresh); `model.pt` and `history.json` are written only when
+training has finished, so an interrupted job never leaves outputs that look complete.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -73,11 +75,13 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
                                                            patience=settings.lr_patience)
     state = {"epoch": 0, "history": [], "best_loss": float("inf"), "best_state": None, "best_epoch": 0, "stale": 0}
     checkpoint = out_dir / "last.pt"
-    if checkpoint.exists():
-        saved = torch.load(checkpoint, map_location=device, weights_only=False)
-        if saved.get("extra") != (extra or {}) or saved.get("settings") != _resumable(settings):
-            raise RuntimeError(f"{checkpoint} belongs to a training with other hyperparameters or settings; "
-                               "delete it to start afresh")
+    identity = {"extra": extra or {}, "settings": _resumable(settings), "data": fingerprint(train_data, val_data)}
+    saved = torch.load(checkpoint, map_location=device, weights_only=False) if checkpoint.exists() else None
+    if saved is not None and saved.get("identity") != identity:
+        log.warning("%s belongs to a training with other data, hyperparameters or settings: starting afresh",
+                    checkpoint)
+        saved = None
+    if saved is not None:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
@@ -124,7 +128,7 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
         with atomic_output(checkpoint) as tmp:
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "state": state,
-                        "extra": extra or {}, "settings": _resumable(settings)}, tmp)
+                        "identity": identity}, tmp)
 
     best_epoch = state["best_epoch"]
     with atomic_output(out_dir / "model.pt") as tmp:
@@ -133,6 +137,16 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
     with atomic_output(out_dir / "history.json") as tmp:
         tmp.write_text(json.dumps({"best_epoch": best_epoch, "epochs": state["history"]}, indent=1) + "\n")
     return state["history"]
+
+
+def fingerprint(*datasets: Batch) -> str:
+    """A hash of the training and validation tensors: a checkpoint resumes only the same data."""
+    digest = hashlib.sha256()
+    for data in datasets:
+        for key in sorted(data):
+            digest.update(key.encode())
+            digest.update(data[key].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _resumable(settings: TrainingSettings) -> dict:

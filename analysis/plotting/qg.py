@@ -32,7 +32,7 @@ def qg_tagger_output(calibration: dict, path) -> None:
                 counts = np.asarray(tagger["output"][f"{flavour}{region}"])
                 mplhep.histplot(counts / max(counts.sum(), 1e-300), edges, ax=ax, color=FLAVOUR_COLOURS[flavour],
                                 linestyle=style, label=f"{text}, {'central' if region == 'C' else 'forward'}")
-        finish(ax, "tagger output", "fraction of jets", title=name)
+        finish(ax, "tagger output", "fraction of jets", title=name, title_fontsize=14)
     save(fig, path)
 
 

@@ -14,20 +14,20 @@ def qg_sample_inputs(wc):
     return files + [paths.check_input_report(CFG.tag, wc.sample)]
 
 
-rule qg_sample:
+rule qg_samples:
     input:
         qg_sample_inputs,
     output:
         paths.qg_sample_file(CFG.tag, "{sample}"),
     log:
-        f"{RESULTS}/logs/qg_sample/{{sample}}.log",
+        f"{RESULTS}/logs/qg_samples/{{sample}}.log",
     params:
         files=lambda wc: paths.event_files(CFG, wc.sample),
     threads: 1
     resources:
         mem_mb=6000,
     script:
-        "../scripts/qg_sample.py"
+        "../scripts/qg_samples.py"
 
 
 rule qg_train:
