@@ -108,8 +108,9 @@ class MultiHeadAttention(nn.Module):
         return self.out(attended.transpose(1, 2).reshape(batch, n_query, d_model))
 
 
-class ParticleBlock(nn.Module):
-    """Pre-LayerNorm self-attention among the constituents (with the pair bias) and a GELU feed-forward network."""
+class _Block(nn.Module):
+    """Pre-LayerNorm attention and GELU feed-forward sub-layers with residuals; the subclasses say
+    who attends to whom."""
 
     def __init__(self, d_model: int, heads: int, d_ffn: int, dropout: float):
         super().__init__()
@@ -118,6 +119,10 @@ class ParticleBlock(nn.Module):
         self.norm_ffn = nn.LayerNorm(d_model)
         self.ffn = _feed_forward(d_model, d_ffn, dropout)
         self.dropout = nn.Dropout(dropout)
+
+
+class ParticleBlock(_Block):
+    """Self-attention among the constituents, with the pair bias."""
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         h = self.norm_attention(x)
@@ -125,16 +130,8 @@ class ParticleBlock(nn.Module):
         return x + self.dropout(self.ffn(self.norm_ffn(x)))
 
 
-class ClassBlock(nn.Module):
+class ClassBlock(_Block):
     """CaiT class attention: only the class token is updated, attending to itself and the real constituents."""
-
-    def __init__(self, d_model: int, heads: int, d_ffn: int, dropout: float):
-        super().__init__()
-        self.norm_attention = nn.LayerNorm(d_model)
-        self.attention = MultiHeadAttention(d_model, heads, dropout)
-        self.norm_ffn = nn.LayerNorm(d_model)
-        self.ffn = _feed_forward(d_model, d_ffn, dropout)
-        self.dropout = nn.Dropout(dropout)
 
     def forward(self, cls: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         context = self.norm_attention(torch.cat([cls, x], dim=1))
