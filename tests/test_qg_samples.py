@@ -141,3 +141,18 @@ def test_flat_weights_make_each_class_flat_and_balanced():
         hist = np.histogram2d(pt[cls], abs_eta[cls], [pt_edges, np.linspace(0, 2.1, 4)], weights=weights[cls])[0]
         occupied = hist[hist > 0]
         np.testing.assert_allclose(occupied, occupied[0], rtol=1e-9)
+
+
+def test_the_stage_streams_the_same_jets_to_its_file(tmp_path, dijets, qcd_file):
+    cfg, jets = dijets
+    output = tmp_path / "dijet.h5"
+    census = samples.run_qg_sample(cfg, "dijet", [qcd_file], output)
+    written = samples.load(output)
+    assert set(written) == set(jets) and census["jets"] == len(jets["pt"])
+    for name, values in jets.items():
+        np.testing.assert_array_equal(written[name], values)
+    assert samples.sample_name(output) == "dijet"
+    empty = tmp_path / "empty.h5"
+    with pytest.raises(samples.QGSampleError, match="no event passes"):
+        samples.run_qg_sample(qg_config([qcd_file], jet_pt_min=5000), "dijet", [qcd_file], empty)
+    assert not empty.exists() and not list(tmp_path.glob(".empty.h5*"))

@@ -22,7 +22,7 @@ their truth flavour, jet shapes and padded constituents, in one HDF5 file per sa
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import awkward as ak
@@ -191,10 +191,10 @@ def read_spec(path: Path) -> tuple[dict[str, tuple[str, ...]], bool]:
     return spec, has_particles
 
 
-def build(cfg: Config, sample: str, files: Sequence[str | Path]) -> dict[str, np.ndarray]:
-    """Every selected jet of `sample`'s files; a QGSampleError when there is none."""
+def steps(cfg: Config, sample: str, files: Sequence[str | Path]) -> Iterator[dict[str, np.ndarray]]:
+    """The selected jets of `sample`'s files, one read step at a time (memory stays flat)."""
     scales = weight_scales(cfg.event_samples()[sample], files)
-    parts, with_truth = [], []
+    with_truth = []
     for file_index, path in enumerate(map(Path, files)):
         spec, has_particles = read_spec(path)
         with_truth.append(has_particles)
@@ -207,27 +207,53 @@ def build(cfg: Config, sample: str, files: Sequence[str | Path]) -> dict[str, np
         for _, arrays in delphes.iterate([path], spec, cfg.read_step):
             step = process_step(arrays, path, file_index, scales[str(path)], cfg, sample, has_particles)
             if step:
-                parts.append(step)
-    if not parts:
+                yield step
+
+
+def check(cfg: Config, sample: str, files: Sequence[str | Path], flavour: np.ndarray) -> None:
+    """A QGSampleError when the selection is empty, or the MC has no quark jet."""
+    if len(flavour) == 0:
         raise QGSampleError(
             f"sample {sample!r}: no event passes the dijet selection (two leading jets with pT > "
             f"{cfg.qg.jet_pt_min} GeV, |eta| < {cfg.qg.jet_eta_max}, pT balance < {cfg.qg.balance_max}); "
             "check qg.selection against the sample's pTHat range"
         )
-    jets = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    if sample == cfg.qg.mc and not is_quark(jets["flavour"]).any():
+    if sample == cfg.qg.mc and not is_quark(flavour).any():
         raise QGSampleError(f"sample {sample!r}: no jet has a quark within Delta R {cfg.qg.truth_delta_r} among the "
                             f"outgoing hard-process partons (Particle status {HARD_PARTON_STATUS}) of {files[0]}...; "
                             "the truth flavour follows Pythia's status codes, which these files do not have")
+
+
+def build(cfg: Config, sample: str, files: Sequence[str | Path]) -> dict[str, np.ndarray]:
+    """Every selected jet of `sample`'s files in memory (run_qg_sample streams them to a file)."""
+    parts = list(steps(cfg, sample, files))
+    jets = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {"flavour": np.zeros(0)}
+    check(cfg, sample, files, jets["flavour"])
     return jets
 
 
-def write(path: str | Path, jets: dict[str, np.ndarray], sample: str) -> None:
+def write(path: str | Path, parts: Iterable[dict[str, np.ndarray]], sample: str,
+          validate: Callable[[np.ndarray], None]) -> dict[str, np.ndarray]:
+    """Append the parts to resizable datasets of a new HDF5 file; `validate(flavour)` runs before
+    the file is renamed into place, so a sample that fails it leaves nothing behind. Returns the
+    small per-jet columns (flavour, set) for the census."""
+    kept: dict[str, list[np.ndarray]] = {"flavour": [], "set": []}
     with atomic_output(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
         f.attrs["sample"] = sample
         f.attrs["constituent_fields"] = list(RAW_CONSTITUENT_FIELDS)
-        for name, values in jets.items():
-            f.create_dataset(name, data=values, **H5_OPTIONS)
+        for part in parts:
+            for name, values in part.items():
+                if name in f:
+                    f[name].resize(len(f[name]) + len(values), axis=0)
+                    f[name][-len(values):] = values
+                else:
+                    f.create_dataset(name, data=values, maxshape=(None, *values.shape[1:]),
+                                     chunks=(1024, *values.shape[1:]), **H5_OPTIONS)
+            for name, columns in kept.items():
+                columns.append(part[name])
+        columns = {name: np.concatenate(v) if v else np.zeros(0, np.int32) for name, v in kept.items()}
+        validate(columns["flavour"])
+    return columns
 
 
 def load(path: str | Path, constituents: bool = True) -> dict[str, np.ndarray]:
@@ -244,8 +270,7 @@ def sample_name(path: str | Path) -> str:
 def run_qg_sample(cfg: Config, sample: str, files: Sequence[str | Path], output: str | Path) -> dict:
     """The `qg_samples` stage for one sample."""
     started = now()
-    jets = build(cfg, sample, files)
-    write(output, jets, sample)
+    jets = write(output, steps(cfg, sample, files), sample, lambda flavour: check(cfg, sample, files, flavour))
     flavour = jets["flavour"]
     census = {"jets": len(flavour), "events": len(flavour) // 2,
               "quark_fraction": float(is_quark(flavour).mean()), "gluon_fraction": float(is_gluon(flavour).mean()),
