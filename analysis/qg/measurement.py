@@ -122,8 +122,11 @@ def measure_bin(data: Jets, mc: Jets, edges: np.ndarray, working_points: tuple[f
     boot = [scale_factors_at(templates(data.resampled(rng), edges), templates(mc.resampled(rng), edges),
                              edges, thresholds, quantile_bins[0]) for _ in range(replicas)]
 
-    result = {"jets": {"data": {"F": int(data.forward.sum()), "C": int((~data.forward).sum())},
-                       "mc": {"F": int(mc.forward.sum()), "C": int((~mc.forward).sum())}},
+    result = {"jets": {name: {"F": int(jets.forward.sum()), "C": int((~jets.forward).sum())}
+                       for name, jets in (("data", data), ("mc", mc))},
+              "effective_jets": {name: {"F": effective_count(jets.weight[jets.forward]),
+                                        "C": effective_count(jets.weight[~jets.forward])}
+                                 for name, jets in (("data", data), ("mc", mc))},
               "templates": {"data": _listed(data_t), "mc": _listed(mc_t)}, "methods": {}}
     for method in METHODS:
         try:
@@ -162,6 +165,12 @@ def measure_bin(data: Jets, mc: Jets, edges: np.ndarray, working_points: tuple[f
             truth.append({"eps_q": eps_q, "eps_g": eps_g, "sf_q": sf_q, "sf_g": sf_g})
         result["data_truth"] = truth
     return result
+
+
+def effective_count(weight: np.ndarray) -> float:
+    """Kish's effective number of jets, (sum w)^2 / sum w^2: what cross-section weights that vary
+    across pTHat bins leave of the statistics."""
+    return float(weight.sum() ** 2 / (weight**2).sum()) if len(weight) else 0.0
 
 
 def _listed(hists: dict[str, np.ndarray]) -> dict[str, list[float]]:
