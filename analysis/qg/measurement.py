@@ -57,7 +57,7 @@ class Jets:
 
 def templates(jets: Jets, edges: np.ndarray) -> dict[str, np.ndarray]:
     """Weighted tagger-output histograms: F and C (all jets), and per flavour q, g, qF, qC, gF, gC
-    (labelled jets; empty when the sample has no truth)."""
+    (jets with truth; none when the sample has no truth)."""
     def hist(keep: np.ndarray) -> np.ndarray:
         return np.histogram(np.clip(jets.score[keep], edges[0], edges[-1]), edges, weights=jets.weight[keep])[0]
 
@@ -70,7 +70,7 @@ def templates(jets: Jets, edges: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def quark_fractions(mc: dict[str, np.ndarray]) -> tuple[float, float]:
-    """(f_F, f_C): quark share of the labelled MC jets in each region."""
+    """(f_F, f_C): quark share of the MC jets in each region (all have truth)."""
     return tuple(float(mc[f"q{r}"].sum() / (mc[f"q{r}"].sum() + mc[f"g{r}"].sum())) for r in ("F", "C"))
 
 

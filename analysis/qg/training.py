@@ -87,7 +87,7 @@ def run_qg_train(cfg: Config, name: str, sample_path: str | Path, out_dir: str |
     for rows, which in ((train_rows, "training"), (val_rows, "validation")):
         flavour = jets["flavour"][rows]
         if not (qgsamples.is_quark(flavour).any() and qgsamples.is_gluon(flavour).any()):
-            raise ValueError(f"{sample_path}: the {which} set has no quark or no gluon jets ({len(rows)} labelled "
+            raise ValueError(f"{sample_path}: the {which} set has no quark or no gluon jets ({len(rows)} "
                              "jets); generate more dijet events (qg.samples) or change qg.fractions")
     standardisation = None
     hyperparameters = dict(spec.hyperparameters)
