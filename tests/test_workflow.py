@@ -132,3 +132,21 @@ def test_user_delphes_files_enter_every_stage(tmp_path, ttbar_file):
                      "results/test/matched/user.parquet", "results/test/assignments/saja/user.parquet",
                      "results/test/assignments/spanet/user.parquet", "results/test/assignments/chi2_7/user.parquet"):
         assert expected in result.stdout
+
+
+def test_real_data_files_enter_the_qg_calibration(tmp_path, qcd_file):
+    """Real data for the q/g calibration is a `source: files` sample under qg.samples: vetted,
+    turned into dijets, scored and calibrated, and never skimmed as a ttbar sample."""
+    cfg = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    cfg["qg"]["samples"]["data2016"] = {"source": "files", "files": [str(qcd_file)], "cross_section_pb": 1.0,
+                                        "generated_events": 200, "label": "collision data"}
+    cfg["qg"]["data"] = "data2016"
+    path = tmp_path / "data.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = snakemake(tmp_path, "--dry-run", configfile=path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for expected in ("results/test/events/data2016/check_input.json", "results/test/qg/samples/data2016.h5",
+                     "results/test/qg/calibration.json"):
+        assert expected in result.stdout
+    assert "results/test/skim/data2016.parquet" not in result.stdout
+    assert "results/test/qg/samples/dijet_vincia.h5" not in result.stdout  # only the configured data sample
