@@ -2,7 +2,8 @@
 closure of the extracted quark and gluon distributions, and the scale factors vs pT."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import mplhep
 import numpy as np
@@ -21,7 +22,7 @@ def _summed(bins: list[dict], sample: str, key: str) -> np.ndarray:
     return np.sum([b["templates"][sample][key] for b in bins], axis=0)
 
 
-def qg_tagger_output(calibration: dict, path) -> None:
+def qg_tagger_output(calibration: dict, path: Sequence[str | Path]) -> None:
     """Tagger output of MC test quark and gluon jets, central and forward, all pT together."""
     taggers = {name: calibration["taggers"][name] for name in calibration["tagger_order"]}
     edges = np.asarray(calibration["output_edges"])
@@ -36,7 +37,7 @@ def qg_tagger_output(calibration: dict, path) -> None:
     save(fig, path)
 
 
-def qg_roc(calibration: dict, path) -> None:
+def qg_roc(calibration: dict, path: Sequence[str | Path]) -> None:
     """Gluon rejection vs quark efficiency: the MC test jets and, when it has truth, the data."""
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
     for i, name in enumerate(calibration["tagger_order"]):
@@ -54,7 +55,7 @@ def qg_roc(calibration: dict, path) -> None:
     save(fig, path)
 
 
-def qg_closure(calibration: dict, path) -> None:
+def qg_closure(calibration: dict, path: Sequence[str | Path]) -> None:
     """Extracted p_q, p_g (markers) against the truth (lines) of the data when it has truth,
     else of the MC, per method and pT bin, for the first tagger."""
     name = calibration["tagger_order"][0]
@@ -82,7 +83,7 @@ def qg_closure(calibration: dict, path) -> None:
     save(fig, path)
 
 
-def qg_scale_factors(calibration: dict, path) -> None:
+def qg_scale_factors(calibration: dict, path: Sequence[str | Path]) -> None:
     """SF_q and SF_g vs jet pT, matrix method and jet topics side by side; error bars are the
     total uncertainty, open markers the known answer of pseudo-data."""
     fig, axes = plt.subplots(2, 2, figsize=(15, 11), sharex=True, squeeze=False)
