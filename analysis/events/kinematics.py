@@ -19,5 +19,5 @@ def pt_eta_phi_mass(px, py, pz, e) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
 
 
 def wrap_phi(dphi):
-    """Delta phi wrapped to [-pi, pi)."""
-    return (np.asarray(dphi) + np.pi) % (2 * np.pi) - np.pi
+    """Delta phi wrapped to [-pi, pi), for numpy and awkward (jagged) arrays alike."""
+    return (dphi + np.pi) % (2 * np.pi) - np.pi

@@ -86,7 +86,7 @@ def truth_flavour(jet_eta: np.ndarray, jet_phi: np.ndarray, particles: ak.Array,
     """|PDG id| of the hardest outgoing hard-process parton within `delta_r` of each jet, or 0.
     `jet_eta`, `jet_phi` are (events, jets); `particles` the events' Particle records."""
     pid = np.abs(particles.PID)
-    partons = particles[(particles.Status == HARD_PARTON_STATUS) & (((pid >= 1) & (pid <= 5)) | (pid == 21))]
+    partons = particles[(particles.Status == HARD_PARTON_STATUS) & (is_quark(pid) | (pid == 21))]
     n_max = max(int(ak.max(ak.num(partons), initial=0)), 1)
     p_pt, p_eta, p_phi = (padded(partons[f], n_max, 0.0) for f in ("PT", "Eta", "Phi"))
     p_pid = padded(np.abs(partons.PID), n_max, 0.0).astype(np.int32)
@@ -105,11 +105,9 @@ def constituent_jet(candidates: ak.Array, jet_index: np.ndarray, jet_eta: np.nda
     if "JetIndex" in candidates.fields:
         index = candidates.JetIndex
         return ak.where(index == jet_index[:, 0], 0, ak.where(index == jet_index[:, 1], 1, -1))
-    # wrap_phi works on numpy arrays; the candidates are jagged, so the wrap is written out here
-    d_r2 = [(candidates.Eta - jet_eta[:, k]) ** 2 + ((candidates.Phi - jet_phi[:, k] + np.pi) % (2 * np.pi) - np.pi) ** 2
-            for k in (0, 1)]
-    nearer = ak.where(d_r2[1] < d_r2[0], 1, 0)
-    return ak.where(ak.where(nearer == 1, d_r2[1], d_r2[0]) < radius**2, nearer, -1)
+    distance = [matching.delta_r(candidates.Eta, candidates.Phi, jet_eta[:, k], jet_phi[:, k]) for k in (0, 1)]
+    nearer = ak.where(distance[1] < distance[0], 1, 0)
+    return ak.where(ak.where(nearer == 1, distance[1], distance[0]) < radius, nearer, -1)
 
 
 def jet_constituents(candidates: ak.Array, owner: ak.Array, jet_pt: np.ndarray, jet_eta: np.ndarray,
