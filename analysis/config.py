@@ -334,9 +334,7 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
         cuts=Cuts(**selection),
         matching=Matching(dr_max=data["matching"]["dr_max"], dr_scan=tuple(data["matching"]["dr_scan"])),
         datasets=Datasets(datasets["training_sample"], fractions, datasets["max_jets"]),
-        models={name: ModelSpec(name, spec["architecture"], tuple(spec["features"]),
-                                {k: v for k, v in spec.items() if k not in ("architecture", "features")})
-                for name, spec in data["models"].items()},
+        models=_model_specs(data["models"]),
         training=dict(data["training"]),
         baselines=baselines,
         qg=qg,
@@ -351,6 +349,14 @@ def _baselines(section: dict) -> Baselines:
                      chi2_btag_aware=chi2["btag_aware"], klfitter_n_jets=tuple(klfitter["n_jets"]),
                      klfitter_btag_aware=klfitter["btag_aware"], width_w=klfitter["width_w"],
                      width_top=klfitter["width_top"])
+
+
+def _model_specs(section: dict) -> dict[str, ModelSpec]:
+    """Networks (models) or q/g taggers by name: architecture, input features (none for the
+    taggers, which fix their own), and every other key as a hyperparameter."""
+    return {name: ModelSpec(name, spec["architecture"], tuple(spec.get("features", ())),
+                            {k: v for k, v in spec.items() if k not in ("architecture", "features")})
+            for name, spec in section.items()}
 
 
 def _qg(data: dict, analysis_samples: dict, where: str) -> tuple[QGStudy | None, dict]:
@@ -389,9 +395,7 @@ def _qg(data: dict, analysis_samples: dict, where: str) -> tuple[QGStudy | None,
         pt_bins=tuple(float(e) for e in edges), output_bins=section["output_bins"],
         working_points=tuple(section["working_points"]), quantile_bins=tuple(section["quantile_bins"]),
         bootstrap=section["bootstrap"],
-        taggers={name: ModelSpec(name, spec["architecture"], tuple(spec.get("features", ())),
-                                 {k: v for k, v in spec.items() if k not in ("architecture", "features")})
-                 for name, spec in section["taggers"].items()},
+        taggers=_model_specs(section["taggers"]),
         training=dict(section["training"]),
     )
     return study, samples

@@ -16,3 +16,12 @@ wildcard_constraints:
 
 def all_outputs():
     return paths.all_targets(CFG)
+
+
+def event_inputs(wc):
+    """A sample's Delphes files (skim, qg_samples); generated chunks also bring their metadata
+    (normalisation), user files their check_input report."""
+    files = paths.event_files(CFG, wc.sample)
+    if wc.sample in CFG.generated():
+        return files + [f + META_SUFFIX for f in files]
+    return files + [paths.check_input_report(CFG.tag, wc.sample)]

@@ -6,17 +6,9 @@ wildcard_constraints:
     tagger="|".join(CFG.qg.taggers),
 
 
-def qg_sample_inputs(wc):
-    """A q/g sample's Delphes files; generated chunks also bring their metadata (normalisation)."""
-    files = paths.event_files(CFG, wc.sample)
-    if wc.sample in CFG.generated():
-        return files + [f + META_SUFFIX for f in files]
-    return files + [paths.check_input_report(CFG.tag, wc.sample)]
-
-
 rule qg_samples:
     input:
-        qg_sample_inputs,
+        event_inputs,
     output:
         paths.qg_sample_file(CFG.tag, "{sample}"),
     log:
