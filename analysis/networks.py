@@ -14,7 +14,7 @@ from analysis.matching import MATCHED
 from analysis.models.saja import Saja, SajaHyperparameters, predictive_entropy, saja_loss
 from analysis.models.spanet import Spanet, SpanetHyperparameters, jet_marginals, resolve, spanet_loss
 from analysis.provenance import now, write_meta
-from analysis.training import TrainingSettings, pick_device, train
+from analysis.training import TrainingSettings, load_trained, pick_device, train
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +126,7 @@ def run_train(cfg: Config, name: str, train_path: str | Path, val_path: str | Pa
 
 
 def load_model(path: str | Path, device: torch.device | None = None) -> tuple[torch.nn.Module, dict]:
-    saved = torch.load(path, map_location="cpu", weights_only=False)
-    model = build(saved["architecture"], saved["hyperparameters"])
-    model.load_state_dict(saved["state_dict"])
-    return model.to(device or torch.device("cpu")).eval(), saved
+    return load_trained(path, build, device)
 
 
 @torch.no_grad()

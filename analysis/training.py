@@ -139,6 +139,16 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
     return state["history"]
 
 
+def load_trained(path: str | Path, build: Callable[[str, dict], torch.nn.Module],
+                 device: torch.device | None = None) -> tuple[torch.nn.Module, dict]:
+    """(model in eval mode, everything saved with it) from a model.pt that `train` wrote, rebuilt
+    with `build(architecture, hyperparameters)`."""
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    model = build(saved["architecture"], saved["hyperparameters"])
+    model.load_state_dict(saved["state_dict"])
+    return model.to(device or torch.device("cpu")).eval(), saved
+
+
 def fingerprint(*datasets: Batch) -> str:
     """A hash of the training and validation tensors: a checkpoint resumes only the same data."""
     digest = hashlib.sha256()

@@ -20,7 +20,7 @@ from analysis.datasets import H5_OPTIONS, SETS
 from analysis.provenance import atomic_output, now, write_meta
 from analysis.qg import samples as qgsamples
 from analysis.qg import tagger as taggers
-from analysis.training import Batch, TrainingSettings, pick_device, train
+from analysis.training import Batch, TrainingSettings, load_trained, pick_device, train
 
 log = logging.getLogger(__name__)
 SCORE_BATCH = 2048
@@ -48,9 +48,14 @@ def inputs(architecture: str, jets: dict[str, np.ndarray], rows: np.ndarray,
     if architecture == "particle_transformer":
         return {"raw": torch.from_numpy(jets["constituents"][rows]),
                 "mask": torch.from_numpy(jets["mask"][rows])}
-    x = np.stack([jets[f"shape_{name}"][rows] for name in qgsamples.SHAPE_INPUTS], axis=1)
+    x = shape_matrix(jets, rows)
     mean, std = np.asarray(standardisation["mean"]), np.asarray(standardisation["std"])
     return {"x": torch.from_numpy(((x - mean) / std).astype(np.float32))}
+
+
+def shape_matrix(jets: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """(rows, features) of the shape baseline's inputs, in SHAPE_INPUTS order."""
+    return np.stack([jets[f"shape_{name}"][rows] for name in qgsamples.SHAPE_INPUTS], axis=1)
 
 
 def logits(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
@@ -83,7 +88,7 @@ def run_qg_train(cfg: Config, name: str, sample_path: str | Path, out_dir: str |
     started = now()
     spec = cfg.qg.taggers[name]
     jets = qgsamples.load(sample_path, constituents=spec.architecture == "particle_transformer")
-    train_rows, val_rows = (training_rows(jets, SETS.index(name)) for name in ("train", "val"))
+    train_rows, val_rows = (training_rows(jets, SETS.index(which)) for which in ("train", "val"))
     for rows, which in ((train_rows, "training"), (val_rows, "validation")):
         flavour = jets["flavour"][rows]
         if not (qgsamples.is_quark(flavour).any() and qgsamples.is_gluon(flavour).any()):
@@ -92,7 +97,7 @@ def run_qg_train(cfg: Config, name: str, sample_path: str | Path, out_dir: str |
     standardisation = None
     hyperparameters = dict(spec.hyperparameters)
     if spec.architecture == "shapes":
-        x = np.stack([jets[f"shape_{k}"][train_rows] for k in qgsamples.SHAPE_INPUTS], axis=1)
+        x = shape_matrix(jets, train_rows)
         standardisation = {"mean": x.mean(axis=0).tolist(), "std": (x.std(axis=0) + 1e-12).tolist()}
         hyperparameters["n_features"] = len(qgsamples.SHAPE_INPUTS)
     torch.manual_seed(cfg.seed)
@@ -112,13 +117,6 @@ def run_qg_train(cfg: Config, name: str, sample_path: str | Path, out_dir: str |
     return history
 
 
-def load_tagger(path: str | Path, device: torch.device | None = None) -> tuple[torch.nn.Module, dict]:
-    saved = torch.load(path, map_location="cpu", weights_only=False)
-    model = taggers.build(saved["architecture"], saved["hyperparameters"])
-    model.load_state_dict(saved["state_dict"])
-    return model.to(device or torch.device("cpu")).eval(), saved
-
-
 @torch.no_grad()
 def score(model: torch.nn.Module, saved: dict, jets: dict[str, np.ndarray]) -> np.ndarray:
     """The tagger output (quark probability) of every jet, in batches."""
@@ -135,7 +133,7 @@ def run_qg_score(cfg: Config, name: str, model_path: str | Path, sample_paths: S
                  output: str | Path) -> None:
     """Tagger `name`'s output on every jet of the mc and data samples: one dataset per sample."""
     started = now()
-    model, saved = load_tagger(model_path, pick_device(cfg.qg.training.get("device", "auto")))
+    model, saved = load_trained(model_path, taggers.build, pick_device(cfg.qg.training.get("device", "auto")))
     with atomic_output(output) as tmp, h5py.File(tmp, "w") as f:
         for path in sample_paths:
             jets = qgsamples.load(path, constituents=saved["architecture"] == "particle_transformer")
