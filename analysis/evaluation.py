@@ -6,6 +6,7 @@ cutflows (cross-sections), so a method added to the config appears everywhere by
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import awkward as ak
@@ -15,6 +16,7 @@ from analysis import assignments, datasets, metrics, reconstruction
 from analysis.config import Config
 from analysis.provenance import now, write_json, write_meta, write_text
 
+log = logging.getLogger(__name__)
 ENTROPY_BINS = 50
 
 
@@ -124,7 +126,7 @@ def _reconstruction(cfg: Config, loaded: dict, test_path, cutflows, samples, mai
     if cut is None:
         warning = (f"{method}: no matched ttbar event has a valid assignment, so no score cut keeps "
                    f"{spec['efficiency']} of them; the mass histograms are empty")
-        print(f"warning: {warning}")
+        log.warning(warning)
         cut = -np.inf
     luminosity_pb = cfg.raw["evaluation"]["luminosity_fb"] * 1000.0
     weights = reconstruction.yields(events, selected_cross_sections({s: cutflows[s] for s in main}), luminosity_pb)

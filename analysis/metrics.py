@@ -86,10 +86,14 @@ def fraction(passed: np.ndarray, weights: np.ndarray | None = None) -> tuple[flo
     if weights is None:
         p = float(np.mean(passed))
         return p, float(np.sqrt(p * (1 - p) / n))
-    total = weights.sum()
-    p = float(weights[passed].sum() / total)
-    n_eff = total**2 / np.sum(weights**2)
-    return p, float(np.sqrt(p * (1 - p) / n_eff))
+    p = float(weights[passed].sum() / weights.sum())
+    return p, float(np.sqrt(p * (1 - p) / effective_count(weights)))
+
+
+def effective_count(weight: np.ndarray) -> float:
+    """Kish's effective number of entries, (sum w)^2 / sum w^2: what unequal weights (e.g.
+    cross-section weights across pTHat bins) leave of the statistics."""
+    return float(weight.sum() ** 2 / (weight**2).sum()) if len(weight) else 0.0
 
 
 def in_bin(n_jets: np.ndarray, low: int, high: int | None) -> np.ndarray:
@@ -122,11 +126,11 @@ def spanet_table(events: Events) -> list[dict]:
     found &= signal.valid[:, None]  # an invalid assignment finds no top
     usable = reconstructable.any(axis=1)
     complete = reconstructable.all(axis=1)
+    every_top = (found == reconstructable).all(axis=1)
     rows = []
     for low, high in TABLE_BINS:
         in_row = in_bin(signal.n_jets, low, high)
         row = {"n_jets": bin_label(low, high) if (low, high) != (6, None) else "all"}
-        every_top = (found == reconstructable).all(axis=1)
         for name, subset in (("all_events", usable), ("complete_events", complete)):
             chosen = in_row & subset
             row[name] = {

@@ -102,16 +102,19 @@ def gradient_and_hessian(likelihood: Likelihood, theta: torch.Tensor, jets: torc
     return value.detach(), g.detach(), torch.stack(rows, dim=1)
 
 
+def energy_of(pt: np.ndarray, eta: np.ndarray, mass: np.ndarray) -> np.ndarray:
+    """E from (pT, eta, m), in double precision."""
+    return np.sqrt((pt.astype(np.float64) * np.cosh(eta)) ** 2 + mass.astype(np.float64) ** 2)
+
+
 def prepare(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: np.ndarray, slots: np.ndarray
             ) -> tuple[torch.Tensor, torch.Tensor]:
     """Rows of (jets (rows, 6, 4), categories (rows, 6)) for assignments `slots` (rows, 6) of
     jets given per row (rows, jets)."""
     rows = np.arange(len(slots))[:, None]
     pt, eta, phi, mass = (np.asarray(a, dtype=np.float64)[rows, slots] for a in (pt, eta, phi, mass))
-    p = pt * np.cosh(eta)
-    energy = np.sqrt(p**2 + mass**2)
     direction = np.stack([np.cos(phi) / np.cosh(eta), np.sin(phi) / np.cosh(eta), np.tanh(eta)], axis=-1)
-    jets = np.concatenate([energy[..., None], direction], axis=-1)
+    jets = np.concatenate([energy_of(pt, eta, mass)[..., None], direction], axis=-1)
     is_b = np.isin(np.arange(6), B_SLOTS)
     return torch.from_numpy(jets), torch.from_numpy(category(np.broadcast_to(is_b, eta.shape), eta))
 

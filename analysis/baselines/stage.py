@@ -3,6 +3,7 @@ events, then assign every test sample with chi^2 and with the kinematic likeliho
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from analysis.config import Config
 from analysis.matching import MATCHED
 from analysis.provenance import now, write_json, write_meta
 
+log = logging.getLogger(__name__)
 KINEMATICS = ("pt", "eta", "phi", "mass", "btag")
 
 
@@ -88,12 +90,8 @@ def response_pairs(data: dict) -> dict[str, np.ndarray]:
     parton = {name: data[f"parton_{name}"][matched] for name in ("pt", "eta", "mass")}
     is_b = np.zeros(targets.shape, dtype=bool)
     is_b[:, list(klfitter.B_SLOTS)] = True
-    return {"jet_energy": _energy(**jet).ravel(), "parton_energy": _energy(**parton).ravel(),
+    return {"jet_energy": klfitter.energy_of(**jet).ravel(), "parton_energy": klfitter.energy_of(**parton).ravel(),
             "is_b": is_b.ravel(), "eta": jet["eta"].ravel()}
-
-
-def _energy(pt: np.ndarray, eta: np.ndarray, mass: np.ndarray) -> np.ndarray:
-    return np.sqrt((pt.astype(np.float64) * np.cosh(eta)) ** 2 + mass.astype(np.float64) ** 2)
 
 
 def run_transfer_functions(cfg: Config, train_path: str | Path, output: str | Path, figure: str | Path) -> dict:
@@ -110,7 +108,7 @@ def run_transfer_functions(cfg: Config, train_path: str | Path, output: str | Pa
         raise ValueError(f"{train_path}: {error}") from None
     borrowed = {name: f["jets_from"] for name, f in fitted.items() if f["jets_from"] != "own"}
     if borrowed:
-        print(f"warning: too few matched training jets for their own transfer functions: {borrowed}")
+        log.warning("too few matched training jets for their own transfer functions: %s", borrowed)
     x = (pairs["jet_energy"] - pairs["parton_energy"]) / pairs["parton_energy"]
     plot_transfer_functions(fitted, {name: (x[cats == i], pairs["parton_energy"][cats == i])
                                      for i, name in enumerate(CATEGORIES)}, figure)

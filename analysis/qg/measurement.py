@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from analysis.metrics import effective_count
 from analysis.qg import calibration as cal
 from analysis.qg.samples import is_gluon, is_quark
 
@@ -165,12 +166,6 @@ def measure_bin(data: Jets, mc: Jets, edges: np.ndarray, working_points: tuple[f
             truth.append({"eps_q": eps_q, "eps_g": eps_g, "sf_q": sf_q, "sf_g": sf_g})
         result["data_truth"] = truth
     return result
-
-
-def effective_count(weight: np.ndarray) -> float:
-    """Kish's effective number of jets, (sum w)^2 / sum w^2: what cross-section weights that vary
-    across pTHat bins leave of the statistics."""
-    return float(weight.sum() ** 2 / (weight**2).sum()) if len(weight) else 0.0
 
 
 def _listed(hists: dict[str, np.ndarray]) -> dict[str, list[float]]:
