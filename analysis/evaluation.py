@@ -15,6 +15,7 @@ import numpy as np
 from analysis import assignments, datasets, metrics, reconstruction
 from analysis.config import Config
 from analysis.provenance import now, write_json, write_meta, write_text
+from analysis.tables import table
 
 log = logging.getLogger(__name__)
 ENTROPY_BINS = 50
@@ -152,7 +153,7 @@ def render_table(result: dict, fmt: str) -> str:
             c = m["correct_by_njets"][b]
             cells.append("-" if np.isnan(c["fraction"]) else f"{100 * c['fraction']:.1f} +- {100 * c['error']:.1f}")
         rows.append(cells)
-    text = _table(header, rows, fmt, "Correct assignments on matched ttbar (%)")
+    text = table(header, rows, fmt, "Correct assignments on matched ttbar (%)")
     header = ["method", "N_jets"] + [f"{kind} {col}" for kind in ("all", "complete")
                                      for col in ("event fraction", "event eff.", "top eff.")]
     rows = []
@@ -163,24 +164,11 @@ def render_table(result: dict, fmt: str) -> str:
                 r = row[kind]
                 cells += [f"{r['event_fraction']:.3f}", _number(r["event_efficiency"]), f"{r['top_efficiency']:.3f}"]
             rows.append(cells)
-    return text + "\n" + _table(header, rows, fmt, "SPANet-style efficiencies on ttbar")
+    return text + "\n" + table(header, rows, fmt, "SPANet-style efficiencies on ttbar")
 
 
 def _number(value: float) -> str:
     return "-" if np.isnan(value) else f"{value:.3f}"
-
-
-def _table(header: list[str], rows: list[list[str]], fmt: str, caption: str) -> str:
-    if fmt == "md":
-        lines = [f"**{caption}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
-        return "\n".join(lines) + "\n"
-    escape = str.maketrans({"_": r"\_", "%": r"\%", ">": r"$>$", "+": "+"})
-    lines = [r"\begin{table}", rf"\caption{{{caption.translate(escape)}}}", r"\begin{tabular}{" + "l" * len(header) + "}",
-             r"\hline", " & ".join(h.translate(escape) for h in header) + r" \\", r"\hline"]
-    lines += [" & ".join(c.translate(escape).replace("+-", r"$\pm$") for c in r) + r" \\" for r in rows]
-    lines += [r"\hline", r"\end{tabular}", r"\end{table}"]
-    return "\n".join(lines) + "\n"
 
 
 def run_figures(cfg: Config, metrics_path: str | Path, table_paths: dict[str, str | Path],

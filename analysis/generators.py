@@ -15,6 +15,7 @@ import numpy as np
 from analysis.config import Config
 from analysis.provenance import now, write_json, write_meta, write_text
 from analysis.selection import SHAPE_FEATURES
+from analysis.tables import table
 
 PULL_LIMIT = 3.0
 """A difference counts as significant beyond this many standard deviations."""
@@ -83,16 +84,13 @@ def render(result: dict) -> str:
     if not alternatives:
         return (f"**Generator dependence (nominal: {nominal})**\n\nNo alternative samples: add them under "
                 "`generators:` in the config.\n")
-    lines = [f"**Generator dependence (nominal: {nominal})**", "",
-             "| quantity | " + " | ".join(alternatives) + " |", "|---|" + "---|" * len(alternatives)]
-    cells = [_cell(result["matched_fraction"][s]) for s in alternatives]
-    lines.append("| matched fraction | " + " | ".join(cells) + " |")
+    rows = [["matched fraction", *(_cell(result["matched_fraction"][s]) for s in alternatives)]]
     for method, entry in result["methods"].items():
-        cells = [_cell(entry["samples"][s]["inclusive"]) if s in entry["samples"] else "-" for s in alternatives]
-        lines.append(f"| {method} correct | " + " | ".join(cells) + " |")
-    lines += ["", "Each cell: value (difference to nominal +- its error, pull). "
-              f"|pull| > {result['pull_limit']:g} is marked **."]
-    return "\n".join(lines) + "\n"
+        rows.append([f"{method} correct", *(_cell(entry["samples"][s]["inclusive"]) if s in entry["samples"] else "-"
+                                            for s in alternatives)])
+    return (table(["quantity", *alternatives], rows, "md", f"Generator dependence (nominal: {nominal})") + "\n"
+            + "Each cell: value (difference to nominal +- its error, pull). "
+            f"|pull| > {result['pull_limit']:g} is marked **.\n")
 
 
 def _cell(d: dict) -> str:

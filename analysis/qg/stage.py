@@ -15,6 +15,7 @@ from analysis.datasets import SETS
 from analysis.provenance import now, write_json, write_meta, write_text
 from analysis.qg import samples as qgsamples
 from analysis.qg.measurement import Jets, measure_bin, performance, templates
+from analysis.tables import table
 
 log = logging.getLogger(__name__)
 MIN_JETS = 20
@@ -72,34 +73,36 @@ def _too_few(mc: Jets, data: Jets) -> str | None:
 
 def render(calibration: dict) -> str:
     """Tagger performance and the scale factors as Markdown tables."""
-    lines = [f"**Quark/gluon taggers** (MC: {calibration['mc']}, data: {calibration['data']})", "",
-             "| tagger | AUC (MC) | 1/eps_g at eps_q = 50 % (MC) | AUC (data) | 1/eps_g (data) |", "|---|---|---|---|---|"]
+    performance_rows = []
     for name in calibration["tagger_order"]:
         tagger = calibration["taggers"][name]
-        cells = [f"{p['auc']:.3f} | {p['gluon_rejection_at_50']:.1f}" if p else "- | -"
+        cells = [[f"{p['auc']:.3f}", f"{p['gluon_rejection_at_50']:.1f}"] if p else ["-", "-"]
                  for p in (tagger["performance"]["mc"], tagger["performance"]["data"])]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        performance_rows.append([name, *cells[0], *cells[1]])
     truth = calibration["data_has_truth"]
-    lines += ["", "**Scale factors** (value +- total uncertainty" + ("; [true value of the pseudo-data]" if truth else "")
-              + ")", "", "| tagger | pT [GeV] | WP | method | SF_q | SF_g |", "|---|---|---|---|---|---|"]
+    rows = []
     for name in calibration["tagger_order"]:
         for b in calibration["taggers"][name]["bins"]:
             pt = f"{b['pt'][0]:g}-{b['pt'][1]:g}"
             if "skipped" in b:
-                lines.append(f"| {name} | {pt} | - | - | skipped: {b['skipped']} | |")
+                rows.append([name, pt, "-", "-", f"skipped: {b['skipped']}", ""])
                 continue
             for i, wp in enumerate(calibration["working_points"]):
                 for method, result in b["methods"].items():
                     if "failed" in result:
-                        lines.append(f"| {name} | {pt} | {wp:.0%} | {method} | failed: {result['failed']} | |")
+                        rows.append([name, pt, f"{wp:.0%}", method, f"failed: {result['failed']}", ""])
                         continue
                     point = result["working_points"][i]
                     cells = []
                     for flavour in ("q", "g"):
                         known = f" [{b['data_truth'][i][f'sf_{flavour}']:.3f}]" if truth else ""
                         cells.append(f"{point[f'sf_{flavour}']:.3f} +- {point[f'sf_{flavour}_unc']['total']:.3f}{known}")
-                    lines.append(f"| {name} | {pt} | {wp:.0%} | {method} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+                    rows.append([name, pt, f"{wp:.0%}", method, *cells])
+    return (table(["tagger", "AUC (MC)", "1/eps_g at eps_q = 50 % (MC)", "AUC (data)", "1/eps_g (data)"],
+                  performance_rows, "md", f"Quark/gluon taggers (MC: {calibration['mc']}, data: {calibration['data']})")
+            + "\n" + table(["tagger", "pT [GeV]", "WP", "method", "SF_q", "SF_g"], rows, "md",
+                           "Scale factors (value +- total uncertainty"
+                           + ("; [true value of the pseudo-data])" if truth else ")")))
 
 
 def run_qg_calibration(cfg: Config, sample_paths: Sequence[str | Path], score_paths: dict[str, str | Path],
