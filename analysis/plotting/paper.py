@@ -110,11 +110,8 @@ def fig06_valid_fraction(metrics: dict, path: str | Path) -> None:
         v = m["valid_vs_threshold"]
         for category, colour in colours.items():
             ax.plot(v["threshold"], v[category], style, color=colour, label=f"{method}, {category}")
-    ax.set_xlabel("predictive entropy threshold")
-    ax.set_ylabel("fraction valid and accepted")
     ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=9, ncol=2)
-    label(ax)
+    finish(ax, "predictive entropy threshold", "fraction valid and accepted", fontsize=9, ncol=2)
     save(fig, path)
 
 
@@ -131,11 +128,8 @@ def fig07_correct_vs_njets(metrics: dict, path: str | Path) -> None:
         ax.errorbar(x + shift, [bins[k]["fraction"] for k in keys], yerr=[bins[k]["error"] for k in keys],
                     marker="os^vDP*"[i % 7], ls="none", color=colours[method], label=method)
     ax.set_xticks(x, [k.replace(">= ", r"$\geq$") for k in keys])
-    ax.set_xlabel(r"$N_{jets}$")
-    ax.set_ylabel("fraction of correct assignments")
     ax.set_ylim(0, 1)
-    ax.legend(fontsize=11)
-    label(ax)
+    finish(ax, r"$N_{jets}$", "fraction of correct assignments", fontsize=11)
     save(fig, path)
 
 
@@ -186,12 +180,10 @@ def fig10_per_sample(metrics: dict, path: str | Path) -> None:
         for sample, per in m["per_sample"].items():
             c = per["performance_curve"]
             ax.plot(c["correct"], 1 - np.asarray(c["wrong"]), label=sample)
-        ax.set_xlabel(r"correct fraction (matched $t\bar{t}$)")
-        ax.set_ylabel(r"1 - wrong fraction (matched $t\bar{t}$)")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
-        ax.legend(fontsize=11, title=method)
-        label(ax)
+        finish(ax, r"correct fraction (matched $t\bar{t}$)", r"1 - wrong fraction (matched $t\bar{t}$)",
+               fontsize=11, title=method)
     save(fig, path)
 
 
@@ -209,10 +201,8 @@ def generators_correct(metrics: dict, path: str | Path) -> None:
         ax.errorbar(x, [v["fraction"] for v in values if v], yerr=[v["error"] for v in values if v],
                     marker="os^vD"[k % 5], ls="none", label=sample)
     ax.set_xticks(range(len(methods)), methods, rotation=30, fontsize=13)
-    ax.set_ylabel(r"correct fraction (matched $t\bar{t}$)")
     ax.set_ylim(0, 1)
-    ax.legend(fontsize=11)
-    label(ax)
+    finish(ax, "", r"correct fraction (matched $t\bar{t}$)", fontsize=11)
     save(fig, path)
 
 
@@ -243,11 +233,9 @@ def fig11_entropy(metrics: dict, path: str | Path) -> None:
             if counts.sum() > 0:
                 mplhep.histplot(counts / counts.sum(), d["edges"], ax=ax, label=GROUP_LABELS[group],
                                 color=GROUP_COLOURS[group])
-        ax.set_xlabel(m["score_name"].replace("predictive entropy", r"predictive entropy $\mathbb{H}[Y]$"))
-        ax.set_ylabel("fraction of events")
         ax.set_yscale("log")
-        ax.legend(fontsize=11, title=method)
-        label(ax)
+        finish(ax, m["score_name"].replace("predictive entropy", r"predictive entropy $\mathbb{H}[Y]$"),
+               "fraction of events", fontsize=11, title=method)
     save(fig, path)
 
 
@@ -293,10 +281,7 @@ def fig13_latency(benchmarks: dict[str, dict], path: str | Path) -> None:
                 per_event = [b[key.format(k)] * 1e3 if "_s_per_event" in key else 1e3 / b[key.format(k)] for k in n]
                 ax.plot(n, per_event, marker=marker, ls=":", label=text)
     ax.set_yscale("log")
-    ax.set_xlabel(r"$N_{jets}$ (SAJA: all jets; fits: leading jets)")
-    ax.set_ylabel("time per event [ms]")
-    ax.legend(fontsize=10)
-    label(ax)
+    finish(ax, r"$N_{jets}$ (SAJA: all jets; fits: leading jets)", "time per event [ms]", fontsize=10)
     save(fig, path)
 
 
