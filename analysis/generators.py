@@ -50,7 +50,7 @@ def study(cfg: Config, metrics: dict, tables: dict[str, dict]) -> dict:
     observation: shape inputs are more sensitive to the parton shower)."""
     nominal, *alternatives = cfg.generators()
     out = {"nominal": nominal, "alternatives": alternatives, "pull_limit": PULL_LIMIT,
-           "labels": {s: getattr(cfg.samples[s], "label", "") or s for s in cfg.generators()},
+           "labels": {s: cfg.samples[s].label or s for s in cfg.generators()},
            "matched_fraction": {}, "methods": {}, "shape_sensitivity": {}}
     for sample in alternatives:
         out["matched_fraction"][sample] = difference(matched_fraction(tables[sample]), matched_fraction(tables[nominal]))

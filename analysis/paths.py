@@ -95,7 +95,7 @@ def qg_model_dir(tag: str, tagger: str) -> str:
 
 def qg_scores_file(tag: str, tagger: str) -> str:
     """A tagger's output on every jet of the q/g samples."""
-    return f"{results_dir(tag)}/qg/taggers/{tagger}/scores.h5"
+    return f"{qg_model_dir(tag, tagger)}/scores.h5"
 
 
 def qg_calibration_file(tag: str, ext: str = "json") -> str:

@@ -114,7 +114,7 @@ def run_qg_calibration(cfg: Config, sample_paths: Sequence[str | Path], score_pa
     mc_sample, data_sample = loaded[study.mc], loaded[study.data]
     test = mc_sample["set"] == SETS.index("test")
     out = {"mc": study.mc, "data": study.data,
-           "labels": {name: cfg.event_samples()[name].label or name for name in (study.mc, study.data)},
+           "labels": {name: cfg.qg_samples[name].label or name for name in (study.mc, study.data)},
            "pt_bins": list(study.pt_bins), "output_edges": np.linspace(0, 1, study.output_bins + 1).tolist(),
            "working_points": list(study.working_points), "quantile_bins": list(study.quantile_bins),
            "data_has_truth": bool((data_sample["flavour"] >= 0).all()), "tagger_order": list(score_paths),
