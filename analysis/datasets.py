@@ -26,8 +26,9 @@ import numpy as np
 import yaml
 
 from analysis.config import Config
+from analysis.jagged import padded
 from analysis.labels import CATEGORIES, LABELS, SLOTS
-from analysis.matching import MATCHED, UNMATCHED, padded
+from analysis.matching import MATCHED, UNMATCHED
 from analysis.provenance import atomic_output, now, write_meta, write_text
 from analysis.selection import SHAPE_FEATURES
 

@@ -1,8 +1,9 @@
 """Exclusive Delta R jet-parton matching and the truth labels (SAJA paper sec. 3).
 
 All jet-parton pairs closer than dr_max are candidates; the nearest pair is matched first and
-both its jet and parton are removed, until no candidate pair is left. Columnar: each of the at
-most six rounds is one argmin over the (events, jets x partons) distance matrix.
+both its jet and parton are removed, until no candidate pair is left. Columnar: the candidate
+pairs of all events are flat arrays, and each of the at most six rounds matches the nearest
+remaining pair of every event at once.
 
 Per jet a label in LABELS (1 = top, 2 = antitop; slot order of analysis.partons), per parton
 the matched jet index (-1 if none), per event a category in CATEGORIES: `matched` when all six
@@ -17,8 +18,10 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
+from analysis import jagged
 from analysis.config import Config
 from analysis.events.kinematics import wrap_phi
+from analysis.jagged import padded
 from analysis.labels import CATEGORIES, LABELS, SLOTS
 from analysis.provenance import atomic_output, now, write_json, write_meta
 
@@ -29,37 +32,60 @@ MATCHED, UNMATCHED, BACKGROUND = range(3)
 N_PARTONS = len(SLOTS)
 
 
-def padded(values: ak.Array, length: int, fill: float = np.nan) -> np.ndarray:
-    """Jagged -> (events, length) float64 array, `fill` where there is no entry."""
-    return ak.to_numpy(ak.fill_none(ak.pad_none(values, length, clip=True, axis=1), fill)).astype(np.float64)
-
-
 def delta_r(eta1: np.ndarray, phi1: np.ndarray, eta2: np.ndarray, phi2: np.ndarray) -> np.ndarray:
-    return np.hypot(eta1 - eta2, wrap_phi(phi1 - phi2))
+    return np.sqrt(delta_r2(eta1, phi1, eta2, phi2))
 
 
-def match_padded(jet_eta: np.ndarray, jet_phi: np.ndarray, parton_eta: np.ndarray, parton_phi: np.ndarray,
-                 dr_max: float) -> np.ndarray:
-    """Matched jet index per parton, (events, partons), -1 if none. NaN marks padding."""
-    n_events, n_jets = jet_eta.shape
-    n_partons = parton_eta.shape[1]
-    with np.errstate(invalid="ignore"):
-        dr = delta_r(jet_eta[:, :, None], jet_phi[:, :, None], parton_eta[:, None, :], parton_phi[:, None, :])
-        dr = np.where(dr < dr_max, dr, np.inf)  # NaN (padding) compares False
-    flat = dr.reshape(n_events, n_jets * n_partons)
-    parton_jet = np.full((n_events, n_partons), -1, dtype=np.int64)
-    rows = np.arange(n_events)
-    for _ in range(min(n_jets, n_partons)):
-        best = np.argmin(flat, axis=1) if flat.size else np.zeros(n_events, dtype=np.int64)
-        found = np.isfinite(flat[rows, best]) if flat.size else np.zeros(n_events, dtype=bool)
-        if not found.any():
-            break
-        ev = rows[found]
-        jet, parton = np.divmod(best[found], n_partons)
-        parton_jet[ev, parton] = jet
-        dr[ev, jet, :] = np.inf
-        dr[ev, :, parton] = np.inf
-    return parton_jet
+def delta_r2(eta1: np.ndarray, phi1: np.ndarray, eta2: np.ndarray, phi2: np.ndarray) -> np.ndarray:
+    """Delta R squared: orders pairs as Delta R does, without the square root."""
+    d_eta, d_phi = eta1 - eta2, wrap_phi(phi1 - phi2)
+    return d_eta * d_eta + d_phi * d_phi
+
+
+class Pairs:
+    """Every jet-parton pair of a set of events with its Delta R squared, in the order that
+    breaks ties (event, then jet, then parton), as the per-event reference loop does.
+
+    Jets are flat (all jets of all events, `n_jets` per event); partons are (events, partons)
+    with NaN for a missing one. Built once, matched at any dr_max (the dr_max scan)."""
+
+    def __init__(self, jet_eta: np.ndarray, jet_phi: np.ndarray, n_jets: np.ndarray,
+                 parton_eta: np.ndarray, parton_phi: np.ndarray):
+        self.event = jagged.event_index(n_jets)
+        self.jet_in_event = jagged.local_index(n_jets)
+        self.shape = parton_eta.shape
+        with np.errstate(invalid="ignore"):
+            self.dr2 = delta_r2(jet_eta[:, None], jet_phi[:, None], parton_eta[self.event], parton_phi[self.event])
+
+    @classmethod
+    def of(cls, events: ak.Array) -> Pairs:
+        """The pairs of skim records (jets and partons)."""
+        jets = ak.to_packed(events.jets[["eta", "phi"]])
+        return cls(jagged.flat(jets.eta).astype(np.float64), jagged.flat(jets.phi).astype(np.float64),
+                   jagged.counts(jets), padded(events.partons.eta, N_PARTONS), padded(events.partons.phi, N_PARTONS))
+
+    def match(self, dr_max: float) -> np.ndarray:
+        """Matched jet index per parton, (events, partons), -1 if none.
+
+        Each round matches the nearest pair left in every event (the first in tie order), then
+        drops the pairs that share its jet or its parton."""
+        with np.errstate(invalid="ignore"):
+            pair = np.flatnonzero(self.dr2 < dr_max**2)  # NaN (no parton) compares False
+        jet, parton = np.divmod(pair, self.shape[1])
+        distance, event = self.dr2.ravel()[pair], self.event[jet]
+        parton_jet = np.full(self.shape, -1, dtype=np.int64)
+        jet_taken = np.zeros(len(self.event), dtype=bool)
+        while len(jet):
+            starts_event = np.concatenate([[True], event[1:] != event[:-1]])
+            group = np.cumsum(starts_event) - 1
+            nearest = np.minimum.reduceat(distance, np.flatnonzero(starts_event))
+            tied = np.flatnonzero(distance == nearest[group])
+            first = tied[np.concatenate([[True], group[tied[1:]] != group[tied[:-1]]])]
+            parton_jet[event[first], parton[first]] = self.jet_in_event[jet[first]]
+            jet_taken[jet[first]] = True
+            free = ~jet_taken[jet] & (parton_jet[event, parton] < 0)
+            jet, parton, distance, event = jet[free], parton[free], distance[free], event[free]
+        return parton_jet
 
 
 def jet_labels(parton_jet: np.ndarray, n_jets: np.ndarray) -> ak.Array:
@@ -74,16 +100,14 @@ def jet_labels(parton_jet: np.ndarray, n_jets: np.ndarray) -> ak.Array:
 
 def match_events(events: ak.Array, dr_max: float) -> tuple[np.ndarray, np.ndarray]:
     """(parton_jet (events, 6), category (events,)) for skim records."""
-    n_jets = ak.to_numpy(ak.num(events.jets)).astype(np.int64)
-    width = max(int(n_jets.max(initial=0)), 1)
-    has_partons = ak.to_numpy(ak.num(events.partons)) == N_PARTONS
-    parton_eta = padded(events.partons.eta, N_PARTONS)
-    parton_phi = padded(events.partons.phi, N_PARTONS)
-    parton_jet = match_padded(padded(events.jets.eta, width), padded(events.jets.phi, width),
-                              parton_eta, parton_phi, dr_max)
+    parton_jet = Pairs.of(events).match(dr_max)
+    return parton_jet, categories(events, parton_jet)
+
+
+def categories(events: ak.Array, parton_jet: np.ndarray) -> np.ndarray:
+    has_partons = jagged.counts(events.partons) == N_PARTONS
     all_matched = (parton_jet >= 0).all(axis=1)
-    category = np.where(~has_partons, BACKGROUND, np.where(all_matched, MATCHED, UNMATCHED)).astype(np.int8)
-    return parton_jet, category
+    return np.where(~has_partons, BACKGROUND, np.where(all_matched, MATCHED, UNMATCHED)).astype(np.int8)
 
 
 class MatchingTables:
@@ -100,8 +124,9 @@ class MatchingTables:
     def fill(self, events: ak.Array, parton_jet: np.ndarray, category: np.ndarray) -> None:
         ttbar = category != BACKGROUND
         self.ttbar_events += int(ttbar.sum())
+        pairs = Pairs.of(events[ttbar])
         for i, dr in enumerate(self.dr_scan):
-            scanned, _ = match_events(events[ttbar], dr)
+            scanned = pairs.match(dr)
             self.matched_by_dr[i] += int((scanned >= 0).all(axis=1).sum())
         matched = category == MATCHED
         n_jets = ak.to_numpy(ak.num(events.jets))[matched]

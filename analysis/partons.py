@@ -28,7 +28,8 @@ def find_ttbar_partons(particles: ak.Array) -> ak.Array:
     when the record holds no fully hadronic t tbar decay chain (QCD, leptonic W decays)."""
     counts = ak.to_numpy(ak.num(particles))
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    flat = {f: ak.to_numpy(ak.flatten(particles[f])) for f in PARTON_FIELDS}
+    every = ak.flatten(particles[list(PARTON_FIELDS)])  # one flatten for all fields
+    flat = {f: ak.to_numpy(every[f]) for f in PARTON_FIELDS}
     record = _Record(flat, offsets)
 
     rows, complete = [], np.ones(len(counts), dtype=bool)

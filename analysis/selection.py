@@ -16,6 +16,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
+from analysis import jagged
 from analysis.config import Config, Cuts
 from analysis.events import delphes
 from analysis.events.jets import SHAPE_BRANCHES
@@ -70,7 +71,11 @@ def inspect_layout(files: Sequence[str | Path]) -> Layout:
 
 def used_jets(jets: ak.Array, cuts: Cuts) -> ak.Array:
     """Jets entering the analysis: pT and abs(eta) thresholds."""
-    return jets[(jets.pt > cuts.jet_pt_min) & (np.abs(jets.eta) < cuts.jet_eta_max)]
+    return jagged.select(jets, _used(jagged.flat(jets.pt), jagged.flat(jets.eta), cuts))
+
+
+def _used(pt: np.ndarray, eta: np.ndarray, cuts: Cuts) -> np.ndarray:
+    return (pt > cuts.jet_pt_min) & (np.abs(eta) < cuts.jet_eta_max)
 
 
 def cut_names(cuts: Cuts) -> tuple[str, ...]:
@@ -83,11 +88,15 @@ def cut_names(cuts: Cuts) -> tuple[str, ...]:
 
 
 def event_cuts(jets: ak.Array, cuts: Cuts) -> list[np.ndarray]:
-    """Cumulative pass masks after each cut of `cut_names`, for already `used_jets`."""
-    hard = jets.pt > cuts.n_jets_pt_min
-    n_hard = ak.to_numpy(ak.sum(hard, axis=1))
-    n_btag = ak.to_numpy(ak.sum(hard & (jets.btag > 0), axis=1))
-    ht = ak.to_numpy(ak.sum(jets.pt, axis=1))
+    """Cumulative pass masks after each cut of `cut_names`, from all jets of each event (only
+    the `used_jets` count)."""
+    n = jagged.counts(jets)
+    pt = jagged.flat(jets.pt).astype(np.float64)
+    used = _used(pt, jagged.flat(jets.eta), cuts)
+    hard = used & (pt > cuts.n_jets_pt_min)
+    n_hard = jagged.per_event_count(hard, n)
+    n_btag = jagged.per_event_count(hard & (jagged.flat(jets.btag) > 0), n)
+    ht = jagged.per_event_sum(np.where(used, pt, 0.0), n)
     masks = [np.ones(len(jets), dtype=bool)]
     for passed in (n_hard >= cuts.n_jets_min, n_btag >= cuts.n_btag_min, ht > cuts.ht_min):
         masks.append(masks[-1] & passed)
@@ -125,13 +134,12 @@ def skim_step(arrays: dict[str, ak.Array], path: Path, layout: Layout, cuts: Cut
     event = arrays["Event"][:, 0]  # Delphes' Event collection holds one entry per event
     numbers = ak.to_numpy(event.Number).astype(np.int64)
     _require_finite(jets, path, numbers)
-    jets = used_jets(jets, cuts)
     weight = ak.to_numpy(event.Weight).astype(np.float64)
     weight_pb = weight * scale
     masks = event_cuts(jets, cuts)
     cutflow.fill(masks, weight, weight_pb)
     passed = masks[-1]
-    jets = jets[passed]
+    jets = used_jets(jets[passed], cuts)
     if layout.has_particles:
         partons = find_ttbar_partons(arrays["Particle"][passed])
     else:

@@ -79,11 +79,11 @@ def peak_rss(files: list[Path], events: int, out: Path) -> float:
 
 
 def columnar(arrays: dict[str, ak.Array], cfg: configlib.Config) -> int:
-    jets = used_jets(ak.zip({"pt": arrays["Jet"].PT, "eta": arrays["Jet"].Eta, "phi": arrays["Jet"].Phi,
-                             "btag": arrays["Jet"].BTag}), cfg.cuts)
+    jets = ak.zip({"pt": arrays["Jet"].PT, "eta": arrays["Jet"].Eta, "phi": arrays["Jet"].Phi,
+                   "btag": arrays["Jet"].BTag})
     passed = event_cuts(jets, cfg.cuts)[-1]
-    events = ak.zip({"jets": jets[passed], "partons": find_ttbar_partons(arrays["Particle"][passed])},
-                    depth_limit=1)
+    events = ak.zip({"jets": used_jets(jets[passed], cfg.cuts),
+                     "partons": find_ttbar_partons(arrays["Particle"][passed])}, depth_limit=1)
     parton_jet, _ = match_events(events, cfg.matching.dr_max)
     return int((parton_jet >= 0).all(axis=1).sum())
 

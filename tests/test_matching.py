@@ -7,7 +7,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from analysis.matching import BACKGROUND, LABELS, MATCHED, UNMATCHED, jet_labels, match_events, match_padded
+from analysis.matching import BACKGROUND, LABELS, MATCHED, UNMATCHED, Pairs, jet_labels, match_events
 from analysis.selection import run_skim
 
 from . import reference
@@ -17,9 +17,16 @@ from .delphes_builders import ttbar_record, write_delphes
 pytestmark = pytest.mark.xdist_group("pipeline")  # one worker builds the shared pipeline fixture
 
 
+def match_lists(jets, partons, dr_max):
+    """Columnar matching of events given as lists of (eta, phi) jets and partons."""
+    flat = np.array([jet for event in jets for jet in event], dtype=float).reshape(-1, 2)
+    partons = np.array(partons, dtype=float)
+    pairs = Pairs(flat[:, 0], flat[:, 1], np.array([len(event) for event in jets]), partons[..., 0], partons[..., 1])
+    return pairs.match(dr_max).tolist()
+
+
 def match_one(jets, partons, dr_max=0.3):
-    jets, partons = np.array([jets], dtype=float), np.array([partons], dtype=float)
-    return match_padded(jets[..., 0], jets[..., 1], partons[..., 0], partons[..., 1], dr_max)[0].tolist()
+    return match_lists([jets], [partons], dr_max)[0]
 
 
 def test_nearest_pair_wins_a_contested_jet():
@@ -29,6 +36,13 @@ def test_nearest_pair_wins_a_contested_jet():
     assert match_one(jets, partons) == [1, 0]
     # without jet 1, parton 0 stays unmatched: jets are used once
     assert match_one(jets[:1], partons) == [-1, 0]
+
+
+def test_exact_ties_go_to_the_first_jet_then_the_first_parton():
+    assert match_one([(0.0, 0.0)], [(0.1, 0.0), (-0.1, 0.0)]) == [0, -1]
+    assert match_one([(0.1, 0.0), (-0.1, 0.0)], [(0.0, 0.0)]) == [0]
+    assert match_one([(0.0, 0.1), (0.0, -0.1)], [(0.0, 0.0), (0.0, 0.2)]) == [0, -1]  # jet 0 twice tied
+    assert match_lists([[(0.0, 0.0)], [], [(0.5, 1.0)]], [[(0.1, 0.0)], [(0.0, 0.0)], [(0.5, 1.1)]], 0.3) == [[0], [-1], [0]]
 
 
 def test_delta_phi_wraps_at_pi():
@@ -55,18 +69,11 @@ def random_events(n, rng):
 def test_columnar_matching_agrees_with_the_loop_on_crowded_events():
     rng = np.random.default_rng(5)
     jets, partons = random_events(3000, rng)
-    width = 12
-    jet_eta = np.full((len(jets), width), np.nan)
-    jet_phi = np.full((len(jets), width), np.nan)
-    for i, event in enumerate(jets):
-        for j, (eta, phi) in enumerate(event):
-            jet_eta[i, j], jet_phi[i, j] = eta, phi
-    parton_arr = np.array(partons)
     for dr_max in (0.3, 0.6):
-        columnar = match_padded(jet_eta, jet_phi, parton_arr[..., 0], parton_arr[..., 1], dr_max)
+        columnar = match_lists(jets, partons, dr_max)
         loop = [reference.match_event(j, p, dr_max) for j, p in zip(jets, partons, strict=True)]
-        assert columnar.tolist() == loop
-        assert 0.05 < (columnar >= 0).mean() < 0.95  # crowded enough to make choices
+        assert columnar == loop
+        assert 0.05 < (np.array(columnar) >= 0).mean() < 0.95  # crowded enough to make choices
 
 
 def test_columnar_matching_agrees_with_the_loop_on_generated_ttbar(pipeline):

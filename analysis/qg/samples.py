@@ -35,7 +35,7 @@ from analysis.datasets import H5_OPTIONS, SETS, assign_sets, split_fractions
 from analysis.events import delphes
 from analysis.events.jets import shape_moments
 from analysis.events.kinematics import wrap_phi
-from analysis.matching import padded
+from analysis.jagged import padded
 from analysis.normalisation import weight_scales
 from analysis.provenance import atomic_output, now, write_meta
 
