@@ -1,10 +1,15 @@
-"""Per-event (jagged) arrays handled as one flat numpy array plus the counts per event.
+"""Per-event (jagged) collections handled as flat numpy columns plus the count per event.
 
-The skim and the matching touch every jet of every event a handful of times. Awkward's general
-broadcasting and jagged slicing cost more per call than the whole numpy gather or scatter they
-stand for at our sizes (tens of thousands of events), so the hot paths use these few helpers.
+The skim, the parton finding and the matching touch every jet and particle of every event a
+handful of times. Awkward's general broadcasting and jagged slicing cost more per call than the
+numpy gather or scatter they stand for at our sizes (tens of thousands of events per step), so
+these stages flatten a collection once (`Columns.of`), compute with numpy, and build awkward
+records again only for their output (`Columns.to_awkward`).
 """
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import awkward as ak
 import numpy as np
@@ -15,11 +20,6 @@ def counts(array: ak.Array) -> np.ndarray:
     return ak.to_numpy(ak.num(array, axis=1)).astype(np.int64)
 
 
-def flat(values: ak.Array) -> np.ndarray:
-    """All entries of a jagged numeric array, event after event."""
-    return ak.to_numpy(ak.flatten(values, axis=1))
-
-
 def event_index(n: np.ndarray) -> np.ndarray:
     """For each flat entry, the event it belongs to (`n`: counts per event)."""
     return np.repeat(np.arange(len(n)), n)
@@ -27,34 +27,91 @@ def event_index(n: np.ndarray) -> np.ndarray:
 
 def local_index(n: np.ndarray) -> np.ndarray:
     """For each flat entry, its position inside its event (`n`: counts per event)."""
-    starts = np.cumsum(n) - n
-    return np.arange(int(n.sum())) - np.repeat(starts, n)
+    return np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
 
 
-def per_event_sum(values: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Sum of the flat `values` per event, in float64, added in entry order."""
-    return np.bincount(event_index(n), weights=values, minlength=len(n))
+def per_event_sum(values: np.ndarray, n: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+    """Sum of the flat `values` per event, accumulated in `dtype` (0 for an empty event)."""
+    total = np.zeros(len(n), dtype)
+    filled = n > 0
+    if filled.any():  # reduceat: one pass, segments starting at each non-empty event
+        total[filled] = np.add.reduceat(values, (np.cumsum(n) - n)[filled], dtype=dtype)
+    return total
 
 
 def per_event_count(keep: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Number of true entries of the flat mask `keep` per event."""
-    running = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+    running = np.zeros(len(keep) + 1, dtype=np.int32 if len(keep) < 2**31 else np.int64)
+    np.cumsum(keep, out=running[1:])  # a running count is cheaper than a sum per event
     ends = np.cumsum(n)
-    return running[ends] - running[ends - n]
+    return (running[ends] - running[ends - n]).astype(np.int64)
 
 
-def select(array: ak.Array, keep: np.ndarray) -> ak.Array:
-    """The entries of each event where the flat mask `keep` is true (order kept)."""
-    return ak.unflatten(ak.flatten(array, axis=1)[keep], per_event_count(keep, counts(array)))
-
-
-def padded(values: ak.Array, length: int, fill: float = np.nan) -> np.ndarray:
-    """Jagged -> (events, length) float64 array: the first `length` entries of each event,
-    `fill` after them (and for missing entries)."""
-    n = counts(values)
-    entries = ak.to_numpy(ak.fill_none(ak.flatten(values, axis=1), fill)).astype(np.float64)
+def _pad(entries: np.ndarray, n: np.ndarray, length: int, fill: float) -> np.ndarray:
     position = local_index(n)
     inside = position < length
     out = np.full((len(n), length), fill, dtype=np.float64)
     out[event_index(n)[inside], position[inside]] = entries[inside]
     return out
+
+
+def padded(values: ak.Array, length: int, fill: float = np.nan) -> np.ndarray:
+    """Jagged -> (events, length) float64 array: the first `length` entries of each event,
+    `fill` after them (and for missing entries)."""
+    entries = ak.to_numpy(ak.fill_none(ak.flatten(values, axis=1), fill))
+    return _pad(entries, counts(values), length, fill)
+
+
+def _lists_of_flat_records(layout: ak.contents.Content, names: Mapping[str, str]) -> bool:
+    return (isinstance(layout, ak.contents.ListOffsetArray) and isinstance(layout.content, ak.contents.RecordArray)
+            and all(field in layout.content.fields and isinstance(layout.content.content(field), ak.contents.NumpyArray)
+                    and layout.content.content(field).data.ndim == 1 for field in names))
+
+
+@dataclass(frozen=True)
+class Columns:
+    """One jagged collection of many events (their jets, or their particles) as flat numpy
+    columns, event after event, and the number of entries of each event."""
+
+    counts: np.ndarray
+    fields: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, array: ak.Array, names: Sequence[str] | Mapping[str, str]) -> Columns:
+        """The columns `names` of a jagged record array, flattened once; a mapping renames
+        (source field -> column)."""
+        names = dict(names) if isinstance(names, Mapping) else {name: name for name in names}
+        layout = ak.to_layout(array)
+        if _lists_of_flat_records(layout, names):  # as uproot reads a branch group: views, no copy
+            offsets = np.asarray(layout.offsets).astype(np.int64)
+            return cls(np.diff(offsets), {column: layout.content.content(field).data[offsets[0]:offsets[-1]]
+                                          for field, column in names.items()})
+        entries = ak.flatten(array[list(names)], axis=1)
+        return cls(counts(array), {column: ak.to_numpy(entries[field]) for field, column in names.items()})
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.fields[name]
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def select(self, events: np.ndarray | None = None, entries: np.ndarray | None = None) -> Columns:
+        """The events where the mask `events` is true (all if None), keeping their entries where
+        the flat mask `entries` is true (all if None), in order."""
+        events = np.ones(len(self), dtype=bool) if events is None else events
+        rows, counts = np.flatnonzero(np.repeat(events, self.counts)), self.counts[events]
+        if entries is not None:
+            keep = entries[rows]
+            rows, counts = rows[keep], per_event_count(keep, counts)
+        return Columns(counts, {name: values[rows] for name, values in self.fields.items()})
+
+    def astype(self, dtypes: Mapping[str, type]) -> Columns:
+        return Columns(self.counts, {name: values.astype(dtypes[name]) for name, values in self.fields.items()})
+
+    def padded(self, name: str, length: int, fill: float = np.nan) -> np.ndarray:
+        """(events, length) float64 array of one column, `fill` after each event's entries."""
+        return _pad(self.fields[name], self.counts, length, fill)
+
+    def to_awkward(self) -> ak.Array:
+        """Jagged records, one list per event."""
+        return ak.unflatten(ak.zip(dict(self.fields), depth_limit=1), self.counts)

@@ -21,7 +21,7 @@ import numpy as np
 from analysis import jagged
 from analysis.config import Config
 from analysis.events.kinematics import wrap_phi
-from analysis.jagged import padded
+from analysis.jagged import Columns
 from analysis.labels import CATEGORIES, LABELS, SLOTS
 from analysis.provenance import atomic_output, now, write_json, write_meta
 
@@ -54,15 +54,16 @@ class Pairs:
         self.event = jagged.event_index(n_jets)
         self.jet_in_event = jagged.local_index(n_jets)
         self.shape = parton_eta.shape
+        self.dr2 = np.empty((len(self.event), self.shape[1]))
         with np.errstate(invalid="ignore"):
-            self.dr2 = delta_r2(jet_eta[:, None], jet_phi[:, None], parton_eta[self.event], parton_phi[self.event])
+            for slot in range(self.shape[1]):  # slot by slot: temporaries of one value per jet
+                self.dr2[:, slot] = delta_r2(jet_eta, jet_phi, parton_eta[self.event, slot], parton_phi[self.event, slot])
 
     @classmethod
-    def of(cls, events: ak.Array) -> Pairs:
-        """The pairs of skim records (jets and partons)."""
-        jets = ak.to_packed(events.jets[["eta", "phi"]])
-        return cls(jagged.flat(jets.eta).astype(np.float64), jagged.flat(jets.phi).astype(np.float64),
-                   jagged.counts(jets), padded(events.partons.eta, N_PARTONS), padded(events.partons.phi, N_PARTONS))
+    def of(cls, jets: Columns, partons: Columns) -> Pairs:
+        """The pairs of the jets and partons (eta, phi columns) of the same events."""
+        return cls(jets["eta"], jets["phi"], jets.counts,
+                   partons.padded("eta", N_PARTONS), partons.padded("phi", N_PARTONS))
 
     def match(self, dr_max: float) -> np.ndarray:
         """Matched jet index per parton, (events, partons), -1 if none.
@@ -100,14 +101,19 @@ def jet_labels(parton_jet: np.ndarray, n_jets: np.ndarray) -> ak.Array:
 
 def match_events(events: ak.Array, dr_max: float) -> tuple[np.ndarray, np.ndarray]:
     """(parton_jet (events, 6), category (events,)) for skim records."""
-    parton_jet = Pairs.of(events).match(dr_max)
-    return parton_jet, categories(events, parton_jet)
+    jets, partons = _positions(events)
+    parton_jet = Pairs.of(jets, partons).match(dr_max)
+    return parton_jet, categories(partons.counts, parton_jet)
 
 
-def categories(events: ak.Array, parton_jet: np.ndarray) -> np.ndarray:
-    has_partons = jagged.counts(events.partons) == N_PARTONS
+def _positions(events: ak.Array) -> tuple[Columns, Columns]:
+    return Columns.of(events.jets, ("eta", "phi")), Columns.of(events.partons, ("eta", "phi"))
+
+
+def categories(n_partons: np.ndarray, parton_jet: np.ndarray) -> np.ndarray:
+    """Event category from the number of partons found (6 for t tbar) and the matching."""
     all_matched = (parton_jet >= 0).all(axis=1)
-    return np.where(~has_partons, BACKGROUND, np.where(all_matched, MATCHED, UNMATCHED)).astype(np.int8)
+    return np.where(n_partons != N_PARTONS, BACKGROUND, np.where(all_matched, MATCHED, UNMATCHED)).astype(np.int8)
 
 
 class MatchingTables:
@@ -124,7 +130,7 @@ class MatchingTables:
     def fill(self, events: ak.Array, parton_jet: np.ndarray, category: np.ndarray) -> None:
         ttbar = category != BACKGROUND
         self.ttbar_events += int(ttbar.sum())
-        pairs = Pairs.of(events[ttbar])
+        pairs = Pairs.of(*_positions(events[ttbar]))
         for i, dr in enumerate(self.dr_scan):
             scanned = pairs.match(dr)
             self.matched_by_dr[i] += int((scanned >= 0).all(axis=1).sum())

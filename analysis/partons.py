@@ -1,9 +1,9 @@
 """The six partons of t tbar -> b W+ bbar W- -> b q q' bbar q q', found in a Delphes particle record.
 
-Works on any record whose M1/D1/D2 links chain the decays: the full Pythia record a real Delphes
+Works on any record whose D1/D2 links chain the decays: the full Pythia record a real Delphes
 file carries (copies of the top and W through recoil and radiation included) as well as the
-short hard-process list the embedded generator writes. Columnar over events: the record is
-flattened once and every step is a numpy gather.
+short hard-process list the embedded generator writes. Columnar over events: the record comes
+flattened (analysis.jagged.Columns) and every step is a numpy gather.
 
 Slot order (the order of the matching, the datasets and every assignment):
     0 b1, 1 q1 of W1, 2 q2 of W1, 3 b2, 4 q1 of W2, 5 q2 of W2
@@ -12,55 +12,54 @@ where 1 is the top (PID +6), 2 the antitop, and q1 is the W daughter with the hi
 """
 from __future__ import annotations
 
-import awkward as ak
 import numpy as np
 
+from analysis.jagged import Columns, event_index
 from analysis.labels import SLOTS
 
-PARTON_FIELDS = ("PID", "M1", "D1", "D2", "PT", "Eta", "Phi", "Mass")
+PARTON_FIELDS = ("PID", "D1", "D2", "PT", "Eta", "Phi", "Mass")
 MAX_COPY_DEPTH = 200
 TOP, BOTTOM, W_BOSON = 6, 5, 24
-LIGHT_QUARKS = (1, 2, 3, 4, 5)
+LIGHT_QUARKS = (1, 2, 3, 4, 5)  # d u s c b
 
 
-def find_ttbar_partons(particles: ak.Array) -> ak.Array:
-    """Per event the six decay partons (pt, eta, phi, mass, pid) in slot order, or an empty list
-    when the record holds no fully hadronic t tbar decay chain (QCD, leptonic W decays)."""
-    counts = ak.to_numpy(ak.num(particles))
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    every = ak.flatten(particles[list(PARTON_FIELDS)])  # one flatten for all fields
-    flat = {f: ak.to_numpy(every[f]) for f in PARTON_FIELDS}
-    record = _Record(flat, offsets)
+def _light_quark(abs_pid: np.ndarray) -> np.ndarray:
+    return (abs_pid >= LIGHT_QUARKS[0]) & (abs_pid <= LIGHT_QUARKS[-1])  # the ids are consecutive
 
-    rows, complete = [], np.ones(len(counts), dtype=bool)
+
+def find_ttbar_partons(particles: Columns) -> Columns:
+    """Per event the six decay partons (pt, eta, phi, mass, pid) in slot order, or none when
+    the record holds no fully hadronic t tbar decay chain (QCD, leptonic W decays).
+    `particles`: the PARTON_FIELDS columns of the events' particle records."""
+    record = _Record(particles)
+    rows, complete = [], np.ones(len(particles), dtype=bool)
     for sign in (+1, -1):
         b, q1, q2, found = record.top_decay(sign)
         rows += [b, q1, q2]
         complete &= found
     rows = np.stack(rows, axis=1)[complete].ravel()  # slot order, complete events only
-    chosen = {"pt": flat["PT"], "eta": flat["Eta"], "phi": flat["Phi"], "mass": flat["Mass"], "pid": flat["PID"]}
-    partons = ak.zip({name: values[rows] for name, values in chosen.items()})
-    return ak.unflatten(partons, np.where(complete, len(SLOTS), 0))
+    chosen = {"pt": "PT", "eta": "Eta", "phi": "Phi", "mass": "Mass", "pid": "PID"}
+    return Columns(np.where(complete, len(SLOTS), 0), {name: particles[field][rows] for name, field in chosen.items()})
 
 
 class _Record:
     """A flattened particle record with global row indices for the M/D links."""
 
-    def __init__(self, flat: dict[str, np.ndarray], offsets: np.ndarray):
-        self.pid = flat["PID"].astype(np.int64)
-        self.pt = flat["PT"]
-        event = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-        self.offsets = offsets
-        self.event = event
-        self.d1 = self._global(flat["D1"], event)
-        self.d2 = self._global(flat["D2"], event)
+    def __init__(self, particles: Columns):
+        self.pid = particles["PID"].astype(np.int64)
+        self.pt = particles["PT"]
+        self.event = event_index(particles.counts)
+        self.n_events = len(particles)
+        self.d1 = self._global(particles["D1"], particles.counts)
+        self.d2 = self._global(particles["D2"], particles.counts)
+        self.d1_pid, self.d2_pid = self._pid_at(self.d1), self._pid_at(self.d2)
 
-    def _global(self, local: np.ndarray, event: np.ndarray) -> np.ndarray:
+    def _global(self, local: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Local link -> global row; -1 for no link or a link outside the event."""
         local = local.astype(np.int64)
-        size = np.diff(self.offsets)[event]
+        size = counts[self.event]
         ok = (local >= 0) & (local < size)
-        return np.where(ok, self.offsets[event] + local, -1)
+        return np.where(ok, (np.cumsum(counts) - counts)[self.event] + local, -1)
 
     def _pid_at(self, rows: np.ndarray) -> np.ndarray:
         return np.where(rows >= 0, self.pid[np.maximum(rows, 0)], 0)
@@ -68,15 +67,15 @@ class _Record:
     def top_decay(self, sign: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Global rows of (b, q1, q2) per event for the top (sign +1) or antitop (-1), and
         whether the event has that hadronic decay chain."""
-        n_events = len(self.offsets) - 1
-        first, second = self._pid_at(self.d1), self._pid_at(self.d2)
+        first, second = self.d1_pid, self.d2_pid
         decays = (self.pid == sign * TOP) & (
             ((first == sign * BOTTOM) & (second == sign * W_BOSON))
             | ((first == sign * W_BOSON) & (second == sign * BOTTOM))
         )
-        top = np.full(n_events, -1, dtype=np.int64)
-        rows = np.flatnonzero(decays)
-        np.maximum.at(top, self.event[rows], rows)  # the last decaying copy, if several
+        top = np.full(self.n_events, -1, dtype=np.int64)
+        rows = np.flatnonzero(decays)  # ascending, so grouped by event
+        last = np.concatenate([self.event[rows[1:]] != self.event[rows[:-1]], [True]])[:len(rows)]
+        top[self.event[rows[last]]] = rows[last]  # the last decaying copy, if several
         has_top = top >= 0
         t = np.maximum(top, 0)
         b_first = self._pid_at(self.d1[t]) == sign * BOTTOM
@@ -84,7 +83,7 @@ class _Record:
         w = self._last_copy(np.where(b_first, self.d2[t], self.d1[t]))
         q_a, q_b = self.d1[w], self.d2[w]
         pid_a, pid_b = np.abs(self._pid_at(q_a)), np.abs(self._pid_at(q_b))
-        hadronic = np.isin(pid_a, LIGHT_QUARKS) & np.isin(pid_b, LIGHT_QUARKS) & (q_a != q_b)
+        hadronic = _light_quark(pid_a) & _light_quark(pid_b) & (q_a != q_b)
         a_harder = self.pt[np.maximum(q_a, 0)] >= self.pt[np.maximum(q_b, 0)]
         q1, q2 = np.where(a_harder, q_a, q_b), np.where(a_harder, q_b, q_a)
         return b, q1, q2, has_top & hadronic
@@ -101,4 +100,4 @@ class _Record:
             if not (copy_first.any() or copy_second.any()):
                 return current
             current = np.where(copy_first, d1, np.where(copy_second, d2, current))
-        raise ValueError("particle copy chain longer than MAX_COPY_DEPTH: malformed M1/D1/D2 links")
+        raise ValueError("particle copy chain longer than MAX_COPY_DEPTH: malformed D1/D2 links")

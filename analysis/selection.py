@@ -20,6 +20,7 @@ from analysis import jagged
 from analysis.config import Config, Cuts
 from analysis.events import delphes
 from analysis.events.jets import SHAPE_BRANCHES
+from analysis.jagged import Columns
 from analysis.normalisation import weight_scales
 from analysis.partons import PARTON_FIELDS, find_ttbar_partons
 from analysis.provenance import atomic_output, now, write_json, write_meta
@@ -69,13 +70,11 @@ def inspect_layout(files: Sequence[str | Path]) -> Layout:
     return Layout(tuple(b for b in OPTIONAL_JET_BRANCHES if b in (extras or ())), particles)
 
 
-def used_jets(jets: ak.Array, cuts: Cuts) -> ak.Array:
-    """Jets entering the analysis: pT and abs(eta) thresholds."""
-    return jagged.select(jets, _used(jagged.flat(jets.pt), jagged.flat(jets.eta), cuts))
-
-
 def _used(pt: np.ndarray, eta: np.ndarray, cuts: Cuts) -> np.ndarray:
-    return (pt > cuts.jet_pt_min) & (np.abs(eta) < cuts.jet_eta_max)
+    """Jets entering the analysis: pT and abs(eta) thresholds."""
+    # float64 scalars: float32 columns are compared as float64, like the thresholds are written
+    eta_max = np.float64(cuts.jet_eta_max)
+    return (pt > np.float64(cuts.jet_pt_min)) & (eta < eta_max) & (eta > -eta_max)
 
 
 def cut_names(cuts: Cuts) -> tuple[str, ...]:
@@ -87,20 +86,24 @@ def cut_names(cuts: Cuts) -> tuple[str, ...]:
     )
 
 
-def event_cuts(jets: ak.Array, cuts: Cuts) -> list[np.ndarray]:
-    """Cumulative pass masks after each cut of `cut_names`, from all jets of each event (only
-    the `used_jets` count)."""
-    n = jagged.counts(jets)
-    pt = jagged.flat(jets.pt).astype(np.float64)
-    used = _used(pt, jagged.flat(jets.eta), cuts)
-    hard = used & (pt > cuts.n_jets_pt_min)
-    n_hard = jagged.per_event_count(hard, n)
-    n_btag = jagged.per_event_count(hard & (jagged.flat(jets.btag) > 0), n)
-    ht = jagged.per_event_sum(np.where(used, pt, 0.0), n)
+@dataclass(frozen=True)
+class Selected:
+    masks: list[np.ndarray]  # cumulative pass mask after each cut of `cut_names`
+    jets: Columns  # the used jets of the events passing every cut
+
+
+def select(jets: Columns, cuts: Cuts) -> Selected:
+    """The selection on all jets of each event (only the used ones count)."""
+    used = _used(jets["pt"], jets["eta"], cuts)
+    hard = used & (jets["pt"] > np.float64(cuts.n_jets_pt_min))
     masks = [np.ones(len(jets), dtype=bool)]
-    for passed in (n_hard >= cuts.n_jets_min, n_btag >= cuts.n_btag_min, ht > cuts.ht_min):
-        masks.append(masks[-1] & passed)
-    return masks
+    masks.append(jagged.per_event_count(hard, jets.counts) >= cuts.n_jets_min)
+    masks.append(masks[-1] & (jagged.per_event_count(hard & (jets["btag"] > 0), jets.counts) >= cuts.n_btag_min))
+    candidates = jets.select(masks[-1], used)  # HT only where it still decides
+    above = jagged.per_event_sum(candidates["pt"], candidates.counts) > cuts.ht_min
+    masks.append(masks[-1].copy())
+    masks[-1][masks[-1]] = above
+    return Selected(masks, candidates.select(above))
 
 
 class Cutflow:
@@ -129,49 +132,47 @@ class Cutflow:
 def skim_step(arrays: dict[str, ak.Array], path: Path, layout: Layout, cuts: Cuts, scale: float,
               cutflow: Cutflow) -> ak.Array:
     """One step of one file: the selected events as skim records."""
-    jets = ak.zip({name: arrays["Jet"][branch] for branch, name in
-                   {**JET_BRANCHES, **{b: OPTIONAL_JET_BRANCHES[b] for b in layout.jet_extras}}.items()})
+    jets = Columns.of(arrays["Jet"], {**JET_BRANCHES, **{b: OPTIONAL_JET_BRANCHES[b] for b in layout.jet_extras}})
     event = arrays["Event"][:, 0]  # Delphes' Event collection holds one entry per event
     numbers = ak.to_numpy(event.Number).astype(np.int64)
     _require_finite(jets, path, numbers)
     weight = ak.to_numpy(event.Weight).astype(np.float64)
     weight_pb = weight * scale
-    masks = event_cuts(jets, cuts)
-    cutflow.fill(masks, weight, weight_pb)
-    passed = masks[-1]
-    jets = used_jets(jets[passed], cuts)
+    selected = select(jets, cuts)
+    cutflow.fill(selected.masks, weight, weight_pb)
+    passed, jets = selected.masks[-1], selected.jets
     if layout.has_particles:
-        partons = find_ttbar_partons(arrays["Particle"][passed])
+        partons = find_ttbar_partons(Columns.of(arrays["Particle"], PARTON_FIELDS).select(passed))
     else:
-        partons = ak.unflatten(ak.zip({k: np.zeros(0, np.float32) for k in ("pt", "eta", "phi", "mass")}
-                                      | {"pid": np.zeros(0, np.int32)}), np.zeros(int(passed.sum()), np.int64))
+        partons = Columns(np.zeros(int(passed.sum()), np.int64), {k: np.zeros(0) for k in PARTON_TYPES})
     return ak.zip(
         {
             "event": numbers[passed],
             "file": ak.from_numpy(np.full(int(passed.sum()), path.name)),
             "weight": weight[passed],
             "weight_pb": weight_pb[passed],
-            "ht": ak.to_numpy(ak.sum(jets.pt, axis=1)).astype(np.float32),
-            "jets": _typed_jets(jets),
-            "partons": ak.zip({k: ak.values_astype(partons[k], np.int32 if k == "pid" else np.float32)
-                               for k in ("pt", "eta", "phi", "mass", "pid")}),
+            "ht": jagged.per_event_sum(jets["pt"], jets.counts).astype(np.float32),
+            "jets": jets.astype({name: _storage_type(name) for name in jets.fields}).to_awkward(),
+            "partons": partons.astype(PARTON_TYPES).to_awkward(),
         },
         depth_limit=1,
     )
 
 
-def _typed_jets(jets: ak.Array) -> ak.Array:
+PARTON_TYPES = {"pt": np.float32, "eta": np.float32, "phi": np.float32, "mass": np.float32, "pid": np.int32}
+
+
+def _storage_type(jet_feature: str) -> type:
     """Fixed storage types, whatever the input file used (Delphes writes float32 and int32)."""
-    ints = {"btag", "flavor"} | {name for name in SHAPE_FEATURES.values() if name.startswith("n_")}
-    return ak.zip({f: ak.values_astype(jets[f], np.int32 if f in ints else np.float32) for f in jets.fields})
+    counts = {name for name in SHAPE_FEATURES.values() if name.startswith("n_")}
+    return np.int32 if jet_feature in {"btag", "flavor"} | counts else np.float32
 
 
-def _require_finite(jets: ak.Array, path: Path, numbers: np.ndarray) -> None:
+def _require_finite(jets: Columns, path: Path, numbers: np.ndarray) -> None:
     for field in ("pt", "eta", "phi", "mass"):
-        bad = ~np.isfinite(ak.to_numpy(ak.flatten(jets[field])))
+        bad = ~np.isfinite(jets[field])
         if bad.any():
-            per_event = ak.to_numpy(ak.sum(ak.unflatten(bad, ak.num(jets)), axis=1)) > 0
-            first = int(numbers[per_event][0])
+            first = int(numbers[jagged.event_index(jets.counts)[np.argmax(bad)]])
             raise SkimError(
                 f"{path}: Jet.{JET_BRANCHES_INV[field]} has {int(bad.sum())} NaN or infinite value(s), first in "
                 f"event number {first}. The file is damaged or was written by a faulty job: regenerate it "

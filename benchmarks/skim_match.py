@@ -1,12 +1,15 @@
 """Speed and memory of the skim and the matching, written to benchmarks/results/skim_match.json.
 
-    python -m benchmarks.skim_match [--events-per-chunk 2500] [--chunks 4]
+    python -m benchmarks.skim_match [--events-per-chunk 5000] [--chunks 4]
 
 Figures (issue: columnar >= 100x the per-event loop; peak RSS flat in the number of chunks):
-  columnar_events_per_s            selection + parton finding + matching on in-memory arrays
+  columnar_events_per_s            selection + parton finding + matching on in-memory arrays, in
+                                   steps of the stage's default read_step (one step by default);
+                                   median of COLUMNAR_REPEATS runs
   loop_events_per_s                the same with the per-event Python loops of tests/reference.py,
                                    starting from the same awkward arrays (so including their
-                                   conversion to Python objects, which a loop cannot do without)
+                                   conversion to Python objects, which a loop cannot do without);
+                                   median of LOOP_REPEATS runs
   columnar_over_loop_speedup       their ratio
   loop_without_conversion_events_per_s, columnar_over_loop_without_conversion_speedup
                                    the loop alone, conversion not counted (the loop's best case)
@@ -17,7 +20,8 @@ Figures (issue: columnar >= 100x the per-event loop; peak RSS flat in the number
   stage_events_per_s               the skim and match stages as run by snakemake, ROOT reading and
                                    parquet writing included (input events / wall time)
   peak_rss_mb_1_chunk, peak_rss_mb_4_chunks
-                                   peak resident memory of a skim job over 1 and 4 chunks (own process)
+                                   peak resident memory of a skim job over 1 and 4 chunks (own
+                                   process, read in steps of READ_STEP events)
 """
 from __future__ import annotations
 
@@ -36,15 +40,18 @@ from analysis import config as configlib
 from analysis.events import delphes
 from analysis.events.generate import Reconstruction, generate_chunk
 from analysis.events.pythia import GeneratorSettings
-from analysis.matching import match_events, run_match
+from analysis.jagged import Columns
+from analysis.matching import Pairs, run_match
 from analysis.partons import PARTON_FIELDS, find_ttbar_partons
 from analysis.provenance import now
-from analysis.selection import event_cuts, run_skim, used_jets
+from analysis.selection import run_skim, select
 from benchmarks._common import ROOT, machine, report
 from tests import reference
 
 READ_STEP = 1000
+COLUMNAR_STEP = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["selection"]["read_step"]
 RECORD_LOOP_EVENTS = 1000
+COLUMNAR_REPEATS, LOOP_REPEATS = 15, 3
 
 
 def make_config(files: list[Path], events: int) -> configlib.Config:
@@ -79,13 +86,27 @@ def peak_rss(files: list[Path], events: int, out: Path) -> float:
 
 
 def columnar(arrays: dict[str, ak.Array], cfg: configlib.Config) -> int:
-    jets = ak.zip({"pt": arrays["Jet"].PT, "eta": arrays["Jet"].Eta, "phi": arrays["Jet"].Phi,
-                   "btag": arrays["Jet"].BTag})
-    passed = event_cuts(jets, cfg.cuts)[-1]
-    events = ak.zip({"jets": used_jets(jets[passed], cfg.cuts),
-                     "partons": find_ttbar_partons(arrays["Particle"][passed])}, depth_limit=1)
-    parton_jet, _ = match_events(events, cfg.matching.dr_max)
-    return int((parton_jet >= 0).all(axis=1).sum())
+    """Matched events, computed step by step as the skim reads them."""
+    matched = 0
+    for start in range(0, len(arrays["Jet"]), COLUMNAR_STEP):
+        jets = Columns.of(arrays["Jet"][start:start + COLUMNAR_STEP], {"PT": "pt", "Eta": "eta", "Phi": "phi",
+                                                                       "BTag": "btag"})
+        selected = select(jets, cfg.cuts)
+        particles = Columns.of(arrays["Particle"][start:start + COLUMNAR_STEP], PARTON_FIELDS)
+        partons = find_ttbar_partons(particles.select(selected.masks[-1]))
+        parton_jet = Pairs.of(selected.jets, partons).match(cfg.matching.dr_max)
+        matched += int((parton_jet >= 0).all(axis=1).sum())
+    return matched
+
+
+def median_seconds(function, repeats: int) -> tuple[float, object]:
+    """Median wall time of `repeats` calls, and the last call's result."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), result
 
 
 def loop(jets: list, particles: list, cfg: configlib.Config) -> int:
@@ -103,7 +124,7 @@ def loop(jets: list, particles: list, cfg: configlib.Config) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events-per-chunk", type=int, default=2500)
+    parser.add_argument("--events-per-chunk", type=int, default=5000)
     parser.add_argument("--chunks", type=int, default=4)
     args = parser.parse_args()
     started = now()
@@ -124,14 +145,11 @@ def main() -> None:
         spec = {"Jet": ("PT", "Eta", "Phi", "BTag"), "Particle": PARTON_FIELDS}
         parts = [delphes.read(f, spec) for f in files]
         arrays = {k: ak.concatenate([p[k] for p in parts]) for k in spec}
-        start = time.perf_counter()
-        matched_columnar = columnar(arrays, cfg)
-        columnar_seconds = time.perf_counter() - start
-        start = time.perf_counter()
-        jets, particles = arrays["Jet"].to_list(), arrays["Particle"].to_list()
-        conversion_seconds = time.perf_counter() - start
-        matched_loop = loop(jets, particles, cfg)
-        loop_seconds = time.perf_counter() - start
+        columnar_seconds, matched_columnar = median_seconds(lambda: columnar(arrays, cfg), COLUMNAR_REPEATS)
+        conversion_seconds, (jets, particles) = median_seconds(
+            lambda: (arrays["Jet"].to_list(), arrays["Particle"].to_list()), LOOP_REPEATS)
+        loop_only_seconds, matched_loop = median_seconds(lambda: loop(jets, particles, cfg), LOOP_REPEATS)
+        loop_seconds = conversion_seconds + loop_only_seconds
         head = slice(0, RECORD_LOOP_EVENTS)
         start = time.perf_counter()
         loop(arrays["Jet"][head], arrays["Particle"][head], cfg)
@@ -145,7 +163,8 @@ def main() -> None:
     report("skim_match", {
         "benchmark": "skim_match",
         "inputs": {"process": "ttbar_allhad", "events_per_chunk": n, "chunks": args.chunks,
-                   "read_step": READ_STEP, "dr_max": cfg.matching.dr_max},
+                   "read_step": READ_STEP, "columnar_step": COLUMNAR_STEP, "dr_max": cfg.matching.dr_max,
+                   "columnar_repeats": COLUMNAR_REPEATS, "loop_repeats": LOOP_REPEATS},
         "machine": machine(),
         "started": started,
         "finished": now(),
@@ -154,8 +173,8 @@ def main() -> None:
         "columnar_events_per_s": total / columnar_seconds,
         "loop_events_per_s": total / loop_seconds,
         "columnar_over_loop_speedup": loop_seconds / columnar_seconds,
-        "loop_without_conversion_events_per_s": total / (loop_seconds - conversion_seconds),
-        "columnar_over_loop_without_conversion_speedup": (loop_seconds - conversion_seconds) / columnar_seconds,
+        "loop_without_conversion_events_per_s": total / loop_only_seconds,
+        "columnar_over_loop_without_conversion_speedup": loop_only_seconds / columnar_seconds,
         "record_loop_events_per_s": total / record_loop_seconds,
         "columnar_over_record_loop_speedup": record_loop_seconds / columnar_seconds,
         "stage_events_per_s": total / stage_seconds,

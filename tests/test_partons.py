@@ -8,11 +8,17 @@ import pytest
 from analysis.events.kinematics import pt_eta_phi_mass
 from analysis.events.particles import ChargeTable, FlatRecord, hard_process
 from analysis.events.pythia import GeneratorSettings, PythiaRun
-from analysis.partons import PARTON_FIELDS, find_ttbar_partons
+from analysis.jagged import Columns
+from analysis.partons import PARTON_FIELDS
+from analysis.partons import find_ttbar_partons as find_in_columns
 
 from .delphes_builders import particle, ttbar_record
 
 pytestmark = pytest.mark.xdist_group("pipeline")  # one worker builds the shared pipeline fixture
+
+
+def find_ttbar_partons(particles: ak.Array) -> ak.Array:
+    return find_in_columns(Columns.of(particles, PARTON_FIELDS)).to_awkward()
 
 
 def as_particles(events: list[list[dict]]) -> ak.Array:
