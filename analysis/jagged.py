@@ -30,6 +30,20 @@ def local_index(n: np.ndarray) -> np.ndarray:
     return np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
 
 
+def first_of_runs(keys: np.ndarray) -> np.ndarray:
+    """Mask of the first element of each run of equal values (e.g. of each event in sorted rows)."""
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    return first
+
+
+def last_of_runs(keys: np.ndarray) -> np.ndarray:
+    """Mask of the last element of each run of equal values."""
+    last = np.ones(len(keys), dtype=bool)
+    last[:-1] = keys[1:] != keys[:-1]
+    return last
+
+
 def per_event_sum(values: np.ndarray, n: np.ndarray, dtype: type = np.float64) -> np.ndarray:
     """Sum of the flat `values` per event, accumulated in `dtype` (0 for an empty event)."""
     total = np.zeros(len(n), dtype)

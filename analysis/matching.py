@@ -77,11 +77,11 @@ class Pairs:
         parton_jet = np.full(self.shape, -1, dtype=np.int64)
         jet_taken = np.zeros(len(self.event), dtype=bool)
         while len(jet):
-            starts_event = np.concatenate([[True], event[1:] != event[:-1]])
+            starts_event = jagged.first_of_runs(event)
             group = np.cumsum(starts_event) - 1
             nearest = np.minimum.reduceat(distance, np.flatnonzero(starts_event))
             tied = np.flatnonzero(distance == nearest[group])
-            first = tied[np.concatenate([[True], group[tied[1:]] != group[tied[:-1]]])]
+            first = tied[jagged.first_of_runs(group[tied])]
             parton_jet[event[first], parton[first]] = self.jet_in_event[jet[first]]
             jet_taken[jet[first]] = True
             free = ~jet_taken[jet] & (parton_jet[event, parton] < 0)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.jagged import Columns, event_index
+from analysis.jagged import Columns, event_index, last_of_runs
 from analysis.labels import SLOTS
 
 PARTON_FIELDS = ("PID", "D1", "D2", "PT", "Eta", "Phi", "Mass")
@@ -43,7 +43,7 @@ def find_ttbar_partons(particles: Columns) -> Columns:
 
 
 class _Record:
-    """A flattened particle record with global row indices for the M/D links."""
+    """A flattened particle record with global row indices for the D1/D2 links."""
 
     def __init__(self, particles: Columns):
         self.pid = particles["PID"].astype(np.int64)
@@ -74,8 +74,8 @@ class _Record:
         )
         top = np.full(self.n_events, -1, dtype=np.int64)
         rows = np.flatnonzero(decays)  # ascending, so grouped by event
-        last = np.concatenate([self.event[rows[1:]] != self.event[rows[:-1]], [True]])[:len(rows)]
-        top[self.event[rows[last]]] = rows[last]  # the last decaying copy, if several
+        last = rows[last_of_runs(self.event[rows])]  # the last decaying copy, if several
+        top[self.event[last]] = last
         has_top = top >= 0
         t = np.maximum(top, 0)
         b_first = self._pid_at(self.d1[t]) == sign * BOTTOM

@@ -31,6 +31,8 @@ SHAPE_FEATURES = dict(zip(SHAPE_BRANCHES, ("ptd", "axis_major", "axis_minor", "n
                           strict=True))
 """Delphes-layout jet-shape branch -> feature name (the eight jet-shape inputs, sec. 3.1)."""
 OPTIONAL_JET_BRANCHES = {"Flavor": "flavor", **SHAPE_FEATURES}
+PARTON_TYPES = {"pt": np.float32, "eta": np.float32, "phi": np.float32, "mass": np.float32, "pid": np.int32}
+"""Storage types of the skim's partons."""
 
 
 class SkimError(ValueError):
@@ -99,10 +101,12 @@ def select(jets: Columns, cuts: Cuts) -> Selected:
     masks = [np.ones(len(jets), dtype=bool)]
     masks.append(jagged.per_event_count(hard, jets.counts) >= cuts.n_jets_min)
     masks.append(masks[-1] & (jagged.per_event_count(hard & (jets["btag"] > 0), jets.counts) >= cuts.n_btag_min))
-    candidates = jets.select(masks[-1], used)  # HT only where it still decides
+    before_ht = masks[-1]
+    candidates = jets.select(before_ht, used)  # HT only where it still decides
     above = jagged.per_event_sum(candidates["pt"], candidates.counts) > cuts.ht_min
-    masks.append(masks[-1].copy())
-    masks[-1][masks[-1]] = above
+    passed = before_ht.copy()
+    passed[before_ht] = above
+    masks.append(passed)
     return Selected(masks, candidates.select(above))
 
 
@@ -157,9 +161,6 @@ def skim_step(arrays: dict[str, ak.Array], path: Path, layout: Layout, cuts: Cut
         },
         depth_limit=1,
     )
-
-
-PARTON_TYPES = {"pt": np.float32, "eta": np.float32, "phi": np.float32, "mass": np.float32, "pid": np.int32}
 
 
 def _storage_type(jet_feature: str) -> type:

@@ -3,12 +3,27 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 from pathlib import Path
 
 from analysis.provenance import package_versions, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process since it started, in MB.
+
+    From /proc (VmHWM) where there is one: a child started with the `spawn` method inherits the
+    parent's size at fork in getrusage's ru_maxrss (Linux keeps it across exec), which would
+    hide the child's own peak under the parent's."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def machine() -> dict:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ import yaml
 from analysis.events.generate import Reconstruction, generate_chunk
 from analysis.events.pythia import GeneratorSettings, PythiaRun
 from analysis.provenance import now
-from benchmarks._common import ROOT, machine, report
+from benchmarks._common import ROOT, machine, peak_rss_mb, report
 
 CARD = ROOT / "config" / "detector_cms.yaml"
 
@@ -51,7 +50,7 @@ def chain_job(n_events: int, seed: int, queue) -> None:
         summary = generate_chunk(GeneratorSettings(process="ttbar_allhad", seed=seed), reco, n_events=n_events,
                                  first_event_number=0, output=Path(tmp) / "chunk.root", detector_seed=seed,
                                  progress=False)
-    queue.put((summary.seconds, summary.setup_seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    queue.put((summary.seconds, summary.setup_seconds, peak_rss_mb()))
 
 
 def run_chunks(n_events: int, seeds: list[int]) -> tuple[float, list[tuple[float, float, float]]]:

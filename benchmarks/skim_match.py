@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -45,7 +44,7 @@ from analysis.matching import Pairs, run_match
 from analysis.partons import PARTON_FIELDS, find_ttbar_partons
 from analysis.provenance import now
 from analysis.selection import run_skim, select
-from benchmarks._common import ROOT, machine, report
+from benchmarks._common import ROOT, machine, peak_rss_mb, report
 from tests import reference
 
 READ_STEP = 1000
@@ -72,7 +71,7 @@ def skim_job(files: list[str], events: int, out: str, queue) -> None:
     """A skim over `files` in its own process; reports its peak RSS in MB."""
     cfg = make_config([Path(f) for f in files], events)
     run_skim(cfg, "ttbar", files, Path(out) / "s.parquet", Path(out) / "s.json")
-    queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    queue.put(peak_rss_mb())
 
 
 def peak_rss(files: list[Path], events: int, out: Path) -> float:
