@@ -31,6 +31,9 @@ def find_ttbar_partons(particles: Columns) -> Columns:
     """Per event the six decay partons (pt, eta, phi, mass, pid) in slot order, or none when
     the record holds no fully hadronic t tbar decay chain (QCD, leptonic W decays).
     `particles`: the PARTON_FIELDS columns of the events' particle records."""
+    chosen = {"pt": "PT", "eta": "Eta", "phi": "Phi", "mass": "Mass", "pid": "PID"}
+    if not len(particles["PID"]):  # no record at all: nothing to follow
+        return Columns(particles.counts, {name: particles[field] for name, field in chosen.items()})
     record = _Record(particles)
     rows, complete = [], np.ones(len(particles), dtype=bool)
     for sign in (+1, -1):
@@ -38,7 +41,6 @@ def find_ttbar_partons(particles: Columns) -> Columns:
         rows += [b, q1, q2]
         complete &= found
     rows = np.stack(rows, axis=1)[complete].ravel()  # slot order, complete events only
-    chosen = {"pt": "PT", "eta": "Eta", "phi": "Phi", "mass": "Mass", "pid": "PID"}
     return Columns(np.where(complete, len(SLOTS), 0), {name: particles[field][rows] for name, field in chosen.items()})
 
 

@@ -2,14 +2,17 @@
 
     python -m benchmarks.skim_match [--events-per-chunk 5000] [--chunks 4]
 
-Figures (issue: columnar >= 100x the per-event loop; peak RSS flat in the number of chunks):
+Figures (issue: columnar >= 100x the per-event loop; peak RSS flat in the number of chunks).
+Timings are taken in TIMING_PROCESSES fresh processes, each timing both paths on the same events;
+the figures are medians over the processes, the *_by_process lists show their spread (numpy's
+speed on this 2-core VM differs by up to a third from one process to the next).
   columnar_events_per_s            selection + parton finding + matching on in-memory arrays, in
                                    steps of the stage's default read_step (one step by default);
-                                   median of COLUMNAR_REPEATS runs
+                                   per process the median of COLUMNAR_REPEATS runs
   loop_events_per_s                the same with the per-event Python loops of tests/reference.py,
                                    starting from the same awkward arrays (so including their
                                    conversion to Python objects, which a loop cannot do without);
-                                   median of LOOP_REPEATS runs
+                                   per process the median of LOOP_REPEATS runs
   columnar_over_loop_speedup       their ratio
   loop_without_conversion_events_per_s, columnar_over_loop_without_conversion_speedup
                                    the loop alone, conversion not counted (the loop's best case)
@@ -17,11 +20,11 @@ Figures (issue: columnar >= 100x the per-event loop; peak RSS flat in the number
                                    the same loop reading each event as an awkward record
                                    (`for event in array`), the way a loop is often written; on the
                                    first RECORD_LOOP_EVENTS events only (it is slow)
-  stage_events_per_s               the skim and match stages as run by snakemake, ROOT reading and
-                                   parquet writing included (input events / wall time)
+  stage_events_per_s               the skim and match stages as run by snakemake (default read_step),
+                                   ROOT reading and parquet writing included (input events / wall time)
   peak_rss_mb_1_chunk, peak_rss_mb_4_chunks
                                    peak resident memory of a skim job over 1 and 4 chunks (own
-                                   process, read in steps of READ_STEP events)
+                                   process, read in steps of RSS_READ_STEP events)
 """
 from __future__ import annotations
 
@@ -47,17 +50,17 @@ from analysis.selection import run_skim, select
 from benchmarks._common import ROOT, machine, peak_rss_mb, report
 from tests import reference
 
-READ_STEP = 1000
-COLUMNAR_STEP = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["selection"]["read_step"]
+RSS_READ_STEP = 1000
+DEFAULT_READ_STEP = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["selection"]["read_step"]
 RECORD_LOOP_EVENTS = 1000
-COLUMNAR_REPEATS, LOOP_REPEATS = 15, 3
+COLUMNAR_REPEATS, LOOP_REPEATS, TIMING_PROCESSES = 15, 3, 3
 
 
-def make_config(files: list[Path], events: int) -> configlib.Config:
+def make_config(files: list[Path], events: int, read_step: int = DEFAULT_READ_STEP) -> configlib.Config:
     raw = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
     raw["samples"] = {"ttbar": {"source": "files", "files": [str(f) for f in files], "cross_section_pb": 1.0,
                                 "generated_events": events}}
-    raw["selection"] = {"read_step": READ_STEP}
+    raw["selection"] = {"read_step": read_step}
     return configlib.from_dict(raw)
 
 
@@ -68,30 +71,50 @@ def generate(path: Path, n_events: int, seed: int) -> None:
 
 
 def skim_job(files: list[str], events: int, out: str, queue) -> None:
-    """A skim over `files` in its own process; reports its peak RSS in MB."""
-    cfg = make_config([Path(f) for f in files], events)
+    """A skim over `files`; reports its peak RSS in MB."""
+    cfg = make_config([Path(f) for f in files], events, RSS_READ_STEP)
     run_skim(cfg, "ttbar", files, Path(out) / "s.parquet", Path(out) / "s.json")
     queue.put(peak_rss_mb())
 
 
-def peak_rss(files: list[Path], events: int, out: Path) -> float:
+def timing_job(files: list[str], events: int, queue) -> None:
+    """Seconds of the columnar path and of the loop over the same events; reports a dict."""
+    cfg = make_config([Path(f) for f in files], events)
+    spec = {"Jet": ("PT", "Eta", "Phi", "BTag"), "Particle": PARTON_FIELDS}
+    parts = [delphes.read(f, spec) for f in files]
+    arrays = {k: ak.concatenate([p[k] for p in parts]) for k in spec}
+    columnar_seconds, matched_columnar = median_seconds(lambda: columnar(arrays, cfg), COLUMNAR_REPEATS)
+    conversion_seconds, (jets, particles) = median_seconds(
+        lambda: (arrays["Jet"].to_list(), arrays["Particle"].to_list()), LOOP_REPEATS)
+    loop_seconds, matched_loop = median_seconds(lambda: loop(jets, particles, cfg), LOOP_REPEATS)
+    head = slice(0, RECORD_LOOP_EVENTS)
+    record_loop_seconds, _ = median_seconds(lambda: loop(arrays["Jet"][head], arrays["Particle"][head], cfg), 1)
+    if matched_loop != matched_columnar:
+        raise RuntimeError(f"loop and columnar disagree: {matched_loop} vs {matched_columnar} matched events")
+    queue.put({"columnar": columnar_seconds, "conversion": conversion_seconds, "loop": loop_seconds,
+               "record_loop": record_loop_seconds * len(arrays["Jet"]) / RECORD_LOOP_EVENTS,
+               "matched": matched_columnar})
+
+
+def in_own_process(job, *args):
+    """What `job(*args, queue)` puts on its queue, run in a fresh interpreter."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=skim_job, args=([str(f) for f in files], events, str(out), queue))
+    proc = ctx.Process(target=job, args=(*args, queue))
     proc.start()
-    rss = queue.get()
+    result = queue.get()
     proc.join()
-    return rss
+    return result
 
 
 def columnar(arrays: dict[str, ak.Array], cfg: configlib.Config) -> int:
     """Matched events, computed step by step as the skim reads them."""
     matched = 0
-    for start in range(0, len(arrays["Jet"]), COLUMNAR_STEP):
-        jets = Columns.of(arrays["Jet"][start:start + COLUMNAR_STEP], {"PT": "pt", "Eta": "eta", "Phi": "phi",
+    for start in range(0, len(arrays["Jet"]), DEFAULT_READ_STEP):
+        jets = Columns.of(arrays["Jet"][start:start + DEFAULT_READ_STEP], {"PT": "pt", "Eta": "eta", "Phi": "phi",
                                                                        "BTag": "btag"})
         selected = select(jets, cfg.cuts)
-        particles = Columns.of(arrays["Particle"][start:start + COLUMNAR_STEP], PARTON_FIELDS)
+        particles = Columns.of(arrays["Particle"][start:start + DEFAULT_READ_STEP], PARTON_FIELDS)
         partons = find_ttbar_partons(particles.select(selected.masks[-1]))
         parton_jet = Pairs.of(selected.jets, partons).match(cfg.matching.dr_max)
         matched += int((parton_jet >= 0).all(axis=1).sum())
@@ -141,41 +164,37 @@ def main() -> None:
         run_match(cfg, "ttbar", tmp / "skim.parquet", tmp / "matched.parquet", tmp / "tables.json")
         stage_seconds = time.perf_counter() - start
 
-        spec = {"Jet": ("PT", "Eta", "Phi", "BTag"), "Particle": PARTON_FIELDS}
-        parts = [delphes.read(f, spec) for f in files]
-        arrays = {k: ak.concatenate([p[k] for p in parts]) for k in spec}
-        columnar_seconds, matched_columnar = median_seconds(lambda: columnar(arrays, cfg), COLUMNAR_REPEATS)
-        conversion_seconds, (jets, particles) = median_seconds(
-            lambda: (arrays["Jet"].to_list(), arrays["Particle"].to_list()), LOOP_REPEATS)
-        loop_only_seconds, matched_loop = median_seconds(lambda: loop(jets, particles, cfg), LOOP_REPEATS)
-        loop_seconds = conversion_seconds + loop_only_seconds
-        head = slice(0, RECORD_LOOP_EVENTS)
-        start = time.perf_counter()
-        loop(arrays["Jet"][head], arrays["Particle"][head], cfg)
-        record_loop_seconds = (time.perf_counter() - start) * total / RECORD_LOOP_EVENTS
-        if matched_loop != matched_columnar:
-            raise RuntimeError(f"loop and columnar disagree: {matched_loop} vs {matched_columnar} matched events")
+        names = [str(f) for f in files]
+        runs = [in_own_process(timing_job, names, total) for _ in range(TIMING_PROCESSES)]
+        rss_one = in_own_process(skim_job, names[:1], n, str(tmp))
+        rss_all = in_own_process(skim_job, names, total, str(tmp))
 
-        rss_one = peak_rss(files[:1], n, tmp)
-        rss_all = peak_rss(files, total, tmp)
+    def median(key: str) -> float:
+        return float(np.median([run[key] for run in runs]))
+
+    columnar_seconds, loop_seconds = median("columnar"), median("conversion") + median("loop")
 
     report("skim_match", {
         "benchmark": "skim_match",
         "inputs": {"process": "ttbar_allhad", "events_per_chunk": n, "chunks": args.chunks,
-                   "read_step": READ_STEP, "columnar_step": COLUMNAR_STEP, "dr_max": cfg.matching.dr_max,
-                   "columnar_repeats": COLUMNAR_REPEATS, "loop_repeats": LOOP_REPEATS},
+                   "read_step": DEFAULT_READ_STEP, "rss_read_step": RSS_READ_STEP, "dr_max": cfg.matching.dr_max,
+                   "columnar_repeats": COLUMNAR_REPEATS, "loop_repeats": LOOP_REPEATS,
+                   "timing_processes": TIMING_PROCESSES},
         "machine": machine(),
         "started": started,
         "finished": now(),
         "events": total,
-        "matched_events": matched_columnar,
+        "matched_events": runs[0]["matched"],
         "columnar_events_per_s": total / columnar_seconds,
+        "columnar_events_per_s_by_process": [total / run["columnar"] for run in runs],
         "loop_events_per_s": total / loop_seconds,
         "columnar_over_loop_speedup": loop_seconds / columnar_seconds,
-        "loop_without_conversion_events_per_s": total / loop_only_seconds,
-        "columnar_over_loop_without_conversion_speedup": loop_only_seconds / columnar_seconds,
-        "record_loop_events_per_s": total / record_loop_seconds,
-        "columnar_over_record_loop_speedup": record_loop_seconds / columnar_seconds,
+        "columnar_over_loop_speedup_by_process": [(run["conversion"] + run["loop"]) / run["columnar"]
+                                                  for run in runs],
+        "loop_without_conversion_events_per_s": total / median("loop"),
+        "columnar_over_loop_without_conversion_speedup": median("loop") / columnar_seconds,
+        "record_loop_events_per_s": total / median("record_loop"),
+        "columnar_over_record_loop_speedup": median("record_loop") / columnar_seconds,
         "stage_events_per_s": total / stage_seconds,
         "peak_rss_mb_1_chunk": rss_one,
         f"peak_rss_mb_{args.chunks}_chunks": rss_all,

@@ -79,3 +79,8 @@ def test_generated_partons_have_w_and_top_masses(pipeline):
     top = ak.to_numpy((p4[:, 0] + p4[:, 1] + p4[:, 2]).mass)
     assert abs(np.median(w) - 80.4) < 1.0
     assert abs(np.median(top) - 172.5) < 1.0
+
+
+def test_events_without_particles_have_no_partons():
+    empty = ak.zip({f: ak.Array([[], []]) for f in PARTON_FIELDS})
+    assert ak.to_list(ak.num(find_ttbar_partons(empty))) == [0, 0]
