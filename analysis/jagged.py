@@ -112,8 +112,12 @@ class Columns:
     def select(self, events: np.ndarray | None = None, entries: np.ndarray | None = None) -> Columns:
         """The events where the mask `events` is true (all if None), keeping their entries where
         the flat mask `entries` is true (all if None), in order."""
-        events = np.ones(len(self), dtype=bool) if events is None else events
-        rows, counts = np.flatnonzero(np.repeat(events, self.counts)), self.counts[events]
+        if events is None:
+            rows, counts = np.arange(int(self.counts.sum())), self.counts
+        else:  # the rows of the chosen events' entries, from their starts (no pass over all entries)
+            counts = self.counts[events]
+            starts = (np.cumsum(self.counts) - self.counts)[events]
+            rows = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
         if entries is not None:
             keep = entries[rows]
             rows, counts = rows[keep], per_event_count(keep, counts)

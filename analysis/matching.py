@@ -2,8 +2,8 @@
 
 All jet-parton pairs closer than dr_max are candidates; the nearest pair is matched first and
 both its jet and parton are removed, until no candidate pair is left. Columnar: the candidate
-pairs of all events are flat arrays, and each of the at most six rounds matches the nearest
-remaining pair of every event at once.
+pairs of all events are flat arrays, ranked by distance within their event, and every event
+considers its pair of each rank at once.
 
 Per jet a label in LABELS (1 = top, 2 = antitop; slot order of analysis.partons), per parton
 the matched jet index (-1 if none), per event a category in CATEGORIES: `matched` when all six
@@ -55,9 +55,11 @@ class Pairs:
         self.jet_in_event = jagged.local_index(n_jets)
         self.shape = parton_eta.shape
         self.dr2 = np.empty((len(self.event), self.shape[1]))
+        jet_eta, jet_phi = jet_eta.astype(np.float64), jet_phi.astype(np.float64)
         with np.errstate(invalid="ignore"):
             for slot in range(self.shape[1]):  # slot by slot: temporaries of one value per jet
-                self.dr2[:, slot] = delta_r2(jet_eta, jet_phi, parton_eta[self.event, slot], parton_phi[self.event, slot])
+                self.dr2[:, slot] = delta_r2(jet_eta, jet_phi, parton_eta[:, slot].take(self.event),
+                                             parton_phi[:, slot].take(self.event))
 
     @classmethod
     def of(cls, jets: Columns, partons: Columns) -> Pairs:
@@ -68,25 +70,33 @@ class Pairs:
     def match(self, dr_max: float) -> np.ndarray:
         """Matched jet index per parton, (events, partons), -1 if none.
 
-        Each round matches the nearest pair left in every event (the first in tie order), then
-        drops the pairs that share its jet or its parton."""
+        Each event's candidate pairs are ranked by distance, ties in (jet, parton) order; rank
+        after rank, every event takes its pair of that rank if the jet and the parton are both
+        still free: the nearest-first matching, run for all events at once."""
         with np.errstate(invalid="ignore"):
             pair = np.flatnonzero(self.dr2 < dr_max**2)  # NaN (no parton) compares False
         jet, parton = np.divmod(pair, self.shape[1])
-        distance, event = self.dr2.ravel()[pair], self.event[jet]
+        event = self.event[jet]
         parton_jet = np.full(self.shape, -1, dtype=np.int64)
         jet_taken = np.zeros(len(self.event), dtype=bool)
-        while len(jet):
-            starts_event = jagged.first_of_runs(event)
-            group = np.cumsum(starts_event) - 1
-            nearest = np.minimum.reduceat(distance, np.flatnonzero(starts_event))
-            tied = np.flatnonzero(distance == nearest[group])
-            first = tied[jagged.first_of_runs(group[tied])]
-            parton_jet[event[first], parton[first]] = self.jet_in_event[jet[first]]
-            jet_taken[jet[first]] = True
-            free = ~jet_taken[jet] & (parton_jet[event, parton] < 0)
-            jet, parton, distance, event = jet[free], parton[free], distance[free], event[free]
+        for candidate in _ranked(self.dr2.ravel()[pair], event).T:
+            j, p, e = jet[candidate], parton[candidate], event[candidate]
+            take = (candidate >= 0) & ~jet_taken[j] & (parton_jet[e, p] < 0)
+            parton_jet[e[take], p[take]] = self.jet_in_event[j[take]]
+            jet_taken[j[take]] = True
         return parton_jet
+
+
+def _ranked(distance: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """(events with pairs, most pairs in one event): each event's pair indices by increasing
+    distance (a stable sort: ties keep their order), -1 after its last pair. Pairs come
+    grouped by event."""
+    first = np.flatnonzero(jagged.first_of_runs(event))
+    size = np.diff(np.append(first, len(event)))
+    dense = np.full((len(first), size.max(initial=0)), np.inf)
+    dense[jagged.event_index(size), jagged.local_index(size)] = distance
+    order = np.argsort(dense, axis=1, kind="stable")
+    return np.where(order < size[:, None], first[:, None] + order, -1)
 
 
 def jet_labels(parton_jet: np.ndarray, n_jets: np.ndarray) -> ak.Array:
