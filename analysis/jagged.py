@@ -55,10 +55,7 @@ def per_event_sum(values: np.ndarray, n: np.ndarray, dtype: type = np.float64) -
 
 def per_event_count(keep: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Number of true entries of the flat mask `keep` per event."""
-    running = np.zeros(len(keep) + 1, dtype=np.int32 if len(keep) < 2**31 else np.int64)
-    np.cumsum(keep, out=running[1:])  # a running count is cheaper than a sum per event
-    ends = np.cumsum(n)
-    return (running[ends] - running[ends - n]).astype(np.int64)
+    return per_event_sum(np.asarray(keep, dtype=bool).view(np.uint8), n, np.int32).astype(np.int64)
 
 
 def _pad(entries: np.ndarray, n: np.ndarray, length: int, fill: float) -> np.ndarray:
