@@ -137,15 +137,15 @@ class MatchingTables:
         self.n_jets_matched: dict[int, int] = {}
         self.leading_needed: dict[int, int] = {}
 
-    def fill(self, events: ak.Array, parton_jet: np.ndarray, category: np.ndarray) -> None:
-        ttbar = category != BACKGROUND
-        self.ttbar_events += int(ttbar.sum())
-        pairs = Pairs.of(*_positions(events[ttbar]))
+    def fill(self, pairs: Pairs, n_jets: np.ndarray, parton_jet: np.ndarray, category: np.ndarray) -> None:
+        """One group of events: their pairs (rematched at every dr_scan value; background events
+        have no parton, so no pair), jets per event, matching and category at dr_max."""
+        self.ttbar_events += int((category != BACKGROUND).sum())
         for i, dr in enumerate(self.dr_scan):
             scanned = pairs.match(dr)
             self.matched_by_dr[i] += int((scanned >= 0).all(axis=1).sum())
         matched = category == MATCHED
-        n_jets = ak.to_numpy(ak.num(events.jets))[matched]
+        n_jets = n_jets[matched]
         needed = parton_jet[matched].max(axis=1, initial=-1) + 1  # leading jets that hold all six
         for table, values in ((self.n_jets_matched, n_jets), (self.leading_needed, needed)):
             for value, count in zip(*np.unique(values, return_counts=True), strict=True):
@@ -181,12 +181,14 @@ def run_match(cfg: Config, sample: str, skim_path: str | Path, output: str | Pat
     def matched_groups():
         for group in range(n_groups):
             events = ak.from_parquet(skim_path, row_groups=[group])
-            parton_jet, category = match_events(events, cfg.matching.dr_max)
-            tables.fill(events, parton_jet, category)
+            jets, partons = _positions(events)
+            pairs = Pairs.of(jets, partons)
+            parton_jet = pairs.match(cfg.matching.dr_max)
+            category = categories(partons.counts, parton_jet)
+            tables.fill(pairs, jets.counts, parton_jet, category)
             counts[:] += np.bincount(category, minlength=len(CATEGORIES))
-            n_jets = ak.to_numpy(ak.num(events.jets)).astype(np.int64)
             events["parton_jet"] = parton_jet.astype(np.int32)
-            events["jet_label"] = jet_labels(parton_jet, n_jets)
+            events["jet_label"] = jet_labels(parton_jet, jets.counts)
             events["category"] = category
             yield events
 
