@@ -1,14 +1,18 @@
 """ttjpa: jet-parton assignment for all-hadronic ttbar, from Delphes ntuples to figures.
 
     snakemake --cores all                               # embedded default (config/config.yaml)
-    snakemake --cores all --configfile config/test.yaml # tiny, for tests
+    snakemake --cores all --configfile config/test.yaml # tiny, for tests: test.yaml alone
 """
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The default config applies only when no --configfile is given: snakemake would otherwise
+# deep-merge the user's config over it, planning samples and models the user never wrote.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

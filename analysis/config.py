@@ -43,6 +43,7 @@ class GeneratedSample:
     label: str = ""
 
     source = "generate"
+    btag_bit = 0  # the generator writes BTag as 0/1 (one working point)
 
     @property
     def bins(self) -> tuple[tuple[float | None, float | None], ...]:
@@ -72,6 +73,7 @@ class FileSample:
     generated_events: int | None = None
     sum_of_weights: float | None = None
     label: str = ""
+    btag_bit: int = 0
 
     source = "files"
 
@@ -410,6 +412,7 @@ def _sample(name: str, spec: dict, where: str) -> GeneratedSample | FileSample:
             generated_events=spec.get("generated_events"),
             sum_of_weights=spec.get("sum_of_weights"),
             label=spec.get("label", name),
+            btag_bit=spec["btag_bit"],
         )
         if (sample.generated_events is None) == (sample.sum_of_weights is None):
             raise ConfigError(

@@ -25,12 +25,13 @@ import h5py
 import numpy as np
 import yaml
 
-from analysis.config import Config
+from analysis.config import Config, ConfigError, FileSample
+from analysis.events.delphes import DelphesInputError
 from analysis.jagged import padded
 from analysis.labels import CATEGORIES, LABELS, SLOTS
 from analysis.matching import MATCHED, UNMATCHED
 from analysis.provenance import atomic_output, now, write_meta, write_text
-from analysis.selection import SHAPE_FEATURES
+from analysis.selection import SHAPE_FEATURES, inspect_layout
 
 SETS = ("train", "val", "test")
 KINEMATIC_FEATURES = ("pt", "eta", "phi", "mass", "btag", "pt_ht")
@@ -251,6 +252,38 @@ def run_split(cfg: Config, matched: dict[str, str | Path], outputs: dict[str, st
         write_meta(artifact, tag=cfg.tag, stage="split", config=cfg.stage_config("split"), inputs=inputs,
                    started=started, extra=summary)
     return summary
+
+
+def check_model_features(cfg: Config) -> None:
+    """A ConfigError, before any job runs, when a network takes jet-shape inputs that a sample's
+    files lack. Every network is applied to every sample of the analysis and the split keeps the
+    shapes only when all samples have them, so such a run would otherwise stop at the split after
+    generating and skimming everything. Real Delphes files lack the SAJA shape branches unless the
+    card writes them; files Delphes cannot open are left to the check_input job, which names them."""
+    needs = {name: [f for f in spec.features if f in SHAPES] for name, spec in cfg.models.items()}
+    needs = {name: features for name, features in needs.items() if features}
+    if not needs:
+        return
+    lacking = {}
+    for name, sample in cfg.samples.items():
+        if not isinstance(sample, FileSample):
+            continue  # the embedded generator writes every shape branch
+        try:
+            layout = inspect_layout(sample.paths())
+        except DelphesInputError:
+            continue
+        missing = [f"Jet.{branch}" for branch in SHAPE_FEATURES if branch not in layout.jet_extras]
+        if missing:
+            lacking[name] = missing
+    if lacking:
+        described = "; ".join(f"{name} lacks {', '.join(missing)}" for name, missing in lacking.items())
+        raise ConfigError(
+            f"key 'models': {sorted(needs)} take jet-shape inputs ({', '.join(sorted({f for v in needs.values() for f in v}))}) "
+            f"that the files of sample(s) {sorted(lacking)} do not have ({described}). Every network is applied to "
+            "every sample under 'samples' and 'generators', so the run would stop at the split. Remove those models "
+            "(or their shape features) from 'models', or remove the sample(s), or write the shape branches into "
+            "the files (README, 'Your own Delphes files')."
+        )
 
 
 def _check_training_sample(name: str, events: ak.Array, path: str | Path) -> None:

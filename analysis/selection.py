@@ -17,11 +17,11 @@ import awkward as ak
 import numpy as np
 
 from analysis import jagged
-from analysis.config import Config, Cuts
+from analysis.config import Config, Cuts, FileSample, GeneratedSample
 from analysis.events import delphes
 from analysis.events.jets import SHAPE_BRANCHES
 from analysis.jagged import Columns
-from analysis.normalisation import weight_scales
+from analysis.normalisation import file_sample_normalisation, weight_scales
 from analysis.partons import PARTON_FIELDS, find_ttbar_partons
 from analysis.provenance import atomic_output, now, write_json, write_meta
 
@@ -133,10 +133,19 @@ class Cutflow:
         ]
 
 
+def tagged(btag: np.ndarray, bit: int) -> np.ndarray:
+    """0/1 per jet from Delphes' `Jet.BTag` bit field (one bit per BTagging module of the card,
+    in card order): the skim stores this flag, so the selection, both baselines and the networks
+    use the working point of `bit` and never the raw bits."""
+    return ((np.asarray(btag).astype(np.int64) >> bit) & 1).astype(np.int32)
+
+
 def skim_step(arrays: dict[str, ak.Array], path: Path, layout: Layout, cuts: Cuts, scale: float,
-              cutflow: Cutflow) -> ak.Array:
-    """One step of one file: the selected events as skim records."""
+              cutflow: Cutflow, file_key: str, btag_bit: int = 0) -> ak.Array:
+    """One step of one file: the selected events as skim records; `file_key` names the file
+    uniquely within its sample (analysis.events.delphes.file_keys)."""
     jets = Columns.of(arrays["Jet"], {**JET_BRANCHES, **{b: OPTIONAL_JET_BRANCHES[b] for b in layout.jet_extras}})
+    jets = Columns(jets.counts, {**jets.fields, "btag": tagged(jets["btag"], btag_bit)})
     event = arrays["Event"][:, 0]  # Delphes' Event collection holds one entry per event
     numbers = ak.to_numpy(event.Number).astype(np.int64)
     _require_finite(jets, path, numbers)
@@ -152,7 +161,7 @@ def skim_step(arrays: dict[str, ak.Array], path: Path, layout: Layout, cuts: Cut
     return ak.zip(
         {
             "event": numbers[passed],
-            "file": ak.from_numpy(np.full(int(passed.sum()), path.name)),
+            "file": ak.from_numpy(np.full(int(passed.sum()), file_key)),
             "weight": weight[passed],
             "weight_pb": weight_pb[passed],
             "ht": jagged.per_event_sum(jets["pt"], jets.counts).astype(np.float32),
@@ -185,10 +194,11 @@ JET_BRANCHES_INV = {v: k for k, v in JET_BRANCHES.items()}
 
 
 def skim(files: Sequence[str | Path], scales: dict[str, float], cuts: Cuts, step_size: int,
-         cutflow: Cutflow, layout: Layout) -> Iterator[ak.Array]:
+         cutflow: Cutflow, layout: Layout, btag_bit: int = 0) -> Iterator[ak.Array]:
     """Stream the selected events of `files`, step by step."""
+    keys = delphes.file_keys(files)
     for path, arrays in delphes.iterate(files, layout.spec(), step_size=step_size):
-        yield skim_step(arrays, path, layout, cuts, scales[str(path)], cutflow)
+        yield skim_step(arrays, path, layout, cuts, scales[str(path)], cutflow, keys[str(path)], btag_bit)
 
 
 def run_skim(cfg: Config, sample: str, files: Sequence[str | Path], output: str | Path,
@@ -203,22 +213,48 @@ def run_skim(cfg: Config, sample: str, files: Sequence[str | Path], output: str 
         warnings.warn(f"sample {sample!r}: no Particle branches ({', '.join(PARTON_FIELDS)}); its events "
                       "have no partons and count as background in the matching", stacklevel=2)
     cutflow = Cutflow(cut_names(cfg.cuts))
-    steps = skim(files, weight_scales(cfg.samples[sample], files), cfg.cuts, cfg.read_step, cutflow, layout)
+    spec = cfg.samples[sample]
+    normalisation = file_sample_normalisation(spec, files) if isinstance(spec, FileSample) else None
+    scales = ({f: normalisation.scale for f in files} if normalisation is not None else weight_scales(spec, files))
+    steps = skim(files, scales, cfg.cuts, cfg.read_step, cutflow, layout, spec.btag_bit)
+    chains = ChainCounter()
     with atomic_output(output) as tmp:
-        ak.to_parquet_row_groups(_non_empty(steps), tmp)
+        ak.to_parquet_row_groups(chains.count(_non_empty(steps)), tmp)
     selected = int(cutflow.events[-1])
     if selected == 0:
         warnings.warn(f"sample {sample!r}: no event passes the selection (cutflow in {cutflow_output}); "
                       "the skim is empty", stacklevel=2)
+    elif layout.has_particles and chains.events == 0 and not (isinstance(spec, GeneratedSample) and spec.process == "qcd"):
+        warnings.warn(f"sample {sample!r}: the Particle record of none of its {selected} selected events yields a "
+                      "hadronic t tbar chain (t -> b W, W -> q q' through the M1/D1/D2 links), so all of them count "
+                      "as background. Expected for a background sample; for a t tbar sample the record lacks the "
+                      "decay links (e.g. Pythia 6 status-3 lines): `python -m analysis check-input` shows it",
+                      stacklevel=2)
     summary = {"sample": sample, "selected_events": selected, "empty": selected == 0,
                "jet_features": [OPTIONAL_JET_BRANCHES.get(b, JET_BRANCHES.get(b)) for b in
                                 (*JET_BRANCHES, *layout.jet_extras)],
-               "jet_shapes": layout.has_shapes, "partons": layout.has_particles}
+               "jet_shapes": layout.has_shapes, "partons": layout.has_particles,
+               "events_with_ttbar_chain": chains.events, "btag_bit": spec.btag_bit,
+               "file_keys": delphes.file_keys(files)}
+    if normalisation is not None:
+        summary["normalisation"] = normalisation.as_dict()
     write_json(cutflow_output, {**summary, "cutflow": cutflow.table()})
     for artifact in (output, cutflow_output):
         write_meta(artifact, tag=cfg.tag, stage="skim", config=cfg.stage_config("skim", sample), inputs=files,
                    started=started, extra=summary)
     return cutflow
+
+
+class ChainCounter:
+    """Counts the selected events whose record gave the six decay partons, as steps stream by."""
+
+    def __init__(self):
+        self.events = 0
+
+    def count(self, steps: Iterator[ak.Array]) -> Iterator[ak.Array]:
+        for step in steps:
+            self.events += int(np.count_nonzero(ak.to_numpy(ak.num(step.partons)) > 0))
+            yield step
 
 
 def _non_empty(steps: Iterator[ak.Array]) -> Iterator[ak.Array]:

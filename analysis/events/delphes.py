@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -194,6 +195,18 @@ def read(path: str | Path, spec: Mapping[str, Sequence[str]], entry_start: int |
         coll: ak.zip({field: arrays[branch] for field, branch in per.items()})
         for coll, per in names.items()
     }
+
+
+def file_keys(paths: Sequence[str | Path]) -> dict[str, str]:
+    """Path -> a name unique within the sample: the path relative to the folder all the files
+    share. MadGraph writes `Events/run_01/tag_1_delphes_events.root`, `Events/run_02/...` with the
+    same file name and event numbers, so the bare name would merge the runs; a sample whose
+    files sit in one folder keeps the bare names."""
+    resolved = {str(p): Path(p).resolve() for p in paths}
+    if not resolved:
+        return {}
+    common = Path(os.path.commonpath([p.parent for p in resolved.values()]))
+    return {key: str(p.relative_to(common)) for key, p in resolved.items()}
 
 
 def iterate(paths: Sequence[str | Path], spec: Mapping[str, Sequence[str]],

@@ -142,8 +142,9 @@ def jet_constituents(candidates: ak.Array, owner: ak.Array, jet_pt: np.ndarray, 
 
 
 def process_step(arrays: dict[str, ak.Array], path: Path, file_index: int, scale: float, cfg: Config, sample: str,
-                 has_particles: bool) -> dict[str, np.ndarray]:
-    """The selected jets of one read step as flat columns (jets, ...)."""
+                 has_particles: bool, file_key: str) -> dict[str, np.ndarray]:
+    """The selected jets of one read step as flat columns (jets, ...); `file_key` names the file
+    uniquely within the sample (it seeds the split)."""
     study = cfg.qg
     jets = arrays["Jet"]
     events, leading = select_dijets(jets.PT, jets.Eta, study)
@@ -164,7 +165,7 @@ def process_step(arrays: dict[str, ak.Array], path: Path, file_index: int, scale
                else np.full(pt.shape, UNKNOWN))
     numbers = ak.to_numpy(arrays["Event"].Number[events, 0]).astype(np.int64)
     weight = ak.to_numpy(arrays["Event"].Weight[events, 0]).astype(np.float64) * scale
-    set_index = assign_sets(split_fractions(cfg.seed, sample, np.full(len(events), path.name), numbers),
+    set_index = assign_sets(split_fractions(cfg.seed, sample, np.full(len(events), file_key), numbers),
                             study.fractions)
     forward = np.abs(eta) >= np.abs(eta[:, ::-1])
     forward[:, 1] &= ~forward[:, 0]  # equal |eta|: the leading jet counts as forward
@@ -192,6 +193,7 @@ def read_spec(path: Path) -> tuple[dict[str, tuple[str, ...]], bool]:
 def steps(cfg: Config, sample: str, files: Sequence[str | Path]) -> Iterator[dict[str, np.ndarray]]:
     """The selected jets of `sample`'s files, one read step at a time (memory stays flat)."""
     scales = weight_scales(cfg.event_samples()[sample], files)
+    keys = delphes.file_keys(files)
     with_truth = []
     for file_index, path in enumerate(map(Path, files)):
         spec, has_particles = read_spec(path)
@@ -203,7 +205,8 @@ def steps(cfg: Config, sample: str, files: Sequence[str | Path]) -> Iterator[dic
             raise QGSampleError(f"{path}: sample {sample!r} mixes files with and without the Particle collection "
                                 f"(unlike {files[0]}); give a sample either truth in every file or in none")
         for _, arrays in delphes.iterate([path], spec, cfg.read_step):
-            step = process_step(arrays, path, file_index, scales[str(path)], cfg, sample, has_particles)
+            step = process_step(arrays, path, file_index, scales[str(path)], cfg, sample, has_particles,
+                                keys[str(path)])
             if step:
                 yield step
 

@@ -1,9 +1,11 @@
 # Config typing, paths and target lists live in analysis/ (tested); this file only binds them.
 from analysis import config as configlib
 from analysis import paths
+from analysis.datasets import check_model_features
 from analysis.provenance import META_SUFFIX
 
 CFG = configlib.from_dict(config, where="config")
+check_model_features(CFG)  # refuse, before any job, networks whose inputs a user sample lacks
 RESULTS = paths.results_dir(CFG.tag)
 
 
