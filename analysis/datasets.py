@@ -219,7 +219,8 @@ def run_split(cfg: Config, matched: dict[str, str | Path], outputs: dict[str, st
     events = {name: ak.from_parquet(path) for name, path in matched.items()}
     shapes = all(set(SHAPES) <= set(ev.jets.fields) for ev in events.values())
     _check_training_sample(training, events[training], matched[training])
-    n_jets = min(cfg.datasets.max_jets, max(int(ak.max(ak.num(ev.jets), initial=6)) for ev in events.values()))
+    n_jets = min(cfg.datasets.max_jets, max(int(np.max(ak.to_numpy(ak.num(ev.jets)), initial=6))
+                                            for ev in events.values()))  # an empty skim has no maximum
 
     train_events = events[training]
     u = split_fractions(cfg.seed, training, ak.to_numpy(train_events.file).astype(str),

@@ -123,7 +123,7 @@ def test_generated_ttbar_cutflow(pipeline):
     cutflow = json.loads(pipeline.cutflow["ttbar"].read_text())["cutflow"]
     efficiency = cutflow[-1]["efficiency"]
     assert 0.04 < efficiency < 0.11
-    assert cutflow[0]["cross_section_pb"] == pytest.approx(3000 / 1000)  # files_config: 1 pb / 1000 events
+    assert cutflow[0]["cross_section_pb"] == pytest.approx(1.0)  # files_config: 1 pb, the whole sample
     assert all(a["events"] >= b["events"] for a, b in zip(cutflow, cutflow[1:], strict=False))
     events = ak.from_parquet(pipeline.skim["ttbar"])
     assert len(events) == cutflow[-1]["events"]
