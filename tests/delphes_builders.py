@@ -1,6 +1,7 @@
 """Hand-built events written the way ROOT shows real Delphes files (`Jet.PT` leaves)."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import awkward as ak
@@ -67,3 +68,47 @@ def ttbar_record(etas: list[float], phis: list[float]) -> list[dict]:
         particle(-1, m1=8, pt=30, eta=etas[2], phi=phis[2]),                              # 12 dbar (softer)
         particle(2, m1=8, pt=80, eta=etas[1], phi=phis[1]),                               # 13 u (harder)
     ]
+
+
+def copy_collections(source: Path, path: Path, spec: Mapping[str, Sequence[str]]) -> Path:
+    """Only the `spec = {collection: fields}` of a file, in real Delphes' `Jet.PT` spelling (e.g.
+    constituents without the JetIndex that only our generator writes)."""
+    from analysis.events.delphes import read
+
+    arrays = read(source, spec)
+    with uproot.recreate(path) as f:
+        f.mktree("Delphes", {k: v.type.content for k, v in arrays.items()},
+                 counter_name=lambda c: f"{c}_size", field_name=lambda o, i: f"{o}.{i}")
+        f["Delphes"].extend(arrays)
+    return path
+
+
+DUPLICATE_PLACEHOLDER = "Pxrticle"
+
+
+def write_duplicate_particle_branches(path: Path) -> Path:
+    """Two events with two collections both named `Particle`: a particle record (one hadronic
+    t tbar chain, then an empty event) and, second, a jet-like collection, as Delphes wrote it
+    in scikit-hep-testdata's uproot-issue513.root (10 events, 1.2 MB: too large to keep here).
+
+    uproot cannot write two branches of one name, so the second collection is written as
+    `Pxrticle` (same length as `Particle`) without compression, and every occurrence of that
+    name in the file's bytes (branch and leaf names, counter, basket keys) is then overwritten
+    with `Particle`: no length or offset changes, and uncompressed ROOT records carry no checksum.
+    """
+    chain = ttbar_record([0.0, 1.0, -1.0, 2.0, -2.0, 0.5], [0.0, 1.0, 2.0, 3.0, -1.0, -2.0])
+    particles = ak.zip({
+        f: ak.values_astype(ak.Array([[p[f] for p in chain], []]),
+                            np.int32 if f in ("PID", "Status", "M1", "M2", "D1", "D2") else np.float32)
+        for f in PARTICLE_FIELDS})
+    jets = jets_record([[(50.0, 0.1, 0.2, 1), (40.0, -0.3, 1.0, 0)], [(35.0, 1.0, -2.0, 0)]])
+    collections = {"Event": ak.zip({"Number": ak.Array([[0], [1]]), "Weight": ak.Array([[1.0], [1.0]])}),
+                   "Jet": jets, "Particle": particles, DUPLICATE_PLACEHOLDER: jets}
+    with uproot.recreate(path, compression=None) as f:
+        f.mktree("Delphes", {k: v.type.content for k, v in collections.items()},
+                 counter_name=lambda c: f"{c}_size", field_name=lambda o, i: f"{o}/{o}.{i}")
+        f["Delphes"].extend(collections)
+    data = path.read_bytes()
+    assert DUPLICATE_PLACEHOLDER.encode() in data, "uproot compressed the branch names: nothing to rename"
+    path.write_bytes(data.replace(DUPLICATE_PLACEHOLDER.encode(), b"Particle"))
+    return path

@@ -81,6 +81,13 @@ def bad_missing(tmp_path):
 
 
 @pytest.fixture
+def bad_directory(tmp_path):
+    path = tmp_path / "delphes_output"
+    path.mkdir()
+    return path, f"is a directory, not a ROOT file. Pass the .root files in it instead (e.g. {path}/*.root)"
+
+
+@pytest.fixture
 def bad_not_root(tmp_path):
     path = tmp_path / "events.root"
     path.write_text("run,event\n1,2\n")
@@ -114,7 +121,7 @@ def bad_missing_branch(tmp_path):
     return path, "missing branch(es) Jet.PT"
 
 
-BAD = ["bad_missing", "bad_not_root", "bad_truncated", "bad_no_delphes_tree", "bad_missing_branch"]
+BAD = ["bad_missing", "bad_directory", "bad_not_root", "bad_truncated", "bad_no_delphes_tree", "bad_missing_branch"]
 
 
 @pytest.mark.parametrize("bad", BAD)

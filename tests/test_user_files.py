@@ -224,3 +224,28 @@ def test_networks_without_their_shape_inputs_are_refused_before_any_job(tmp_path
     planned = dry_run("--directory", str(tmp_path), "-s", str(REPO / "Snakefile"), "--configfile", str(path))
     assert planned.returncode == 0, planned.stderr[-3000:]
     assert "results/test/assignments/saja/wjets.parquet" in planned.stdout
+
+
+# ----------------------------------------------------------------------------- check-input
+
+
+def test_check_input_reports_the_weights(tmp_path):
+    """check-input shows what the normalisation will see: coffea's constant 1.53e6, and varying
+    weights with their negative fraction; a file without Event.Weight is unusable (the skim needs it)."""
+    from analysis.events.inspect import check_file
+
+    coffea = check_file(COFFEA)
+    assert coffea.usable and coffea.weights.kind == "constant" and coffea.weights.maximum == COFFEA_WEIGHT
+    assert "constant, 1.53089e+06 for each of 25 events" in coffea.text()
+    varying = check_file(weighted_file(tmp_path / "w.root", [3.0, -1.0, 2.0, 0.5]))
+    assert varying.as_dict()["weights"]["negative_fraction"] == 0.25
+    assert "varying, -1 to 3, sum 4.5 over 4 events, 25.0 % negative" in varying.text()
+    path = tmp_path / "noweight.root"
+    with uproot.recreate(path) as f:
+        jets = ak.Array([[{"PT": 50.0, "Eta": 0.0, "Phi": 0.0, "Mass": 5.0, "BTag": 1}]])
+        event = ak.Array([[{"Number": 1}]])
+        f.mktree("Delphes", {"Event": event.type.content, "Jet": jets.type.content},
+                 counter_name=lambda c: f"{c}_size", field_name=lambda o, i: f"{o}.{i}")
+        f["Delphes"].extend({"Event": event, "Jet": jets})
+    missing = check_file(path)
+    assert not missing.usable and "Event.Weight" in missing.error and "TreeWriter" in missing.error

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import stat
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -112,12 +113,8 @@ def _frozen_uproot_clock():
 def open_tree(path: str | Path):
     """The `Delphes` tree of `path`, or a DelphesInputError that says what is wrong and how to fix it."""
     path = Path(path)
-    if not path.exists():
-        raise DelphesInputError(f"{path}: file not found. Check the path or glob in the sample's `files:` entry.")
-    if path.stat().st_size == 0:
-        raise DelphesInputError(f"{path}: file is empty (0 bytes). Re-copy or regenerate it.")
-    with open(path, "rb") as handle:
-        magic = handle.read(4)
+    _check_regular_file(path)
+    magic = _first_bytes(path)
     if magic != b"root":
         raise DelphesInputError(
             f"{path}: not a ROOT file (starts with {magic!r}, not b'root'). "
@@ -145,6 +142,42 @@ def open_tree(path: str | Path):
             "probably truncated. Re-copy the file or rerun Delphes for it."
         ) from err
     return tree
+
+
+def _check_regular_file(path: Path) -> None:
+    """A DelphesInputError, naming the fix, for a path that is missing, a directory, empty or not
+    even stat-able (a parent directory without permission), instead of an OSError traceback."""
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise DelphesInputError(
+            f"{path}: file not found. Check the path or glob in the sample's `files:` entry."
+        ) from None
+    except OSError as err:
+        raise _unreadable(path, err) from err
+    if stat.S_ISDIR(info.st_mode):
+        raise DelphesInputError(
+            f"{path}: is a directory, not a ROOT file. Pass the .root files in it instead "
+            f"(e.g. {path / '*.root'})."
+        )
+    if info.st_size == 0:
+        raise DelphesInputError(f"{path}: file is empty (0 bytes). Re-copy or regenerate it.")
+
+
+def _first_bytes(path: Path) -> bytes:
+    """The file's magic number (an unreadable file becomes a DelphesInputError)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4)
+    except OSError as err:
+        raise _unreadable(path, err) from err
+
+
+def _unreadable(path: Path, err: OSError) -> DelphesInputError:
+    return DelphesInputError(
+        f"{path}: cannot be read ({err.strerror or type(err).__name__}). Check that it is a regular file "
+        "you have read permission for (ls -l it and its directory), or re-copy it."
+    )
 
 
 def available_fields(tree) -> dict[str, set[str]]:

@@ -1,20 +1,53 @@
-"""`check-input`: vet Delphes files before a long run and say what the workflow can do with them."""
+"""`check-input`: vet Delphes files before a long run and say what the workflow can do with them.
+
+Branches being present is not enough to promise a stage: a W+jets file has every Particle field
+the matching reads and still no t tbar decay in it. So the matching is promised only when the
+parton finder, run on the first events of the file, finds hadronic t tbar chains; and the q/g
+line asks for exactly the candidate fields analysis.qg.samples reads.
+"""
 from __future__ import annotations
 
+import warnings
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.events.delphes import JET_KINEMATICS, PARTICLE_FIELDS, DelphesInputError, available_fields, open_tree
-from analysis.events.jets import SHAPE_BRANCHES
+import numpy as np
 
+from analysis.events.delphes import JET_KINEMATICS, TREE, DelphesInputError, available_fields, open_tree, read
+from analysis.events.jets import SHAPE_BRANCHES
+from analysis.events.weights import WeightSummary, read_weights
+from analysis.jagged import Columns
+from analysis.partons import PARTON_FIELDS, find_ttbar_partons
+from analysis.qg.samples import CANDIDATE_FIELDS
+
+MATCHING = "jet-parton matching"
+WEIGHTS = "event numbers and generator weights"
+QG_CONSTITUENTS = "jet constituents for the q/g tagger"
 CAPABILITIES = {
     # what the workflow can do -> (collection, fields it needs, required for the file to be usable)
     "trigger selection and jet inputs": ("Jet", JET_KINEMATICS, True),
-    "jet-parton matching (hard-process partons)": ("Particle", PARTICLE_FIELDS, False),
+    MATCHING: ("Particle", PARTON_FIELDS, False),
     "SAJA jet-shape inputs": ("Jet", SHAPE_BRANCHES, False),
-    "generator event weights": ("Event", ("Weight",), False),
-    "jet constituents for the q/g tagger": ("ParticleFlowCandidate", ("PT", "Eta", "Phi", "PID", "JetIndex"), False),
+    WEIGHTS: ("Event", ("Number", "Weight"), True),
+    QG_CONSTITUENTS: ("ParticleFlowCandidate", CANDIDATE_FIELDS, False),
 }
+PARTON_CENSUS_EVENTS = 2000
+"""Events at the start of a file in which the parton finder looks for t tbar chains."""
+PARTON_CENSUS_STEP = 500
+"""Events read at once: a full shower record with pile-up has thousands of particles per event."""
+
+
+@dataclass(frozen=True)
+class PartonCensus:
+    """How many of the events read have a complete hadronic t tbar decay chain."""
+
+    events_read: int
+    with_chain: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"events_read": self.events_read, "with_chain": self.with_chain}
 
 
 @dataclass
@@ -22,8 +55,12 @@ class FileReport:
     path: Path
     events: int = 0
     collections: dict[str, set[str]] = field(default_factory=dict)
-    can: list[str] = field(default_factory=list)
-    cannot: dict[str, list[str]] = field(default_factory=dict)
+    can: dict[str, str] = field(default_factory=dict)  # what -> detail ("" when none)
+    cannot: dict[str, str] = field(default_factory=dict)  # what -> reason
+    partons: PartonCensus | None = None  # None when the Particle fields are missing
+    weights: WeightSummary | None = None
+    duplicates: dict[str, int] = field(default_factory=dict)  # branch name -> branches carrying it
+    warnings: list[str] = field(default_factory=list)
     error: str | None = None
 
     @property
@@ -36,37 +73,120 @@ class FileReport:
         lines = [f"OK {self.path}: {self.events} events"]
         for name in sorted(self.collections):
             lines.append(f"  {name}: {', '.join(sorted(self.collections[name]))}")
-        lines += [f"  can: {what}" for what in self.can]
-        lines += [f"  cannot: {what} (missing {', '.join(miss)})" for what, miss in self.cannot.items()]
+        lines += [f"  can: {what}" + (f" ({detail})" if detail else "") for what, detail in self.can.items()]
+        lines += [f"  cannot: {what} ({reason})" for what, reason in self.cannot.items()]
+        lines += [f"  warning: {message}" for message in self.warnings]
         return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        """The file's entry in check_input.json."""
+        return {"events": self.events, "can": self.can, "cannot": self.cannot,
+                "hadronic_ttbar": self.partons.as_dict() if self.partons else None,
+                "weights": self.weights.as_dict() if self.weights else None,
+                "duplicate_branches": self.duplicates, "warnings": self.warnings}
 
 
 def check_file(path: str | Path) -> FileReport:
+    """What the workflow can do with one file; `error` set when it cannot use the file at all."""
     report = FileReport(Path(path))
     try:
         tree = open_tree(path)
+        report.events = tree.num_entries
+        report.collections = available_fields(tree)
+        report.duplicates = duplicate_branches(tree)
+        if report.duplicates:
+            report.warnings.append(duplicate_warning(report.duplicates))
+        if report.events == 0:
+            raise DelphesInputError(f"{path}: the '{TREE}' tree has no events. Check that Delphes finished.")
+        for what in CAPABILITIES:
+            _assess(report, what)
     except DelphesInputError as err:
         report.error = str(err)
-        return report
-    report.events = tree.num_entries
-    report.collections = available_fields(tree)
-    for what, (collection, fields, required) in CAPABILITIES.items():
-        missing = [f"{collection}.{f}" for f in fields if f not in report.collections.get(collection, set())]
-        if not missing:
-            report.can.append(what)
-        elif required:
-            report.error = (
-                f"{path}: missing branch(es) {', '.join(missing)} needed for {what}. "
-                "Add them to the Delphes card's TreeWriter and rerun Delphes."
-            )
-        else:
-            report.cannot[what] = missing
-    if report.usable and report.events == 0:
-        report.error = f"{path}: the 'Delphes' tree has no events. Check that Delphes finished."
     return report
 
 
-def write_report(files, output, sample: str) -> None:
+def _assess(report: FileReport, what: str) -> None:
+    """File `what` under can or cannot: its branches first, then what they hold."""
+    collection, fields, required = CAPABILITIES[what]
+    missing = [f"{collection}.{f}" for f in fields if f not in report.collections.get(collection, set())]
+    if missing and required:
+        raise DelphesInputError(
+            f"{report.path}: missing branch(es) {', '.join(missing)} needed for {what}. "
+            "Add them to the Delphes card's TreeWriter and rerun Delphes."
+        )
+    if missing:
+        report.cannot[what] = f"missing {', '.join(missing)}"
+        return
+    ok, detail = CONTENT_CHECKS[what](report) if what in CONTENT_CHECKS else (True, "")
+    if ok:
+        report.can[what] = detail
+    else:
+        report.cannot[what] = detail
+
+
+def _matching(report: FileReport) -> tuple[bool, str]:
+    """The matching needs t tbar decay chains, not just Particle branches: run the parton finder
+    on the first events."""
+    try:
+        report.partons = census = parton_census(report.path, min(report.events, PARTON_CENSUS_EVENTS))
+    except ValueError as err:  # the finder's malformed D1/D2 links
+        return False, f"the Particle record cannot be followed: {err}"
+    if census.with_chain:
+        return True, f"{census.with_chain} of {census.events_read} events read have a hadronic t tbar chain"
+    return False, f"no hadronic t tbar chain in the first {census.events_read} events"
+
+
+def _qg_constituents(report: FileReport) -> tuple[bool, str]:
+    """Real Delphes files have no JetIndex: analysis.qg.samples then associates by Delta R."""
+    if "JetIndex" in report.collections["ParticleFlowCandidate"]:
+        return True, ""
+    return True, "constituents associated to jets by Delta R: no JetIndex"
+
+
+def _weights(report: FileReport) -> tuple[bool, str]:
+    """What the normalisation will see (analysis.normalisation): unit, constant or varying
+    weights, and how many are negative."""
+    report.weights = read_weights([report.path])
+    return True, f"weights {report.weights.text()}"
+
+
+CONTENT_CHECKS = {MATCHING: _matching, QG_CONSTITUENTS: _qg_constituents, WEIGHTS: _weights}
+"""Capabilities whose branches are not enough: what -> (can, detail or reason)."""
+
+
+def parton_census(path: Path, events: int) -> PartonCensus:
+    """Run the parton finder on the first `events` events, a step at a time (memory stays flat
+    whatever the size of the particle record)."""
+    with_chain = 0
+    for start in range(0, events, PARTON_CENSUS_STEP):
+        particles = read(path, {"Particle": PARTON_FIELDS}, start, min(start + PARTON_CENSUS_STEP, events))
+        partons = find_ttbar_partons(Columns.of(particles["Particle"], PARTON_FIELDS))
+        with_chain += int(np.count_nonzero(partons.counts))
+    return PartonCensus(events, with_chain)
+
+
+def duplicate_branches(tree) -> dict[str, int]:
+    """Branch names carried by more than one branch -> how many, top-level names and the leaf
+    names under them alike (two `Particle` branches also repeat `Particle.PT`, ...). uproot
+    reads the first branch of a name, and `available_fields` merges the fields of all, so the
+    listing would show one collection made of two."""
+    names = Counter(key.rsplit("/", 1)[-1] for key in tree.keys(full_paths=True))
+    return {name: n for name, n in sorted(names.items()) if n > 1}
+
+
+def duplicate_warning(duplicates: dict[str, int]) -> str:
+    """One line per file: the repeated collections, how often, and the fix."""
+    per_collection: dict[str, list[str]] = {}
+    for name in duplicates:
+        per_collection.setdefault(name.split(".", 1)[0].removesuffix("_size"), []).append(name)
+    parts = [f"{collection} ({max(duplicates[n] for n in names)} branches; {len(names)} repeated "
+             f"names such as {names[0]})" for collection, names in per_collection.items()]
+    return (f"repeated branch names: {', '.join(parts)}. uproot reads only the first branch of a name, and "
+            "the collection's field list merges them all. Give each branch its own name in the Delphes "
+            "card's TreeWriter and rerun Delphes.")
+
+
+def write_report(files: Iterable[str | Path], output: str | Path, sample: str) -> None:
     """The `check_input` rule: vet a user sample's files; fail naming every unusable one."""
     from analysis.provenance import write_json
 
@@ -74,8 +194,14 @@ def write_report(files, output, sample: str) -> None:
     bad = [r.error for r in reports if not r.usable]
     if bad:
         raise DelphesInputError(f"sample {sample!r} has unusable input files:\n" + "\n".join(bad))
+    for report in reports:
+        for message in report.warnings:
+            warnings.warn(f"{report.path}: {message}", stacklevel=2)
+    censuses = [r.partons for r in reports if r.partons]
     write_json(output, {
         "sample": sample,
-        "files": {str(r.path): {"events": r.events, "can": r.can, "cannot": r.cannot} for r in reports},
+        "files": {str(r.path): r.as_dict() for r in reports},
         "events": sum(r.events for r in reports),
+        "hadronic_ttbar": {"events_read": sum(c.events_read for c in censuses),
+                           "with_chain": sum(c.with_chain for c in censuses)} if censuses else None,
     })

@@ -53,9 +53,9 @@ class WeightSummary:
         if not self.events:
             return "no events"
         if self.kind != "varying":
-            return f"{self.kind} ({self.minimum:g} for each of {self.events} events)"
-        return (f"varying ({self.minimum:.4g} to {self.maximum:.4g}, sum {self.total:.6g} over {self.events} events, "
-                f"{100 * self.negative_fraction:.1f} % negative)")
+            return f"{self.kind}, {self.minimum:g} for each of {self.events} events"
+        return (f"varying, {self.minimum:.4g} to {self.maximum:.4g}, sum {self.total:.6g} over {self.events} events, "
+                f"{100 * self.negative_fraction:.1f} % negative")
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "events": self.events, "sum": self.total,
