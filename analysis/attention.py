@@ -16,7 +16,7 @@ from analysis import assignments, datasets
 from analysis.config import Config
 from analysis.matching import MATCHED
 from analysis.networks import load_model, predict
-from analysis.provenance import now, write_json, write_meta
+from analysis.provenance import now, sweep_leftovers, write_json, write_meta
 
 ORDER = ("b", "W+ (1)", "W+ (2)", "bbar", "W- (1)", "W- (2)", "other")
 
@@ -59,6 +59,7 @@ def block_attention(model: torch.nn.Module, x: np.ndarray, mask: np.ndarray, bat
 
 
 def run_attention(cfg: Config, name: str, model_path: str | Path, test_path: str | Path, output: str | Path) -> dict:
+    sweep_leftovers([output])
     started = now()
     model, saved = load_model(model_path)
     data = datasets.load(test_path, saved["features"])

@@ -30,7 +30,7 @@ from analysis.events.delphes import DelphesInputError
 from analysis.jagged import padded
 from analysis.labels import CATEGORIES, LABELS, SLOTS
 from analysis.matching import MATCHED, UNMATCHED
-from analysis.provenance import atomic_output, now, write_meta, write_text
+from analysis.provenance import atomic_output, now, sweep_leftovers, write_meta, write_text
 from analysis.selection import SHAPE_FEATURES, inspect_layout
 
 SETS = ("train", "val", "test")
@@ -213,6 +213,7 @@ def load(path: str | Path, features: Sequence[str] | None = None, scaled: bool =
 def run_split(cfg: Config, matched: dict[str, str | Path], outputs: dict[str, str | Path],
               event_info_output: str | Path) -> dict:
     """The `split` stage: `matched[sample]` parquet files -> train / val / test HDF5 files."""
+    sweep_leftovers([*outputs.values(), event_info_output])
     started = now()
     training = cfg.datasets.training_sample
     samples = list(matched)

@@ -14,7 +14,7 @@ import numpy as np
 
 from analysis import assignments, datasets, metrics, reconstruction
 from analysis.config import Config
-from analysis.provenance import now, write_json, write_meta, write_text
+from analysis.provenance import now, sweep_leftovers, write_json, write_meta, write_text
 from analysis.tables import table
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ def evaluation_jets(test_path: str | Path, samples: list[str], events: metrics.E
 def run_evaluation(cfg: Config, files: dict[str, dict[str, str | Path]], test_path: str | Path,
                    cutflows: dict[str, str | Path], output: str | Path, tables: dict[str, str | Path]) -> dict:
     """metrics.json (per method), the headline tables (Markdown and LaTeX) and the Fig. 8 masses."""
+    sweep_leftovers([output, *tables.values()])
     started = now()
     evaluation = cfg.raw["evaluation"]
     samples = list(cfg.samples)
@@ -177,6 +178,7 @@ def run_figures(cfg: Config, metrics_path: str | Path, table_paths: dict[str, st
     """Every figure (analysis.plotting.paper) to `outputs[name]` (png and pdf), with provenance."""
     from analysis.plotting.paper import draw_all
 
+    sweep_leftovers([path for paths in outputs.values() for path in paths])
     started = now()
 
     def read(paths: dict[str, str | Path]) -> dict[str, dict]:

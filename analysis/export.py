@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from analysis.networks import load_model
-from analysis.provenance import atomic_output, now, write_meta
+from analysis.provenance import atomic_output, now, sweep_leftovers, write_meta
 
 OPSET = 17
 
@@ -56,6 +56,7 @@ def compare(model: torch.nn.Module, path: str | Path, n_features: int, seed: int
 
 
 def run_export(model_path: str | Path, output: str | Path, tag: str, config: dict) -> dict:
+    sweep_leftovers([output])
     started = now()
     model, saved = load_model(model_path)
     n_features = len(saved["features"])

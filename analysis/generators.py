@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.config import Config
-from analysis.provenance import now, write_json, write_meta, write_text
+from analysis.provenance import now, sweep_leftovers, write_json, write_meta, write_text
 from analysis.selection import SHAPE_FEATURES
 from analysis.tables import table
 
@@ -101,6 +101,7 @@ def _cell(d: dict) -> str:
 
 def run_generator_study(cfg: Config, metrics_path: str | Path, table_paths: dict[str, str | Path],
                         output: str | Path, table_output: str | Path) -> dict:
+    sweep_leftovers([output, table_output])
     started = now()
     tables = {s: json.loads(Path(p).read_text()) for s, p in table_paths.items()}
     result = study(cfg, json.loads(Path(metrics_path).read_text()), tables)

@@ -23,7 +23,7 @@ from analysis.config import Config
 from analysis.events.kinematics import wrap_phi
 from analysis.jagged import Columns
 from analysis.labels import CATEGORIES, LABELS, SLOTS
-from analysis.provenance import atomic_output, now, write_json, write_meta
+from analysis.provenance import atomic_output, now, sweep_leftovers, write_json, write_meta
 
 OTHER = LABELS.index("other")
 SLOT_LABELS = np.array([LABELS.index(name) for name in ("b1", "W1", "W1", "b2", "W2", "W2")])
@@ -173,6 +173,7 @@ class MatchingTables:
 def run_match(cfg: Config, sample: str, skim_path: str | Path, output: str | Path,
               tables_output: str | Path) -> dict:
     """The `match` stage: skim records + parton_jet, jet_label, category; and the tables."""
+    sweep_leftovers([output, tables_output])
     started = now()
     n_groups = ak.metadata_from_parquet(skim_path)["num_row_groups"]
     tables = MatchingTables(cfg.matching.dr_scan)

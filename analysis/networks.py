@@ -13,8 +13,8 @@ from analysis.config import Config
 from analysis.matching import MATCHED
 from analysis.models.saja import Saja, SajaHyperparameters, predictive_entropy, saja_loss
 from analysis.models.spanet import Spanet, SpanetHyperparameters, jet_marginals, resolve, spanet_loss
-from analysis.provenance import now, write_meta
-from analysis.training import TrainingSettings, load_trained, pick_device, train
+from analysis.provenance import now, sweep_leftovers, write_meta
+from analysis.training import TrainingSettings, epoch_timing, load_trained, pick_device, train
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,8 @@ def run_train(cfg: Config, name: str, train_path: str | Path, val_path: str | Pa
     for artifact in (out_dir / "model.pt", out_dir / "history.json"):
         write_meta(artifact, tag=cfg.tag, stage="train", config=cfg.stage_config("train"),
                    inputs=[train_path, val_path], started=started,
-                   extra={"model": name, "train_events": len(train_data["x"]), "val_events": len(val_data["x"])})
+                   extra={"model": name, "train_events": len(train_data["x"]), "val_events": len(val_data["x"]),
+                          "epoch_timing": epoch_timing(history)})
     return history
 
 
@@ -148,6 +149,7 @@ def predict(model: torch.nn.Module, architecture: str, x: np.ndarray, mask: np.n
 def run_predict(cfg: Config, name: str, model_path: str | Path, test_path: str | Path,
                 outputs: dict[str, str | Path]) -> None:
     """Assignments of model `name` for every sample of the test set, in the common format."""
+    sweep_leftovers(outputs.values())
     started = now()
     model, saved = load_model(model_path, pick_device(cfg.training.get("device", "auto")))
     data = datasets.load(test_path, saved["features"])

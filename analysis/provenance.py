@@ -2,20 +2,24 @@
 
 Every artifact X gets X.meta.json: tag, stage, the config subset it depends on and its hash,
 input files with sha256, git commit, package versions, host, start/end time. Files are written
-under a temporary name and renamed when complete, so an interrupted job never leaves a file
-that looks finished.
+in a private temporary folder beside their final place and renamed when complete, so an
+interrupted job never leaves a file that looks finished. Wall-clock numbers belong in the sidecars
+only, so that the artifacts of two runs of the same config are byte-identical.
 """
 from __future__ import annotations
 
 import contextlib
 import datetime
+import glob
 import hashlib
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -34,15 +38,54 @@ def meta_path(artifact: str | Path) -> Path:
 
 @contextlib.contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it to `path` only if the block succeeds."""
+    """Yield a path with `path`'s own name inside a new hidden folder beside it; move it to `path`
+    only if the block succeeds.
+
+    Writing under the final name keeps the bytes independent of the process: formats that record
+    the name they were opened with (ROOT's TFile header, torch's zip archive) would otherwise
+    store the temporary one, in ROOT's case with the PID. The rename stays within one file system, so it is atomic. The folder is removed
+    either way; a SIGKILL leaves it behind, for `sweep_leftovers` to remove on the next run.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    folder = Path(tempfile.mkdtemp(prefix=f"{_tmp_prefix(path)}{os.getpid()}-", dir=path.parent))
+    tmp = folder / path.name
     try:
         yield tmp
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def sweep_leftovers(outputs: Iterable[str | Path]) -> list[Path]:
+    """Remove what earlier jobs left beside `outputs` and return it: the temporary files and
+    folders of killed writes (`.NAME.tmp-*`, which no rename ever claims) and `.meta.json` sidecars
+    whose artifact is missing (a failed rerun, after which snakemake deleted the artifact but not
+    the sidecar it does not know of). Stages call this first, for every file they write."""
+    removed = []
+    for output in map(Path, outputs):
+        sidecar = meta_path(output)
+        for written in (output, sidecar):
+            for leftover in sorted(output.parent.glob(glob.escape(_tmp_prefix(written)) + "*")):
+                _remove(leftover)
+                removed.append(leftover)
+        if sidecar.is_file() and not output.exists():
+            sidecar.unlink()
+            removed.append(sidecar)
+    return removed
+
+
+def _tmp_prefix(path: Path) -> str:
+    """The start of every temporary name `atomic_output` uses for `path` (hidden, never matched
+    by a snakemake output pattern)."""
+    return f".{path.name}.tmp-"
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def write_json(path: str | Path, payload: Any) -> None:

@@ -23,7 +23,7 @@ from analysis.events.jets import SHAPE_BRANCHES
 from analysis.jagged import Columns
 from analysis.normalisation import file_sample_normalisation, weight_scales
 from analysis.partons import PARTON_FIELDS, find_ttbar_partons
-from analysis.provenance import atomic_output, now, write_json, write_meta
+from analysis.provenance import atomic_output, now, sweep_leftovers, write_json, write_meta
 
 JET_BRANCHES = {"PT": "pt", "Eta": "eta", "Phi": "phi", "Mass": "mass", "BTag": "btag"}
 SHAPE_FEATURES = dict(zip(SHAPE_BRANCHES, ("ptd", "axis_major", "axis_minor", "n_charged_hadrons",
@@ -204,6 +204,7 @@ def skim(files: Sequence[str | Path], scales: dict[str, float], cuts: Cuts, step
 def run_skim(cfg: Config, sample: str, files: Sequence[str | Path], output: str | Path,
              cutflow_output: str | Path) -> Cutflow:
     """The `skim` stage: `output` (parquet) and `cutflow_output` (JSON), each with provenance."""
+    sweep_leftovers([output, cutflow_output])
     started = now()
     files = [str(f) for f in files]
     if not files:

@@ -6,7 +6,9 @@ and the best epoch's weights are kept. CUDA is used when present (bf16 autocast 
 `mixed_precision`), the CPU otherwise, where runs are deterministic for a given seed. After every
 epoch `last.pt` holds everything needed to resume (the same data, hyperparameters and settings
 only; otherwise training starts afresh); `model.pt` and `history.json` are written only when
-training has finished, so an interrupted job never leaves outputs that look complete.
+training has finished, so an interrupted job never leaves outputs that look complete. None of the
+three holds wall-clock times, so that two runs give byte-identical files on the CPU: the time of
+each epoch goes to the log and to the returned history (the stages put it in `.meta.json`).
 """
 from __future__ import annotations
 
@@ -21,11 +23,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from analysis.provenance import atomic_output
+from analysis.provenance import atomic_output, sweep_leftovers
 
 log = logging.getLogger(__name__)
 IMPROVEMENT = 1e-4
 """Relative drop of the validation loss that counts as progress (as ReduceLROnPlateau's default)."""
+TIMING = ("seconds", "train_events_per_s")
+"""Wall-clock fields of the returned history: never written to history.json or last.pt."""
 Batch = dict[str, torch.Tensor]
 
 
@@ -62,9 +66,11 @@ def batches(data: Batch, size: int, order: torch.Tensor | None = None):
 def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], torch.Tensor], train_data: Batch,
           val_data: Batch, settings: TrainingSettings, out_dir: str | Path, extra: dict | None = None) -> list[dict]:
     """Train `model` on `train_data`, select on `val_data`; write model.pt, history.json in `out_dir`.
-    `extra` is stored in model.pt beside the weights (architecture, hyperparameters, features)."""
+    `extra` is stored in model.pt beside the weights (architecture, hyperparameters, features).
+    Returns the history of every epoch; those run by this call also carry the `TIMING` fields."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    sweep_leftovers([out_dir / "model.pt", out_dir / "history.json", out_dir / "last.pt"])
     device = pick_device(settings.device)
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)
@@ -92,6 +98,7 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
     train_data = {k: v.to(device) for k, v in train_data.items()}
     val_data = {k: v.to(device) for k, v in val_data.items()}
     n_train = len(next(iter(train_data.values())))
+    timing = {}
 
     epochs = tqdm(range(state["epoch"], settings.max_epochs), initial=state["epoch"], total=settings.max_epochs,
                   desc="epochs", disable=not settings.progress)
@@ -114,8 +121,8 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
         scheduler.step(val_loss)  # threshold 1e-4 relative, like IMPROVEMENT
         seconds = time.perf_counter() - start
         state["history"].append({"epoch": epoch + 1, "train_loss": total / count, "val_loss": val_loss,
-                                 "learning_rate": optimizer.param_groups[0]["lr"], "seconds": seconds,
-                                 "train_events_per_s": n_train / seconds})
+                                 "learning_rate": optimizer.param_groups[0]["lr"]})
+        timing[epoch + 1] = {"seconds": seconds, "train_events_per_s": n_train / seconds}
         if val_loss < state["best_loss"] * (1 - IMPROVEMENT):
             state.update(best_loss=val_loss, stale=0, best_epoch=epoch + 1,
                          best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
@@ -136,7 +143,12 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
                     "mixed_precision": autocast, **(extra or {})}, tmp)
     with atomic_output(out_dir / "history.json") as tmp:
         tmp.write_text(json.dumps({"best_epoch": best_epoch, "epochs": state["history"]}, indent=1) + "\n")
-    return state["history"]
+    return [{**h, **timing.get(h["epoch"], {})} for h in state["history"]]
+
+
+def epoch_timing(history: list[dict]) -> list[dict]:
+    """The wall-clock part of a history that `train` returned, for a `.meta.json` sidecar."""
+    return [{"epoch": h["epoch"], **{k: h[k] for k in TIMING}} for h in history if TIMING[0] in h]
 
 
 def load_trained(path: str | Path, build: Callable[[str, dict], torch.nn.Module],

@@ -14,7 +14,7 @@ from analysis.baselines.chi2 import Chi2Settings, best_assignment, decay_masses,
 from analysis.baselines.transfer_functions import CATEGORIES, category, fit_all, models_from
 from analysis.config import Config
 from analysis.matching import MATCHED
-from analysis.provenance import now, write_json, write_meta
+from analysis.provenance import now, sweep_leftovers, write_json, write_meta
 
 log = logging.getLogger(__name__)
 KINEMATICS = ("pt", "eta", "phi", "mass", "btag")
@@ -28,6 +28,7 @@ def raw_inputs(path: str | Path) -> dict:
 
 
 def run_chi2_widths(cfg: Config, train_path: str | Path, output: str | Path) -> dict:
+    sweep_leftovers([output])
     started = now()
     data = raw_inputs(train_path)
     matched = data["category"] == MATCHED
@@ -43,6 +44,7 @@ def run_chi2_widths(cfg: Config, train_path: str | Path, output: str | Path) -> 
 
 def run_chi2(cfg: Config, n_jets: int, widths_path: str | Path, test_path: str | Path,
              outputs: dict[str, str | Path], chunk: int = 2000) -> None:
+    sweep_leftovers(outputs.values())
     started = now()
     widths = json.loads(Path(widths_path).read_text())
     settings = Chi2Settings(m_top=cfg.baselines.m_top, m_w=cfg.baselines.m_w, sigma_top=widths["sigma_top"],
@@ -99,6 +101,7 @@ def run_transfer_functions(cfg: Config, train_path: str | Path, output: str | Pa
     JSON and a figure of the fits."""
     from analysis.plotting.transfer_functions import plot_transfer_functions
 
+    sweep_leftovers([output, figure])
     started = now()
     pairs = response_pairs(raw_inputs(train_path))
     cats = category(pairs["is_b"], pairs["eta"])
@@ -122,6 +125,7 @@ def run_klfitter(cfg: Config, n_jets: int, transfer_path: str | Path, test_path:
                  outputs: dict[str, str | Path], chunk: int = 400) -> None:
     """The kinematic likelihood's best assignment of every test event, `chunk` events per batch;
     score = -log L of the best assignment."""
+    sweep_leftovers(outputs.values())
     started = now()
     b = cfg.baselines
     settings = klfitter.LikelihoodSettings(m_w=b.m_w, width_w=b.width_w, width_top=b.width_top)

@@ -16,7 +16,7 @@ from analysis.events.delphes import DelphesWriter
 from analysis.events.detector import Candidates, DetectorResponse, TagEfficiency, btag, reconstruct
 from analysis.events.particles import ChargeTable, FlatRecord, flavour_partons, hard_process, visible_final_state
 from analysis.events.pythia import GeneratorSettings, PythiaRun
-from analysis.provenance import atomic_output, now, write_meta
+from analysis.provenance import atomic_output, now, sweep_leftovers, write_meta
 
 
 @dataclass(frozen=True)
@@ -151,6 +151,7 @@ def _storage(values: np.ndarray) -> np.ndarray:
 
 def run_chunk(cfg: Config, sample: str, chunk: int, output: str | Path) -> ChunkSummary:
     """The `generate` stage: chunk `chunk` of `sample`, written atomically with its provenance."""
+    sweep_leftovers([output])
     started = now()
     spec = cfg.generated()[sample]
     if not 0 <= chunk < spec.n_chunks:

@@ -28,11 +28,17 @@ def finish(ax, xlabel: str, ylabel: str, **legend) -> None:
     label(ax)
 
 
+REPRODUCIBLE_METADATA = {"pdf": {"CreationDate": None}}
+"""Per format, the metadata that keeps a figure's bytes the same from run to run: matplotlib
+stamps PDFs with the wall clock unless told not to; its PNGs carry no time."""
+
+
 def save(fig, paths: str | Path | Sequence[str | Path]) -> None:
     """Write the figure to each path (its suffix decides the format: png, pdf) atomically, then
     close it."""
     for path in [paths] if isinstance(paths, str | Path) else paths:
         path = Path(path)
+        fmt = path.suffix.lstrip(".")
         with atomic_output(path) as tmp:
-            fig.savefig(tmp, format=path.suffix.lstrip("."), bbox_inches="tight", dpi=110)
+            fig.savefig(tmp, format=fmt, bbox_inches="tight", dpi=110, metadata=REPRODUCIBLE_METADATA.get(fmt))
     plt.close(fig)

@@ -37,7 +37,7 @@ from analysis.events.jets import shape_moments
 from analysis.events.kinematics import wrap_phi
 from analysis.jagged import padded
 from analysis.normalisation import weight_scales
-from analysis.provenance import atomic_output, now, write_meta
+from analysis.provenance import atomic_output, now, sweep_leftovers, write_meta
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +270,7 @@ def sample_name(path: str | Path) -> str:
 
 def run_qg_sample(cfg: Config, sample: str, files: Sequence[str | Path], output: str | Path) -> dict:
     """The `qg_samples` stage for one sample."""
+    sweep_leftovers([output])
     started = now()
     jets = write(output, steps(cfg, sample, files), sample, lambda flavour: check(cfg, sample, files, flavour))
     flavour = jets["flavour"]

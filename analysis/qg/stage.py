@@ -12,7 +12,7 @@ import numpy as np
 
 from analysis.config import Config
 from analysis.datasets import SETS
-from analysis.provenance import now, write_json, write_meta, write_text
+from analysis.provenance import now, sweep_leftovers, write_json, write_meta, write_text
 from analysis.qg import samples as qgsamples
 from analysis.qg.measurement import Jets, measure_bin, performance, templates
 from analysis.tables import table
@@ -108,6 +108,7 @@ def render(calibration: dict) -> str:
 def run_qg_calibration(cfg: Config, sample_paths: Sequence[str | Path], score_paths: dict[str, str | Path],
                        output: str | Path, table_output: str | Path) -> dict:
     """calibration.json (every tagger's performance and scale factors) and its Markdown tables."""
+    sweep_leftovers([output, table_output])
     started = now()
     study = cfg.qg
     loaded = {qgsamples.sample_name(p): qgsamples.load(p, constituents=False) for p in sample_paths}
@@ -144,6 +145,7 @@ def run_qg_figures(cfg: Config, calibration_path: str | Path, outputs: dict[str,
     """The q/g figures (analysis.plotting.qg) to `outputs[name]` (png and pdf), with provenance."""
     from analysis.plotting.qg import draw_all
 
+    sweep_leftovers([path for paths in outputs.values() for path in paths])
     started = now()
     draw_all(json.loads(Path(calibration_path).read_text()), outputs.__getitem__)
     for paths in outputs.values():

@@ -17,10 +17,10 @@ import torch
 
 from analysis.config import Config, QGStudy
 from analysis.datasets import H5_OPTIONS, SETS
-from analysis.provenance import atomic_output, now, write_meta
+from analysis.provenance import atomic_output, now, sweep_leftovers, write_meta
 from analysis.qg import samples as qgsamples
 from analysis.qg import tagger as taggers
-from analysis.training import Batch, TrainingSettings, load_trained, pick_device, train
+from analysis.training import Batch, TrainingSettings, epoch_timing, load_trained, pick_device, train
 
 log = logging.getLogger(__name__)
 SCORE_BATCH = 2048
@@ -113,7 +113,8 @@ def run_qg_train(cfg: Config, name: str, sample_path: str | Path, out_dir: str |
     out_dir = Path(out_dir)
     for artifact in (out_dir / "model.pt", out_dir / "history.json"):
         write_meta(artifact, tag=cfg.tag, stage="qg_train", config=cfg.qg_config(cfg.qg.mc), inputs=[sample_path],
-                   started=started, extra={"tagger": name, "train_jets": len(train_rows), "val_jets": len(val_rows)})
+                   started=started, extra={"tagger": name, "train_jets": len(train_rows), "val_jets": len(val_rows),
+                                           "epoch_timing": epoch_timing(history)})
     return history
 
 
@@ -132,6 +133,7 @@ def score(model: torch.nn.Module, saved: dict, jets: dict[str, np.ndarray]) -> n
 def run_qg_score(cfg: Config, name: str, model_path: str | Path, sample_paths: Sequence[str | Path],
                  output: str | Path) -> None:
     """Tagger `name`'s output on every jet of the mc and data samples: one dataset per sample."""
+    sweep_leftovers([output])
     started = now()
     model, saved = load_trained(model_path, taggers.build, pick_device(cfg.qg.training.get("device", "auto")))
     with atomic_output(output) as tmp, h5py.File(tmp, "w") as f:
