@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from analysis import config as configlib
-from analysis.provenance import atomic_output, meta_path, read_meta, sha256, write_meta
+from analysis.provenance import atomic_output, meta_path, read_meta, sha256, sweep_leftovers, write_meta
 
 from .conftest import REPO
 
@@ -88,6 +88,33 @@ def test_atomic_output_leaves_nothing_on_failure(tmp_path):
         raise RuntimeError("interrupted")
     assert target.read_text() == "previous result"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_atomic_output_writes_under_the_final_name(tmp_path):
+    """Formats that record their file name (ROOT, torch) see the final name, never a PID."""
+    target = tmp_path / "chunk0.root"
+    with atomic_output(target) as tmp:
+        assert tmp.name == target.name and tmp.parent.parent == tmp_path and tmp.parent.name.startswith(".")
+        tmp.write_text("complete")
+    assert target.read_text() == "complete"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_sweep_removes_stale_temporaries_and_orphan_sidecars_only(tmp_path):
+    output, finished = tmp_path / "a[1].parquet", tmp_path / "c.parquet"
+    stale = [tmp_path / ".a[1].parquet.tmp-17", tmp_path / ".a[1].parquet.tmp-18-abc",
+             tmp_path / ".a[1].parquet.meta.json.tmp-17", meta_path(output)]
+    for path in stale:
+        path.write_text("stale")
+    stale[1].unlink()
+    stale[1].mkdir()
+    (stale[1] / output.name).write_text("half written")
+    kept = [finished, meta_path(finished), tmp_path / "b.parquet.meta.json", tmp_path / ".b.parquet.tmp-17",
+            tmp_path / ".a.parquet.tmp-17"]
+    for path in kept:
+        path.write_text("complete, or someone else's")
+    assert sorted(sweep_leftovers([output, finished])) == sorted(stale)
+    assert sorted(tmp_path.iterdir()) == sorted(kept)
 
 
 def test_meta_records_provenance(tmp_path):

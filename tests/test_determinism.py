@@ -1,21 +1,35 @@
-"""Same config -> byte-identical files; different chunk seeds -> different events."""
+"""Same config -> byte-identical files, in one process or in two; different chunk seeds ->
+different events; a rerun sweeps what a killed or failed job left behind."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import awkward as ak
+import pytest
 import yaml
 
 from analysis import config as configlib
 from analysis.events.delphes import read
 from analysis.events.generate import run_chunk
-from analysis.provenance import read_meta, sha256
+from analysis.provenance import meta_path, read_meta, sha256
 
 from .conftest import REPO
 
 
-def test_same_seed_gives_identical_files_and_chunks_differ(tmp_path):
+@pytest.fixture
+def two_chunk_config(tmp_path):
+    """The test config with a ttbar sample of two chunks of 300 events (two batches each)."""
     raw = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
-    raw["samples"]["ttbar"]["events"] = 600  # two chunks of 300
-    cfg = configlib.from_dict(raw)
+    raw["samples"]["ttbar"]["events"] = 600
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_same_seed_gives_identical_files_and_chunks_differ(tmp_path, two_chunk_config):
+    cfg = configlib.load(two_chunk_config)
     first = tmp_path / "a" / "chunk0.root"
     again = tmp_path / "b" / "chunk0.root"
     other = tmp_path / "a" / "chunk1.root"
@@ -29,3 +43,42 @@ def test_same_seed_gives_identical_files_and_chunks_differ(tmp_path):
     assert meta["events"] == 300 and meta["cross_section_pb"] > 0 and meta["sum_of_weights"] == 300
     numbers = read(other, {"Event": ("Number",)})["Event"].Number
     assert ak.min(numbers) == 300, "event numbers continue across chunks"
+
+
+def test_a_chunk_is_byte_identical_across_processes(tmp_path, two_chunk_config):
+    """Two processes (two PIDs, so two temporary names) write the same bytes: nothing of the
+    process enters the ROOT file."""
+    outputs = [tmp_path / run / "chunk0.root" for run in ("first", "second")]
+    for output in outputs:
+        result = subprocess.run(
+            [sys.executable, "-m", "analysis", "generate", "--config", str(two_chunk_config), "--sample", "ttbar",
+             "--chunk", "0", "--output", str(output)],
+            cwd=REPO, capture_output=True, text=True,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert sha256(outputs[0]) == sha256(outputs[1])
+    assert sorted(p.name for p in outputs[0].parent.iterdir()) == ["chunk0.root", "chunk0.root.meta.json"]
+
+
+def test_generate_sweeps_its_own_leftovers_and_nothing_else(tmp_path, two_chunk_config):
+    """A SIGKILL leaves temporaries (the old `.chunk0.root.tmp-PID` files, today's folders, those
+    of the sidecar) and a failed rerun an orphan sidecar; the next job of that chunk removes them
+    and leaves alone what belongs to other jobs (chunk 1 may be running beside it)."""
+    events = tmp_path / "events"
+    events.mkdir()
+    stale = [events / ".chunk0.root.tmp-4242", events / ".chunk0.root.meta.json.tmp-4242",
+             events / ".chunk0.root.tmp-4243-x1y2"]
+    stale[0].write_bytes(b"root half written")
+    stale[1].write_text("{")
+    stale[2].mkdir()
+    (stale[2] / "chunk0.root").write_bytes(b"root half written")
+    meta_path(events / "chunk0.root").write_text(json.dumps({"stage": "stale"}))
+    others = {events / "chunk1.root": b"root", events / "chunk1.root.meta.json": b"{}",
+              events / ".chunk1.root.tmp-77": b"root, being written"}
+    for path, content in others.items():
+        path.write_bytes(content)
+    run_chunk(configlib.load(two_chunk_config), "ttbar", 0, events / "chunk0.root")
+    assert sorted(p.name for p in events.iterdir()) == sorted(
+        ["chunk0.root", "chunk0.root.meta.json", *(p.name for p in others)])
+    assert read_meta(events / "chunk0.root")["stage"] == "generate"
+    assert all(path.read_bytes() == content for path, content in others.items())

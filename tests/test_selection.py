@@ -101,6 +101,25 @@ def test_missing_jet_branch_is_an_error(tmp_path):
         skim_file(tmp_path, path)
 
 
+def test_a_failed_rerun_leaves_no_orphan_sidecar_or_temporary(tmp_path):
+    """After a failed skim snakemake deletes the outputs, not their sidecars; a SIGKILL leaves
+    temporaries. The next skim job removes both first, even when it fails itself, and leaves
+    other samples' files alone."""
+    outputs = (tmp_path / "skim.parquet", tmp_path / "cutflow.json")
+    stale = [*(meta_path(o) for o in outputs), tmp_path / ".skim.parquet.tmp-4242",
+             tmp_path / ".cutflow.json.meta.json.tmp-4242"]
+    for path in stale:
+        path.write_text("stale")
+    jets = [six(), six()[:5] + [(float("nan"), 0.0, 0.0, 0)]]
+    source = write_delphes(tmp_path / "nan.root", jets, particles=[[], []], numbers=[41, 42])
+    kept = [source, tmp_path / "other.parquet", meta_path(tmp_path / "other.parquet"), tmp_path / ".other.parquet.tmp-1"]
+    for path in kept[1:]:
+        path.write_text("another sample's")
+    with pytest.raises(SkimError, match="NaN"):
+        skim_file(tmp_path, source)
+    assert sorted(tmp_path.iterdir()) == sorted(kept)
+
+
 def test_cross_section_weights_of_generated_chunks(tmp_path):
     """Chunks of one pTHat bin share the bin's cross-section, averaged with their sums of weights."""
     metas = {"a": ([100, 200], 10.0, 4.0), "b": ([100, 200], 14.0, 12.0), "c": ([200, None], 2.0, 5.0)}

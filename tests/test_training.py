@@ -7,7 +7,8 @@ import torch
 
 from analysis.models.saja import Saja, SajaHyperparameters
 from analysis.networks import SajaMethod
-from analysis.training import TrainingSettings, train
+from analysis.provenance import meta_path, sha256
+from analysis.training import TIMING, TrainingSettings, epoch_timing, train
 
 
 def data(n, seed):
@@ -48,6 +49,35 @@ def test_same_seed_same_training_and_resume_continues_exactly(tmp_path):
     best = min(history["epochs"], key=lambda h: h["val_loss"])
     assert len(history["epochs"]) == 6 and history["best_epoch"] == best["epoch"]
     assert straight[-1]["train_loss"] < straight[0]["train_loss"]
+
+
+def test_outputs_are_byte_identical_and_hold_no_wall_clock(tmp_path):
+    """Two trainings write the same model.pt, history.json and last.pt: epoch times are returned
+    (for the sidecars), never written to those files."""
+    runs = [train(model(), SajaMethod.loss, data(64, 0), data(32, 1), settings(2), tmp_path / run)
+            for run in ("a", "b")]
+    for name in ("model.pt", "history.json", "last.pt"):
+        assert sha256(tmp_path / "a" / name) == sha256(tmp_path / "b" / name), name
+    written = json.loads((tmp_path / "a" / "history.json").read_text())["epochs"]
+    checkpoint = torch.load(tmp_path / "a" / "last.pt", weights_only=False)["state"]["history"]
+    assert all(not set(TIMING) & set(h) for h in written + checkpoint)
+    assert [h["seconds"] > 0 for h in runs[0]] == [True, True]
+    assert [t["epoch"] for t in epoch_timing(runs[0])] == [1, 2] and set(epoch_timing(runs[0])[0]) > set(TIMING)
+
+
+def test_training_sweeps_stale_temporaries_and_orphan_sidecars(tmp_path):
+    """What a killed or failed training left is removed; the checkpoint to resume from is kept."""
+    train(model(), SajaMethod.loss, data(64, 0), data(32, 1), settings(1), tmp_path)
+    (tmp_path / "model.pt").unlink()
+    (tmp_path / "history.json").unlink()
+    stale = [meta_path(tmp_path / "model.pt"), meta_path(tmp_path / "history.json"), tmp_path / ".last.pt.tmp-4242",
+             tmp_path / ".model.pt.tmp-4242-ab12"]
+    for path in stale:
+        path.write_text("stale")
+    (tmp_path / "train.log").write_text("the rule's log")
+    resumed = train(model(), SajaMethod.loss, data(64, 0), data(32, 1), settings(2), tmp_path)
+    assert [h["epoch"] for h in resumed] == [1, 2] and "seconds" not in resumed[0]  # epoch 1 ran before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.json", "last.pt", "model.pt", "train.log"]
 
 
 def test_early_stopping_and_learning_rate_halving(tmp_path):
