@@ -2,9 +2,11 @@
 different events; a rerun sweeps what a killed or failed job left behind."""
 from __future__ import annotations
 
+import fnmatch
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import awkward as ak
 import pytest
@@ -82,3 +84,36 @@ def test_generate_sweeps_its_own_leftovers_and_nothing_else(tmp_path, two_chunk_
         ["chunk0.root", "chunk0.root.meta.json", *(p.name for p in others)])
     assert read_meta(events / "chunk0.root")["stage"] == "generate"
     assert all(path.read_bytes() == content for path, content in others.items())
+
+
+NOT_COMPARED = {
+    "*.meta.json": "provenance sidecars: start and end times, host, per-epoch training seconds",
+    "*/logs/*": "rule logs: progress, timings, library banners",
+    "*/train.log": "the training rules' logs (epoch seconds)",
+}
+"""Files under results/ that carry wall-clock times by design (fnmatch patterns of the path below
+results/); every other file must be identical."""
+
+
+@pytest.mark.slow
+def test_two_runs_from_scratch_give_identical_artifacts(tmp_path):
+    """The whole test config (q/g study included) run twice from scratch, by two snakemake
+    processes in two folders: every data artifact, figure and table has the same bytes."""
+    from .test_workflow import snakemake
+
+    runs = [tmp_path / "first", tmp_path / "second"]
+    for run in runs:
+        result = snakemake(run, "--cores", "2")
+        assert result.returncode == 0, result.stderr[-3000:]
+    digests = [_artifact_digests(run / "results") for run in runs]
+    assert len(digests[0]) > 100 and digests[0].keys() == digests[1].keys()
+    assert not [name for name in digests[0] if ".tmp-" in name], "a temporary was left behind"
+    differ = sorted(name for name in digests[0] if digests[0][name] != digests[1][name])
+    assert not differ, f"artifacts that differ between two runs: {differ}"
+
+
+def _artifact_digests(results: Path) -> dict[str, str]:
+    """sha256 of every file under `results` but those NOT_COMPARED, by path below `results`."""
+    relative = (p.relative_to(results).as_posix() for p in results.rglob("*") if p.is_file())
+    return {name: sha256(results / name) for name in relative
+            if not any(fnmatch.fnmatch(name, pattern) for pattern in NOT_COMPARED)}
