@@ -16,7 +16,7 @@ import jsonschema
 import numpy as np
 import yaml
 
-from analysis.events.pythia import MAX_PYTHIA_SEED, GeneratorSettings
+from analysis.events.pythia import MAX_PYTHIA_SEED, GeneratorSettings, rejected_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -282,16 +282,53 @@ def _describe(error, where: str) -> str:
         allowed = sorted(error.schema.get("properties", {}))
         return f"{where}: key {path!r}: {error.message}. Allowed keys: {allowed}"
     if error.validator == "enum":
-        return f"{where}: key {path!r}: {error.instance!r} is not allowed; allowed values: {error.validator_value}"
-    return f"{where}: key {path!r}: {error.message}"
+        return f"{where}: key {path!r}: {_short(error.instance)} is not allowed; allowed values: {error.validator_value}"
+    if error.validator == "type":
+        return f"{where}: key {path!r}: {_short(error.instance)} is not of type {error.validator_value!r}"
+    return f"{where}: key {path!r}: {_short(error.message, 300)}"
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """A value for an error message, cut to `limit` characters (a wrong file may hold anything)."""
+    text = value if isinstance(value, str) and limit > 80 else repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key written twice in one mapping (plain YAML keeps the
+    last one silently, so an edited copy of a key would override the intended value)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice (first on line {seen[key] + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: str | Path, what: str = "config file") -> Any:
+    """A YAML file's content, or a ConfigError naming the file, the line and the problem (never
+    the file's whole text: a mistyped path may point at any file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} {path} not found (or not a file)")
+    try:
+        return yaml.load(path.read_bytes(), Loader=_StrictLoader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{path}:{where}: not valid YAML for a {what}: {problem}") from None
 
 
 def load(path: str | Path) -> Config:
     """Read, validate and type a config file (as `snakemake --configfile` would)."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config file {path} not found")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_yaml(path) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config file holds a YAML mapping of keys (tag, seed, samples, ...)")
     return from_dict(data, where=str(path))
 
 
@@ -301,7 +338,10 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
     card_path = card_path if card_path.is_absolute() else base / card_path
     if not card_path.exists():
         raise ConfigError(f"{where}: key 'detector_card': file {card_path} not found")
-    detector = yaml.safe_load(card_path.read_text())
+    detector = read_yaml(card_path, "detector card")
+    if not isinstance(detector, dict):
+        raise ConfigError(f"{where}: key 'detector_card': {card_path} is not a detector card (a YAML mapping of "
+                          "jet_radius, tracker, ecal, ...); see config/detector_cms.yaml")
     validate(detector, DETECTOR_SCHEMA, str(card_path))
     clash = sorted(set(data["samples"]) & set(data["generators"]))
     if clash:
@@ -403,6 +443,17 @@ def _qg(data: dict, analysis_samples: dict, where: str) -> tuple[QGStudy | None,
     return study, samples
 
 
+def _check_disjoint(bins: list[tuple[float, float | None]], where: str) -> None:
+    """pTHat bins must not overlap: each bin keeps its own cross-section, so an overlap counts that
+    phase space twice."""
+    ordered = sorted(bins)
+    for (low, high), (next_low, next_high) in zip(ordered, ordered[1:], strict=False):
+        if high is None or high > next_low:
+            raise ConfigError(f"{where}: bins [{low}, {high if high is not None else -1}] and "
+                              f"[{next_low}, {next_high if next_high is not None else -1}] overlap; the phase space "
+                              "they share would be counted twice")
+
+
 def _sample(name: str, spec: dict, where: str) -> GeneratedSample | FileSample:
     if spec["source"] == "files":
         sample = FileSample(
@@ -433,6 +484,14 @@ def _sample(name: str, spec: dict, where: str) -> GeneratedSample | FileSample:
         bins.append((float(low), None if high == -1 else float(high)))
     if spec["process"] == "ttbar_allhad" and bins:
         raise ConfigError(f"{where}: key 'samples.{name}.pthat_bins': pTHat bins are for process 'qcd' only")
+    _check_disjoint(bins, f"{where}: key 'samples.{name}.pthat_bins'")
+    if spec["events"] < spec["chunks"]:
+        raise ConfigError(f"{where}: key 'samples.{name}.chunks': {spec['chunks']} chunks for {spec['events']} events "
+                          f"would leave a chunk without events; use at most {spec['events']} chunks")
+    rejected = rejected_settings(spec["pythia_settings"])
+    if rejected:
+        raise ConfigError(f"{where}: key 'samples.{name}.pythia_settings': Pythia rejects {rejected} (unknown name or "
+                          "a value of the wrong kind); see Pythia's online manual for the setting's spelling")
     return GeneratedSample(
         name=name,
         process=spec["process"],

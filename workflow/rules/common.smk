@@ -4,9 +4,20 @@ from analysis import paths
 from analysis.datasets import check_model_features
 from analysis.provenance import META_SUFFIX
 
+for _configfile in workflow.configfiles:
+    configlib.read_yaml(_configfile)  # refuses keys written twice, which snakemake's loader takes silently
 CFG = configlib.from_dict(config, where="config")
 check_model_features(CFG)  # refuse, before any job, networks whose inputs a user sample lacks
 RESULTS = paths.results_dir(CFG.tag)
+
+
+onstart:
+    # the executor is known only now: a local run must have the GPU its training sections ask for
+    if workflow.local_exec:
+        from analysis.training import check_devices
+
+        check_devices({"training.device": CFG.training.get("device", "auto"),
+                       "qg.training.device": CFG.qg.training.get("device", "auto") if CFG.qg else "auto"})
 
 
 wildcard_constraints:
