@@ -240,6 +240,26 @@ class Config:
             subset["samples"] = {name: self.sample_config(name) for name in self.samples}
         return subset
 
+    def rule_config(self, rule: str, sample: str | None = None, model: str | None = None) -> dict:
+        """The config subset a rule's outputs depend on, as the workflow passes it to snakemake
+        (a param, so that editing it reruns that rule and what depends on it, and nothing else):
+        a sample's own settings for its generation, the stage subsets of `stage_config` further
+        down, and for the networks and q/g taggers (`model`) only their own entry."""
+        if rule in ("generate", "check_input", "qg_samples"):
+            return self.qg_config(sample) if rule == "qg_samples" else self.sample_config(sample)
+        if rule in ("skim", "match"):
+            return self.stage_config(rule, sample)
+        if rule in ("train", "predict", "export_onnx", "attention"):
+            return {**self.stage_config("split"), "model": self.raw["models"][model], "training": self.raw["training"]}
+        if rule in ("qg_train", "qg_score"):
+            study = self.qg_config()
+            return {**study, "qg": {**study["qg"], "taggers": {model: self.raw["qg"]["taggers"][model]}}}
+        if rule.startswith("qg_"):
+            return self.qg_config()
+        stage = {"split": "split", "chi2_widths": "baselines", "chi2": "baselines", "transfer_functions": "baselines",
+                 "klfitter": "baselines"}.get(rule, "evaluate")
+        return self.stage_config(stage)
+
     def qg_config(self, sample: str | None = None) -> dict:
         """The config subset a q/g artifact depends on: the study's settings and its sample(s)."""
         settings = {k: v for k, v in self.raw["qg"].items() if k != "samples"}
