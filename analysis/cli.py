@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     except DelphesInputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `check-input ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no complaint at exit either
+        return 1
     except OSError as err:
         print(f"error: {_os_error(err)}", file=sys.stderr)
         return 1

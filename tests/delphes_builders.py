@@ -75,11 +75,15 @@ def copy_collections(source: Path, path: Path, spec: Mapping[str, Sequence[str]]
     constituents without the JetIndex that only our generator writes)."""
     from analysis.events.delphes import read
 
-    arrays = read(source, spec)
+    return write_collections(path, read(source, spec))
+
+
+def write_collections(path: Path, arrays: Mapping[str, ak.Array]) -> Path:
+    """`arrays = {collection: jagged records}` as a Delphes tree in the `Jet.PT` spelling."""
     with uproot.recreate(path) as f:
         f.mktree("Delphes", {k: v.type.content for k, v in arrays.items()},
                  counter_name=lambda c: f"{c}_size", field_name=lambda o, i: f"{o}.{i}")
-        f["Delphes"].extend(arrays)
+        f["Delphes"].extend(dict(arrays))
     return path
 
 
