@@ -9,7 +9,7 @@ grow with the size of the sample.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +50,12 @@ class Layout:
     def has_shapes(self) -> bool:
         return set(SHAPE_FEATURES) <= set(self.jet_extras)
 
+    @classmethod
+    def of(cls, found: Mapping[str, set[str]]) -> Layout:
+        """What one file provides, from its fields (analysis.events.delphes.available_fields)."""
+        jet_fields, particle_fields = found.get("Jet", set()), found.get("Particle", set())
+        return cls(tuple(b for b in OPTIONAL_JET_BRANCHES if b in jet_fields), set(PARTON_FIELDS) <= particle_fields)
+
     def spec(self) -> dict[str, tuple[str, ...]]:
         spec = {"Event": ("Number", "Weight"), "Jet": tuple(JET_BRANCHES) + self.jet_extras}
         if self.has_particles:
@@ -65,10 +71,9 @@ def inspect_layout(files: Sequence[str | Path]) -> Layout:
         tree = delphes.open_tree(path)
         delphes.resolve(tree, path, "Event", ("Number", "Weight"))
         delphes.resolve(tree, path, "Jet", tuple(JET_BRANCHES))
-        found = delphes.available_fields(tree)
-        here = {b for b in OPTIONAL_JET_BRANCHES if b in found.get("Jet", ())}
-        extras = here if extras is None else extras & here
-        particles &= set(PARTON_FIELDS) <= found.get("Particle", set())
+        here = Layout.of(delphes.available_fields(tree))
+        extras = set(here.jet_extras) if extras is None else extras & set(here.jet_extras)
+        particles &= here.has_particles
     return Layout(tuple(b for b in OPTIONAL_JET_BRANCHES if b in (extras or ())), particles)
 
 
@@ -179,15 +184,22 @@ def _storage_type(jet_feature: str) -> type:
 
 
 def _require_finite(jets: Columns, path: Path, numbers: np.ndarray) -> None:
+    if message := non_finite_jets(jets, path, numbers):
+        raise SkimError(message)
+
+
+def non_finite_jets(jets: Columns, path: str | Path, numbers: np.ndarray) -> str | None:
+    """What is wrong when a jet's pt, eta, phi or mass is NaN or infinite (None when all are
+    finite), with the event number of the first: the skim refuses such a file, and check-input
+    says so in the same words before the run."""
     for field in ("pt", "eta", "phi", "mass"):
         bad = ~np.isfinite(jets[field])
         if bad.any():
             first = int(numbers[jagged.event_index(jets.counts)[np.argmax(bad)]])
-            raise SkimError(
-                f"{path}: Jet.{JET_BRANCHES_INV[field]} has {int(bad.sum())} NaN or infinite value(s), first in "
-                f"event number {first}. The file is damaged or was written by a faulty job: regenerate it "
-                "or remove it from the sample."
-            )
+            return (f"{path}: Jet.{JET_BRANCHES_INV[field]} has {int(bad.sum())} NaN or infinite value(s), first in "
+                    f"event number {first}. The file is damaged or was written by a faulty job: regenerate it "
+                    "or remove it from the sample.")
+    return None
 
 
 JET_BRANCHES_INV = {v: k for k, v in JET_BRANCHES.items()}
