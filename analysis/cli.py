@@ -14,8 +14,6 @@ import os
 import sys
 from pathlib import Path
 
-import yaml
-
 from analysis import config as configlib
 from analysis.events.delphes import DelphesInputError
 
@@ -70,7 +68,7 @@ def _generate(args: argparse.Namespace) -> int:
     a second, not after minutes of generation."""
     from analysis.events.generate import run_chunk
 
-    cfg = _load_config(args.config)
+    cfg = configlib.load(args.config)
     samples = cfg.generated()
     if args.sample not in samples:
         raise configlib.ConfigError(f"{args.config}: no generated sample {args.sample!r}; have {sorted(samples)}")
@@ -78,30 +76,6 @@ def _generate(args: argparse.Namespace) -> int:
     summary = run_chunk(cfg, args.sample, args.chunk, args.output)
     print(f"{args.output}: {summary.events} events, sigma = {summary.cross_section_pb:.4g} pb")
     return 0
-
-
-def _load_config(path: str) -> configlib.Config:
-    """configlib.load, with a YAML syntax error told as file, line and column, and a config that
-    cannot be read (a folder, no permission) as such."""
-    try:
-        return configlib.load(path)
-    except yaml.YAMLError as err:
-        raise UsageError(_yaml_error(err, Path(path))) from err
-    except OSError as err:
-        raise UsageError(f"{_os_error(err)}; --config takes a readable YAML file (its detector_card too)") from err
-
-
-def _yaml_error(err: yaml.YAMLError, config: Path) -> str:
-    """One line for a YAML syntax error. configlib.load parses the config, then the detector card
-    it names, from their text, so the error knows no file name: the config is named when the
-    parsed text is the config's."""
-    mark = getattr(err, "problem_mark", None)
-    if mark is None:
-        return f"{config}: not valid YAML ({' '.join(str(err).split())}). Fix its syntax."
-    in_config = mark.buffer is not None and mark.buffer.rstrip("\0") == config.read_text()
-    where = str(config) if in_config else f"the detector card named in {config}"
-    problem = ": ".join(" ".join(part.split()) for part in (err.context, err.problem) if part)
-    return f"{where}: YAML syntax error at line {mark.line + 1}, column {mark.column + 1}: {problem}. Fix the syntax there."
 
 
 def _require_writable(output: Path) -> None:

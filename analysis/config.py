@@ -330,18 +330,25 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def read_yaml(path: str | Path, what: str = "config file") -> Any:
-    """A YAML file's content, or a ConfigError naming the file, the line and the problem (never
-    the file's whole text: a mistyped path may point at any file)."""
+    """A YAML file's content, or a ConfigError in one line naming the file, the line and the
+    problem (never the file's whole text: a mistyped path may point at any file)."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{what} {path} not found (or not a file)")
+    if not path.exists():
+        raise ConfigError(f"{what} {path} not found")
     try:
-        return yaml.load(path.read_bytes(), Loader=_StrictLoader)
+        text = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"{path}: {err.strerror or err}; a {what} is a readable YAML file") from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{path}:{where}: not valid YAML for a {what}: {problem}") from None
+        problem = ": ".join(" ".join(str(part).split()) for part in (getattr(err, "context", None),
+                                                                      getattr(err, "problem", None)) if part)
+        if mark is None:
+            raise ConfigError(f"{path}: not valid YAML for a {what} ({problem or err}). Fix its syntax.") from None
+        raise ConfigError(f"{path}: YAML syntax error at line {mark.line + 1}, column {mark.column + 1}: {problem}. "
+                          "Fix the syntax there.") from None
 
 
 def load(path: str | Path) -> Config:
