@@ -265,8 +265,8 @@ def run_split(cfg: Config, matched: dict[str, str | Path], outputs: dict[str, st
     of the SPANet-format ones (`cfg.spanet_samples()`) -> train / val / test HDF5 files."""
     started = now()
     training = cfg.datasets.training_sample
-    samples = list(cfg.samples)
-    events = {name: ak.from_parquet(matched[name]) for name in cfg.matched_samples()}
+    samples = [name for name in cfg.samples if name in matched or name in cfg.spanet_samples()]
+    events = {name: ak.from_parquet(matched[name]) for name in samples if name in matched}
     h5_events = {name: spanet_h5.read(spec.paths()) for name, spec in cfg.spanet_samples().items()}
     shapes = not h5_events and all(set(SHAPES) <= set(ev.jets.fields) for ev in events.values())
     if training in events:
