@@ -4,6 +4,9 @@ The training sample's events are split by a hash of (seed, sample, file name, ev
 an event's set does not depend on row order or on which other events exist. Every other sample
 (unmatched and matched alike, QCD, alternative generators) goes whole into the test set, where
 the rejection rates and the generator study are measured; the category tells them apart.
+Datasets that come in SPANet's layout already (`source: spanet_h5`, read by analysis.spanet_h5)
+enter the same tables from their jets and targets; as the training sample they may assign whole
+files to the sets instead (`roles`).
 
 Each file holds
     INPUTS/Source/{MASK, pt, eta, phi, mass, btag, pt_ht, <jet shapes>}  (events, jets), raw values
