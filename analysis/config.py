@@ -419,9 +419,9 @@ def _qg(data: dict, analysis_samples: dict, where: str) -> tuple[QGStudy | None,
         raise ConfigError(f"{where}: key 'qg.samples': {clash} are also under 'samples' or 'generators'; "
                           "give the dijet samples their own names")
     samples = {name: _sample(name, spec, where) for name, spec in section["samples"].items()}
-    tables = sorted(name for name, s in samples.items() if isinstance(s, SpanetSample))
-    if tables:
-        raise ConfigError(f"{where}: key 'qg.samples': {tables} are SPANet-format datasets; the q/g study needs "
+    spanet = sorted(name for name, s in samples.items() if isinstance(s, SpanetSample))
+    if spanet:
+        raise ConfigError(f"{where}: key 'qg.samples': {spanet} are SPANet-format datasets; the q/g study needs "
                           "Delphes events with jet constituents (source: generate or files)")
     for role in ("mc", "data"):
         if section[role] not in samples:
@@ -531,28 +531,28 @@ def _spanet_sample(name: str, spec: dict, where: str) -> SpanetSample:
 def _check_spanet_samples(data: dict, samples: dict, baselines: Baselines, where: str) -> None:
     """What SPANet-format datasets cannot do: roles outside the training sample, jet-shape
     inputs, and the transfer functions (no parton energies): those need a Delphes sample."""
-    tables = {name: s for name, s in samples.items() if isinstance(s, SpanetSample)}
+    spanet = {name: s for name, s in samples.items() if isinstance(s, SpanetSample)}
     training = data["datasets"]["training_sample"]
-    for name, sample in tables.items():
+    for name, sample in spanet.items():
         if sample.roles and name != training:
             raise ConfigError(f"{where}: key 'samples.{name}.roles': roles are for the training sample "
                               f"(datasets.training_sample = {training!r}); every other sample goes whole into the "
                               "test set: list its files under 'files'")
-    if tables:
+    if spanet:
         for model, spec in data["models"].items():
             missing = [f for f in spec["features"] if f not in SPANET_H5_FEATURES]
             if missing:
                 raise ConfigError(f"{where}: key 'models.{model}.features': {missing} are not in SPANet-format "
-                                  f"datasets ({sorted(tables)}); allowed values: {list(SPANET_H5_FEATURES)}")
+                                  f"datasets ({sorted(spanet)}); allowed values: {list(SPANET_H5_FEATURES)}")
     source = baselines.transfer_sample
     if source is not None and source not in samples:
         raise ConfigError(f"{where}: key 'baselines.klfitter.transfer_sample': {source!r} is not a sample; allowed "
-                          f"values: {sorted(n for n in samples if n not in tables)}")
-    if source in tables:
+                          f"values: {sorted(n for n in samples if n not in spanet)}")
+    if source in spanet:
         raise ConfigError(f"{where}: key 'baselines.klfitter.transfer_sample': {source!r} is a SPANet-format "
                           "dataset without parton energies; name a ttbar sample with Delphes events "
-                          f"(source: generate or files): {sorted(n for n in samples if n not in tables)}")
-    if source is None and training in tables and baselines.klfitter_n_jets:
+                          f"(source: generate or files): {sorted(n for n in samples if n not in spanet)}")
+    if source is None and training in spanet and baselines.klfitter_n_jets:
         raise ConfigError(f"{where}: key 'baselines.klfitter.transfer_sample': the training sample {training!r} is "
                           "a SPANet-format dataset without parton energies, so the KLFitter-style transfer "
                           "functions need another sample: set it to a ttbar sample with Delphes events "

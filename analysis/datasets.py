@@ -279,10 +279,10 @@ def run_split(cfg: Config, matched: dict[str, str | Path], outputs: dict[str, st
     n_jets = min(cfg.datasets.max_jets, max(counts))
 
     def table_of(name: str) -> Table:
-        if name in h5_events:
-            return spanet_table(h5_events[name], samples.index(name), n_jets, _weight_pb(cfg.spanet_samples()[name],
-                                                                                         len(h5_events[name])))
-        return build_table(events[name], samples.index(name), n_jets, shapes)
+        if name not in h5_events:
+            return build_table(events[name], samples.index(name), n_jets, shapes)
+        weight_pb = _weight_pb(cfg.spanet_samples()[name], len(h5_events[name]))
+        return spanet_table(h5_events[name], samples.index(name), n_jets, weight_pb)
 
     table = table_of(training)
     if training in h5_events and not (table.extra["category"] == MATCHED).any():

@@ -75,9 +75,9 @@ def selected_cross_sections(cutflows: dict[str, str | Path]) -> dict[str, float]
 def sample_cross_sections(cfg: Config, samples: list[str], cutflows: dict[str, str | Path]) -> dict[str, float | None]:
     """Selected cross-section per sample: from the cutflow of a Delphes sample, from the config for
     a SPANet-format dataset (its files are the selection), None where the config gives none."""
-    tables = cfg.spanet_samples()
-    out = selected_cross_sections({s: cutflows[s] for s in samples if s not in tables})
-    out.update({s: tables[s].cross_section_pb for s in samples if s in tables})
+    spanet = cfg.spanet_samples()
+    out = selected_cross_sections({s: cutflows[s] for s in samples if s not in spanet})
+    out.update({s: spanet[s].cross_section_pb for s in samples if s in spanet})
     return out
 
 
@@ -202,7 +202,7 @@ def run_figures(cfg: Config, metrics_path: str | Path, table_paths: dict[str, st
         return {key: json.loads(Path(p).read_text()) for key, p in paths.items()}
 
     draw_all(read(table_paths), json.loads(Path(metrics_path).read_text()), read(attention_paths),
-             read(benchmark_paths), outputs.__getitem__, [s for s in cfg.samples if s not in table_paths])
+             read(benchmark_paths), outputs.__getitem__, list(cfg.spanet_samples()))
     inputs = [metrics_path, *table_paths.values(), *attention_paths.values(), *benchmark_paths.values()]
     for paths in outputs.values():
         for path in paths:

@@ -71,9 +71,9 @@ def relative_names(paths: Sequence[Path]) -> list[str]:
 
 def read_file(path: str | Path) -> Events:
     """One file's events, checked: every dataset present with matching shapes, finite jet values,
-    b-tag 0 or 1, targets on real jets and distinct within an event. Negative masses (rounding
-    in the files' production) are set to zero; jets are sorted by descending pT and the
-    targets follow them."""
+    b-tag 0 or 1, targets on real jets and distinct within an event. Padding jets get zeros
+    (files may hold anything there, NaN included), negative masses (rounding in the files'
+    production) are set to zero; jets are sorted by descending pT and the targets follow them."""
     try:
         h5 = h5py.File(path, "r")
     except OSError as error:
@@ -90,9 +90,10 @@ def read_file(path: str | Path) -> Events:
     targets = np.stack(targets, axis=1).astype(np.int64)
     inputs = {name: values.astype(np.float32) for name, values in inputs.items()}
     _check_values(path, mask, inputs)
+    inputs = {name: np.where(mask, values, 0).astype(np.float32) for name, values in inputs.items()}
     _check_targets(path, mask, targets)
-    negative = mask & (inputs["mass"] < 0)
-    inputs["mass"] = np.where(negative, 0.0, inputs["mass"]).astype(np.float32)
+    negative = inputs["mass"] < 0
+    inputs["mass"] = np.where(negative, 0, inputs["mass"]).astype(np.float32)
     inputs["MASK"] = mask
     inputs, targets, reordered = pt_ordered(inputs, targets)
     n = len(targets)

@@ -40,6 +40,7 @@ def hand_built(width: int = 8) -> tuple[dict[str, np.ndarray], np.ndarray]:
               "phi": np.where(mask, 0.5, 0).astype(np.float32), "mass": np.where(mask, 10.0, 0).astype(np.float32),
               "btag": np.where(mask & (pt >= 150), 1, 0).astype(np.float32)}
     inputs["mass"][3, 6] = -0.25
+    inputs["eta"][0, 7] = inputs["mass"][1, 7] = np.nan  # padding may hold anything
     targets = np.array([[0, 2, 4, 1, 3, 5],
                         [1, 4, 5, 3, 2, 0],   # the scrambled positions of 200, 120, 70 | 150, 90, 50
                         [0, 2, 4, 1, 3, -1],
@@ -71,7 +72,8 @@ def test_table_of_hand_built_events_has_the_known_answers(two_files):
     assert table.extra["jet_label"][0].tolist() == [B1, B2, W1, W2, W1, W2, OTHER, -1]
     assert table.extra["jet_label"][2].tolist() == [B1, B2, W1, W2, W1, OTHER, OTHER, -1]
     assert table.extra["jet_label"][3].tolist() == [B1, B2, W1, W2, OTHER, W2, W1, -1]
-    # negative mass clamped; HT over the real jets; pT / HT
+    # padding zeroed, negative mass clamped; HT over the real jets; pT / HT
+    assert all((table.inputs[name][~table.inputs["MASK"]] == 0).all() for name in KINEMATIC_FEATURES)
     assert table.inputs["mass"][3, 6] == 0.0 and table.inputs["mass"][3, 5] == 10.0
     assert table.extra["ht"][0] == pytest.approx(720.0) and table.extra["ht"][1] == pytest.approx(680.0)
     np.testing.assert_allclose(table.inputs["pt_ht"][0, :2], [200 / 720, 150 / 720], rtol=1e-6)
