@@ -21,6 +21,7 @@ from analysis.config import Config, Cuts, FileSample, GeneratedSample
 from analysis.events import delphes
 from analysis.events.jets import SHAPE_BRANCHES
 from analysis.jagged import Columns
+from analysis.keys import file_keys
 from analysis.normalisation import file_sample_normalisation, weight_scales
 from analysis.partons import PARTON_FIELDS, find_ttbar_partons
 from analysis.provenance import atomic_output, now, write_json, write_meta
@@ -208,7 +209,7 @@ JET_BRANCHES_INV = {v: k for k, v in JET_BRANCHES.items()}
 def skim(files: Sequence[str | Path], scales: dict[str, float], cuts: Cuts, step_size: int,
          cutflow: Cutflow, layout: Layout, btag_bit: int = 0) -> Iterator[ak.Array]:
     """Stream the selected events of `files`, step by step."""
-    keys = delphes.file_keys(files)
+    keys = file_keys(files)
     for path, arrays in delphes.iterate(files, layout.spec(), step_size=step_size):
         yield skim_step(arrays, path, layout, cuts, scales[str(path)], cutflow, keys[str(path)], btag_bit)
 
@@ -247,7 +248,7 @@ def run_skim(cfg: Config, sample: str, files: Sequence[str | Path], output: str 
                                 (*JET_BRANCHES, *layout.jet_extras)],
                "jet_shapes": layout.has_shapes, "partons": layout.has_particles,
                "events_with_ttbar_chain": chains.events, "btag_bit": spec.btag_bit,
-               "file_keys": delphes.file_keys(files)}
+               "file_keys": file_keys(files)}
     if normalisation is not None:
         summary["normalisation"] = normalisation.as_dict()
     write_json(cutflow_output, {**summary, "cutflow": cutflow.table()})

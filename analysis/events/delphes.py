@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import os
 import stat
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -294,18 +293,6 @@ def _unreadable_entries(tree, path: str | Path, branches: Sequence[str], entry_s
         f"{path}: reading {list(branches)} at entries {start}-{stop - 1} failed ({_cause(err)}); the file is "
         "probably corrupt or truncated. Re-copy the file or rerun Delphes for it."
     )
-
-
-def file_keys(paths: Sequence[str | Path]) -> dict[str, str]:
-    """Path -> a name unique within the sample: the path relative to the folder all the files
-    share. MadGraph writes `Events/run_01/tag_1_delphes_events.root`, `Events/run_02/...` with the
-    same file name and event numbers, so the bare name would merge the runs; a sample whose
-    files sit in one folder keeps the bare names."""
-    resolved = {str(p): Path(p).resolve() for p in paths}
-    if not resolved:
-        return {}
-    common = Path(os.path.commonpath([p.parent for p in resolved.values()]))
-    return {key: str(p.relative_to(common)) for key, p in resolved.items()}
 
 
 def iterate(paths: Sequence[str | Path], spec: Mapping[str, Sequence[str]],

@@ -27,7 +27,7 @@ rule chi2:
 
 rule transfer_functions:
     input:
-        paths.dataset_file(CFG.tag, "train"),
+        paths.transfer_dataset(CFG),
     output:
         json=paths.transfer_functions_file(CFG.tag),
         figure=paths.transfer_functions_file(CFG.tag).replace(".json", ".png"),

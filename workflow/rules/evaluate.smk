@@ -5,7 +5,7 @@ rule evaluate:
     input:
         assignments=[paths.assignment_file(CFG.tag, m, s) for m in CFG.methods() for s in CFG.samples],
         test=paths.dataset_file(CFG.tag, "test"),
-        cutflows=[paths.cutflow_file(CFG.tag, s) for s in CFG.samples],
+        cutflows=[paths.cutflow_file(CFG.tag, s) for s in CFG.matched_samples()],
     output:
         metrics=paths.metrics_file(CFG.tag),
         md=report(paths.metrics_table(CFG.tag, "md"), category="Tables",
@@ -21,7 +21,7 @@ rule evaluate:
 rule figures:
     input:
         metrics=paths.metrics_file(CFG.tag),
-        tables=[paths.matching_tables(CFG.tag, s) for s in CFG.samples],
+        tables=[paths.matching_tables(CFG.tag, s) for s in CFG.matched_samples()],
         attention=[paths.attention_file(CFG.tag, m) for m in CFG.saja_models()],
         benchmarks=paths.benchmark_results(),
     output:
@@ -51,7 +51,7 @@ rule attention:
 rule generator_study:
     input:
         metrics=paths.metrics_file(CFG.tag),
-        tables=[paths.matching_tables(CFG.tag, s) for s in CFG.generators()],
+        tables=[paths.matching_tables(CFG.tag, s) for s in CFG.generators() if s in CFG.matched_samples()],
     output:
         json=paths.generator_study(CFG.tag),
         md=report(paths.generator_study(CFG.tag, "md"), category="Generators", caption="../report/generators.rst"),
