@@ -164,3 +164,42 @@ def test_a_sample_with_no_selected_event_goes_through_the_split(tmp_path, pipeli
     summary = run_split(cfg, matched, outputs, tmp_path / "event_info.yaml")
     assert "wjets" not in summary["events"]["test"] and summary["events"]["train"]["ttbar"]["matched"] > 0
     assert json.loads((tmp_path / "w.cutflow.json").read_text())["empty"]
+
+
+# ----------------------------------------------------------------------------- config edits
+
+
+@pytest.mark.slow
+def test_a_config_edit_reruns_exactly_the_rules_it_feeds(tmp_path):
+    """After a run up to the matching, editing selection.ht_min reruns the skim and the matching
+    (not the generation), editing matching.dr_max only the matching, and the qcd sample's pTHat
+    bins only that sample's jobs."""
+    def config(change=lambda c: None) -> Path:
+        raw = edited(lambda c: (c["samples"]["ttbar"].update(events=300, chunks=1), c.pop("qg"),
+                                c["samples"]["qcd"].update(events=100), change(c)))
+        path = tmp_path / "edit.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        return path
+
+    targets = [f"results/test/matched/{s}.parquet" for s in ("ttbar", "qcd")]
+
+    def jobs(change=lambda c: None, *args: str) -> set[tuple[str, str]]:
+        result = subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+                                 "--configfile", str(config(change)), *args, *targets], capture_output=True,
+                                text=True, env=ENV)
+        assert result.returncode == 0, result.stderr[-3000:]
+        planned = set()
+        for block in result.stdout.split("\nrule ")[1:]:
+            rule = block.split(":", 1)[0]
+            sample = next((line.split("sample=")[1].split(",")[0] for line in block.splitlines()
+                           if "wildcards:" in line and "sample=" in line), "")
+            planned.add((rule, sample))
+        return planned
+
+    jobs(lambda c: None, "--cores", "2")
+    assert jobs(lambda c: None, "--dry-run") == set()
+    assert jobs(lambda c: c.setdefault("selection", {}).update(ht_min=500), "--dry-run") == {
+        ("skim", "ttbar"), ("skim", "qcd"), ("match", "ttbar"), ("match", "qcd")}
+    assert jobs(lambda c: c["matching"].update(dr_max=0.25), "--dry-run") == {("match", "ttbar"), ("match", "qcd")}
+    assert jobs(lambda c: c["samples"]["qcd"].update(pthat_bins=[[250, 400], [400, -1]]), "--dry-run") == {
+        ("generate", "qcd"), ("skim", "qcd"), ("match", "qcd")}

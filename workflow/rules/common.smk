@@ -27,6 +27,18 @@ wildcard_constraints:
     n_jets=r"\d+",
 
 
+def tracked_config(rule):
+    """The hash of the config subset `rule`'s outputs depend on (the one in their .meta.json), as a
+    param: snakemake reruns a job whose params changed, so a config edit reruns what it feeds."""
+    from analysis.provenance import config_hash
+
+    def param(wc):
+        model = getattr(wc, "model", None) or getattr(wc, "tagger", None)
+        return config_hash(CFG.rule_config(rule, getattr(wc, "sample", None), model))
+
+    return param
+
+
 def all_outputs():
     return paths.all_targets(CFG)
 

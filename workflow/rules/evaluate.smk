@@ -13,6 +13,8 @@ rule evaluate:
         tex=paths.metrics_table(CFG.tag, "tex"),
     log:
         f"{RESULTS}/logs/evaluate.log",
+    params:
+        config=tracked_config("evaluate"),
     threads: 1
     script:
         "../scripts/evaluate.py"
@@ -30,6 +32,8 @@ rule figures:
         **{f"{name}_pdf": paths.figure_file(CFG.tag, name, "pdf") for name in FIGURES},
     log:
         f"{RESULTS}/logs/figures.log",
+    params:
+        config=tracked_config("figures"),
     threads: 1
     script:
         "../scripts/figures.py"
@@ -43,6 +47,8 @@ rule attention:
         paths.attention_file(CFG.tag, "{model}"),
     log:
         f"{RESULTS}/logs/attention/{{model}}.log",
+    params:
+        config=tracked_config("attention"),
     threads: 1
     script:
         "../scripts/attention.py"
@@ -57,6 +63,8 @@ rule generator_study:
         md=report(paths.generator_study(CFG.tag, "md"), category="Generators", caption="../report/generators.rst"),
     log:
         f"{RESULTS}/logs/generator_study.log",
+    params:
+        config=tracked_config("generator_study"),
     threads: 1
     script:
         "../scripts/generator_study.py"

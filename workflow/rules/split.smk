@@ -7,6 +7,8 @@ rule split:
         event_info=paths.event_info_file(CFG.tag),
     log:
         f"{RESULTS}/logs/split.log",
+    params:
+        config=tracked_config("split"),
     threads: 1
     resources:
         mem_mb=4000,
