@@ -16,7 +16,7 @@ import jsonschema
 import numpy as np
 import yaml
 
-from analysis.events.pythia import MAX_PYTHIA_SEED, GeneratorSettings
+from analysis.events.pythia import MAX_PYTHIA_SEED, GeneratorSettings, rejected_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -81,6 +81,40 @@ class FileSample:
         return sorted({Path(p) for pattern in self.files for p in glob.glob(pattern)})
 
 
+SPANET_ROLES = ("train", "val", "test")
+SPANET_H5_FEATURES = ("pt", "eta", "phi", "mass", "btag", "pt_ht")
+"""The jet inputs a SPANet-format dataset provides (no jet shapes: the layout has none)."""
+
+
+@dataclass(frozen=True)
+class SpanetSample:
+    """A dataset already in SPANet's HDF5 layout (`INPUTS/Source`, `TARGETS/t1|t2`): jets and their
+    jet-level targets, without Delphes events or partons, so it skips generation, skim and match.
+
+    Either `files` (the training sample is split by the event hash, any other sample goes whole
+    to the test set) or `roles` (train / val / test globs assigning whole files; without `val`
+    the validation events are hashed out of the train files)."""
+
+    name: str
+    files: tuple[str, ...] = ()
+    roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    cross_section_pb: float | None = None
+    label: str = ""
+
+    source = "spanet_h5"
+
+    def patterns(self) -> tuple[str, ...]:
+        return self.files or tuple(p for role in SPANET_ROLES for p in self.roles.get(role, ()))
+
+    def paths(self) -> list[Path]:
+        return sorted({Path(p) for pattern in self.patterns() for p in glob.glob(pattern)})
+
+    def role_paths(self) -> dict[str, list[Path]]:
+        """The files of each role given (empty without `roles`)."""
+        return {role: sorted({Path(p) for pattern in globs for p in glob.glob(pattern)})
+                for role, globs in self.roles.items()}
+
+
 @dataclass(frozen=True)
 class Cuts:
     """The CMS all-hadronic trigger selection (SAJA paper sec. 3); GeV."""
@@ -119,6 +153,8 @@ class Baselines:
     klfitter_btag_aware: bool = True
     width_w: float = 2.085
     width_top: float = 1.5
+    transfer_sample: str | None = None
+    """The sample whose matched jets give the transfer functions (None: the training sample)."""
 
     def chi2_methods(self) -> dict[str, int]:
         return {f"chi2_{n}": n for n in self.chi2_n_jets}
@@ -167,7 +203,7 @@ class Config:
     tag: str
     seed: int
     detector: dict
-    samples: dict[str, GeneratedSample | FileSample]
+    samples: dict[str, GeneratedSample | FileSample | SpanetSample]
     batch_size: int = 500
     progress: bool = True
     cuts: Cuts = Cuts()
@@ -181,7 +217,7 @@ class Config:
     qg_samples: dict[str, GeneratedSample | FileSample] = field(default_factory=dict)
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
-    def event_samples(self) -> dict[str, GeneratedSample | FileSample]:
+    def event_samples(self) -> dict[str, GeneratedSample | FileSample | SpanetSample]:
         """Every sample with event files: the ttbar analysis's and the q/g study's."""
         return {**self.samples, **self.qg_samples}
 
@@ -190,6 +226,19 @@ class Config:
 
     def from_files(self) -> dict[str, FileSample]:
         return {k: s for k, s in self.event_samples().items() if isinstance(s, FileSample)}
+
+    def spanet_samples(self) -> dict[str, SpanetSample]:
+        """The samples read from SPANet-format HDF5 files by the split (no skim, no match)."""
+        return {k: s for k, s in self.samples.items() if isinstance(s, SpanetSample)}
+
+    def matched_samples(self) -> list[str]:
+        """The analysis samples with Delphes events: skimmed and matched, with a cutflow and
+        matching tables (every sample but the SPANet-format datasets)."""
+        return [name for name in self.samples if name not in self.spanet_samples()]
+
+    def transfer_sample(self) -> str:
+        """The sample whose matched jets give the KLFitter-style transfer functions."""
+        return self.baselines.transfer_sample or self.datasets.training_sample
 
     def methods(self) -> list[str]:
         """Every method of the config: the networks, then the baselines."""
@@ -240,6 +289,26 @@ class Config:
             subset["samples"] = {name: self.sample_config(name) for name in self.samples}
         return subset
 
+    def rule_config(self, rule: str, sample: str | None = None, model: str | None = None) -> dict:
+        """The config subset a rule's outputs depend on, as the workflow passes it to snakemake
+        (a param, so that editing it reruns that rule and what depends on it, and nothing else):
+        a sample's own settings for its generation, the stage subsets of `stage_config` further
+        down, and for the networks and q/g taggers (`model`) only their own entry."""
+        if rule in ("generate", "check_input", "qg_samples"):
+            return self.qg_config(sample) if rule == "qg_samples" else self.sample_config(sample)
+        if rule in ("skim", "match"):
+            return self.stage_config(rule, sample)
+        if rule in ("train", "predict", "export_onnx", "attention"):
+            return {**self.stage_config("split"), "model": self.raw["models"][model], "training": self.raw["training"]}
+        if rule in ("qg_train", "qg_score"):
+            study = self.qg_config()
+            return {**study, "qg": {**study["qg"], "taggers": {model: self.raw["qg"]["taggers"][model]}}}
+        if rule.startswith("qg_"):
+            return self.qg_config()
+        stage = {"split": "split", "chi2_widths": "baselines", "chi2": "baselines", "transfer_functions": "baselines",
+                 "klfitter": "baselines"}.get(rule, "evaluate")
+        return self.stage_config(stage)
+
     def qg_config(self, sample: str | None = None) -> dict:
         """The config subset a q/g artifact depends on: the study's settings and its sample(s)."""
         settings = {k: v for k, v in self.raw["qg"].items() if k != "samples"}
@@ -282,16 +351,60 @@ def _describe(error, where: str) -> str:
         allowed = sorted(error.schema.get("properties", {}))
         return f"{where}: key {path!r}: {error.message}. Allowed keys: {allowed}"
     if error.validator == "enum":
-        return f"{where}: key {path!r}: {error.instance!r} is not allowed; allowed values: {error.validator_value}"
-    return f"{where}: key {path!r}: {error.message}"
+        return f"{where}: key {path!r}: {_short(error.instance)} is not allowed; allowed values: {error.validator_value}"
+    if error.validator == "type":
+        return f"{where}: key {path!r}: {_short(error.instance)} is not of type {error.validator_value!r}"
+    return f"{where}: key {path!r}: {_short(error.message, 300)}"
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """A value for an error message, cut to `limit` characters (a wrong file may hold anything)."""
+    text = value if isinstance(value, str) and limit > 80 else repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key written twice in one mapping (plain YAML keeps the
+    last one silently, so an edited copy of a key would override the intended value)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice (first on line {seen[key] + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: str | Path, what: str = "config file") -> Any:
+    """A YAML file's content, or a ConfigError in one line naming the file, the line and the
+    problem (never the file's whole text: a mistyped path may point at any file)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{what} {path} not found")
+    try:
+        text = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"{path}: {err.strerror or err}; a {what} is a readable YAML file") from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        problem = ": ".join(" ".join(str(part).split()) for part in (getattr(err, "context", None),
+                                                                      getattr(err, "problem", None)) if part)
+        if mark is None:
+            raise ConfigError(f"{path}: not valid YAML for a {what} ({problem or err}). Fix its syntax.") from None
+        raise ConfigError(f"{path}: YAML syntax error at line {mark.line + 1}, column {mark.column + 1}: {problem}. "
+                          "Fix the syntax there.") from None
 
 
 def load(path: str | Path) -> Config:
     """Read, validate and type a config file (as `snakemake --configfile` would)."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config file {path} not found")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_yaml(path) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config file holds a YAML mapping of keys (tag, seed, samples, ...)")
     return from_dict(data, where=str(path))
 
 
@@ -301,7 +414,10 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
     card_path = card_path if card_path.is_absolute() else base / card_path
     if not card_path.exists():
         raise ConfigError(f"{where}: key 'detector_card': file {card_path} not found")
-    detector = yaml.safe_load(card_path.read_text())
+    detector = read_yaml(card_path, "detector card")
+    if not isinstance(detector, dict):
+        raise ConfigError(f"{where}: key 'detector_card': {card_path} is not a detector card (a YAML mapping of "
+                          "jet_radius, tracker, ecal, ...); see config/detector_cms.yaml")
     validate(detector, DETECTOR_SCHEMA, str(card_path))
     clash = sorted(set(data["samples"]) & set(data["generators"]))
     if clash:
@@ -323,6 +439,7 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
     if data["evaluation"]["reconstruction"]["method"] not in methods:
         raise ConfigError(f"{where}: key 'evaluation.reconstruction.method': "
                           f"{data['evaluation']['reconstruction']['method']!r} is not a method; allowed values: {methods}")
+    _check_spanet_samples(data, samples, baselines, where)
     selection = dict(data["selection"])
     qg, qg_samples = _qg(data, samples, where)
     return Config(
@@ -350,7 +467,7 @@ def _baselines(section: dict) -> Baselines:
     return Baselines(m_top=section["m_top"], m_w=section["m_w"], chi2_n_jets=tuple(chi2["n_jets"]),
                      chi2_btag_aware=chi2["btag_aware"], klfitter_n_jets=tuple(klfitter["n_jets"]),
                      klfitter_btag_aware=klfitter["btag_aware"], width_w=klfitter["width_w"],
-                     width_top=klfitter["width_top"])
+                     width_top=klfitter["width_top"], transfer_sample=klfitter.get("transfer_sample"))
 
 
 def _model_specs(section: dict) -> dict[str, ModelSpec]:
@@ -371,6 +488,10 @@ def _qg(data: dict, analysis_samples: dict, where: str) -> tuple[QGStudy | None,
         raise ConfigError(f"{where}: key 'qg.samples': {clash} are also under 'samples' or 'generators'; "
                           "give the dijet samples their own names")
     samples = {name: _sample(name, spec, where) for name, spec in section["samples"].items()}
+    spanet = sorted(name for name, s in samples.items() if isinstance(s, SpanetSample))
+    if spanet:
+        raise ConfigError(f"{where}: key 'qg.samples': {spanet} are SPANet-format datasets; the q/g study needs "
+                          "Delphes events with jet constituents (source: generate or files)")
     for role in ("mc", "data"):
         if section[role] not in samples:
             raise ConfigError(f"{where}: key 'qg.{role}': {section[role]!r} is not a sample under qg.samples; "
@@ -403,7 +524,20 @@ def _qg(data: dict, analysis_samples: dict, where: str) -> tuple[QGStudy | None,
     return study, samples
 
 
-def _sample(name: str, spec: dict, where: str) -> GeneratedSample | FileSample:
+def _check_disjoint(bins: list[tuple[float, float | None]], where: str) -> None:
+    """pTHat bins must not overlap: each bin keeps its own cross-section, so an overlap counts that
+    phase space twice."""
+    ordered = sorted(bins)
+    for (low, high), (next_low, next_high) in zip(ordered, ordered[1:], strict=False):
+        if high is None or high > next_low:
+            raise ConfigError(f"{where}: bins [{low}, {high if high is not None else -1}] and "
+                              f"[{next_low}, {next_high if next_high is not None else -1}] overlap; the phase space "
+                              "they share would be counted twice")
+
+
+def _sample(name: str, spec: dict, where: str) -> GeneratedSample | FileSample | SpanetSample:
+    if spec["source"] == "spanet_h5":
+        return _spanet_sample(name, spec, where)
     if spec["source"] == "files":
         sample = FileSample(
             name=name,
@@ -433,6 +567,14 @@ def _sample(name: str, spec: dict, where: str) -> GeneratedSample | FileSample:
         bins.append((float(low), None if high == -1 else float(high)))
     if spec["process"] == "ttbar_allhad" and bins:
         raise ConfigError(f"{where}: key 'samples.{name}.pthat_bins': pTHat bins are for process 'qcd' only")
+    _check_disjoint(bins, f"{where}: key 'samples.{name}.pthat_bins'")
+    if spec["events"] < spec["chunks"]:
+        raise ConfigError(f"{where}: key 'samples.{name}.chunks': {spec['chunks']} chunks for {spec['events']} events "
+                          f"would leave a chunk without events; use at most {spec['events']} chunks")
+    rejected = rejected_settings(spec["pythia_settings"])
+    if rejected:
+        raise ConfigError(f"{where}: key 'samples.{name}.pythia_settings': Pythia rejects {rejected} (unknown name or "
+                          "a value of the wrong kind); see Pythia's online manual for the setting's spelling")
     return GeneratedSample(
         name=name,
         process=spec["process"],
@@ -447,3 +589,61 @@ def _sample(name: str, spec: dict, where: str) -> GeneratedSample | FileSample:
         pythia_settings=tuple(spec["pythia_settings"]),
         label=spec.get("label", name),
     )
+
+
+def _spanet_sample(name: str, spec: dict, where: str) -> SpanetSample:
+    """A `source: spanet_h5` sample: exactly one of `files` or `roles`, every glob matching, no
+    file in two roles."""
+    key = f"samples.{name}"
+    if ("files" in spec) == ("roles" in spec):
+        raise ConfigError(f"{where}: key {key!r}: give exactly one of 'files' (globs; the training sample is split "
+                          "by the event hash) or 'roles' ({train, val, test} globs assigning whole files)")
+    sample = SpanetSample(name=name, files=tuple(spec.get("files", ())),
+                          roles={role: tuple(globs) for role, globs in spec.get("roles", {}).items()},
+                          cross_section_pb=spec.get("cross_section_pb"), label=spec.get("label", name))
+    where_globs = [(f"{key}.files", p) for p in sample.files]
+    where_globs += [(f"{key}.roles.{role}", p) for role, globs in sample.roles.items() for p in globs]
+    for at, pattern in where_globs:
+        if not glob.glob(pattern):
+            raise ConfigError(f"{where}: key {at!r}: no file matches {pattern!r}. Fix the path or glob (relative "
+                              "paths are taken from the directory snakemake runs in).")
+    seen: dict[Path, str] = {}
+    for role, paths in sample.role_paths().items():
+        for path in paths:
+            if path in seen:
+                raise ConfigError(f"{where}: key '{key}.roles': {path} is in both {seen[path]!r} and {role!r}; "
+                                  "a file belongs to one set")
+            seen[path] = role
+    return sample
+
+
+def _check_spanet_samples(data: dict, samples: dict, baselines: Baselines, where: str) -> None:
+    """What SPANet-format datasets cannot do: roles outside the training sample, jet-shape
+    inputs, and the transfer functions (no parton energies): those need a Delphes sample."""
+    spanet = {name: s for name, s in samples.items() if isinstance(s, SpanetSample)}
+    training = data["datasets"]["training_sample"]
+    for name, sample in spanet.items():
+        if sample.roles and name != training:
+            raise ConfigError(f"{where}: key 'samples.{name}.roles': roles are for the training sample "
+                              f"(datasets.training_sample = {training!r}); every other sample goes whole into the "
+                              "test set: list its files under 'files'")
+    if spanet:
+        for model, spec in data["models"].items():
+            missing = [f for f in spec["features"] if f not in SPANET_H5_FEATURES]
+            if missing:
+                raise ConfigError(f"{where}: key 'models.{model}.features': {missing} are not in SPANet-format "
+                                  f"datasets ({sorted(spanet)}); allowed values: {list(SPANET_H5_FEATURES)}")
+    source = baselines.transfer_sample
+    if source is not None and source not in samples:
+        raise ConfigError(f"{where}: key 'baselines.klfitter.transfer_sample': {source!r} is not a sample; allowed "
+                          f"values: {sorted(n for n in samples if n not in spanet)}")
+    if source in spanet:
+        raise ConfigError(f"{where}: key 'baselines.klfitter.transfer_sample': {source!r} is a SPANet-format "
+                          "dataset without parton energies; name a ttbar sample with Delphes events "
+                          f"(source: generate or files): {sorted(n for n in samples if n not in spanet)}")
+    if source is None and training in spanet and baselines.klfitter_n_jets:
+        raise ConfigError(f"{where}: key 'baselines.klfitter.transfer_sample': the training sample {training!r} is "
+                          "a SPANet-format dataset without parton energies, so the KLFitter-style transfer "
+                          "functions need another sample: set it to a ttbar sample with Delphes events "
+                          "(source: generate or files; under 'generators' it stays out of the headline metrics), "
+                          "or set baselines.klfitter.n_jets: [] to run without the KLFitter-style baseline")

@@ -4,6 +4,9 @@ The training sample's events are split by a hash of (seed, sample, file name, ev
 an event's set does not depend on row order or on which other events exist. Every other sample
 (unmatched and matched alike, QCD, alternative generators) goes whole into the test set, where
 the rejection rates and the generator study are measured; the category tells them apart.
+Datasets that come in SPANet's layout already (`source: spanet_h5`, read by analysis.spanet_h5)
+enter the same tables from their jets and targets; as the training sample they may assign whole
+files to the sets instead (`roles`).
 
 Each file holds
     INPUTS/Source/{MASK, pt, eta, phi, mass, btag, pt_ht, <jet shapes>}  (events, jets), raw values
@@ -25,11 +28,12 @@ import h5py
 import numpy as np
 import yaml
 
-from analysis.config import Config, ConfigError, FileSample
+from analysis import spanet_h5
+from analysis.config import Config, ConfigError, FileSample, SpanetSample
 from analysis.events.delphes import DelphesInputError
 from analysis.jagged import padded
 from analysis.labels import CATEGORIES, LABELS, SLOTS
-from analysis.matching import MATCHED, UNMATCHED
+from analysis.matching import MATCHED, OTHER, SLOT_LABELS, UNMATCHED
 from analysis.provenance import atomic_output, now, sweep_leftovers, write_meta, write_text
 from analysis.selection import SHAPE_FEATURES, inspect_layout
 
@@ -128,11 +132,60 @@ def build_table(events: ak.Array, sample_index: int, n_jets: int, shapes: bool) 
     return Table(inputs, targets, extra)
 
 
+def spanet_table(events: spanet_h5.Events, sample_index: int, n_jets: int, weight_pb: float) -> Table:
+    """The table of a SPANet-format dataset, like `build_table`'s: jets (pT-ordered by the reader)
+    cut or padded to `n_jets`, targets beyond them demoted as there, HT from all real jets. A
+    file has no partons and no event categories of its own: an event is matched when all six
+    targets are set, else unmatched; every event weighs 1 and `weight_pb` pb."""
+    width = events.inputs["MASK"].shape[1]
+    counts = events.counts
+
+    def fitted(values: np.ndarray) -> np.ndarray:
+        return np.pad(values, ((0, 0), (0, max(n_jets - width, 0))))[:, :n_jets]
+
+    ht = np.where(events.inputs["MASK"], events.inputs["pt"], 0.0).sum(axis=1, dtype=np.float64).astype(np.float32)
+    inputs = {name: fitted(events.inputs[name]).astype(np.float32) for name in spanet_h5.KINEMATICS}
+    inputs["pt_ht"] = np.divide(inputs["pt"], ht[:, None], out=np.zeros_like(inputs["pt"]), where=ht[:, None] > 0)
+    inputs["MASK"] = fitted(events.inputs["MASK"])
+    complete = (events.targets >= 0).all(axis=1)
+    targets = np.where(events.targets < n_jets, events.targets, -1)
+    lost = complete & (targets < 0).any(axis=1)
+    n = len(events)
+    extra = {
+        "sample": np.full(n, sample_index, dtype=np.int8),
+        "file": events.file_keys().astype("S"),
+        "event": events.event,
+        "category": np.where(complete & ~lost, MATCHED, UNMATCHED).astype(np.int8),
+        "truncated_matched": lost,
+        "n_jets": counts.astype(np.int16),
+        "ht": ht,
+        "weight": np.ones(n),
+        "weight_pb": np.full(n, weight_pb),
+        "jet_label": target_labels(targets, inputs["MASK"]),
+    }
+    for name in ("pt", "eta", "phi", "mass"):
+        extra[f"parton_{name}"] = np.full((n, len(SLOTS)), np.nan, dtype=np.float32)
+    extra["parton_pid"] = np.zeros((n, len(SLOTS)), dtype=np.int32)
+    return Table(inputs, targets, extra)
+
+
+def target_labels(targets: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(events, jets) jet class (LABELS) implied by the targets: -1 padding, `other` for a real
+    jet that is no target (what the match stage gives Delphes events)."""
+    labels = np.where(mask, OTHER, -1).astype(np.int8)
+    event, slot = np.nonzero(targets >= 0)
+    labels[event, targets[event, slot]] = SLOT_LABELS[slot]
+    return labels
+
+
 def concatenate(tables: Sequence[Table]) -> Table:
+    """One table of several; EXTRA fields that only some samples have (the Delphes jet flavour,
+    absent from SPANet-format datasets) are left out."""
+    extra = [k for k in tables[0].extra if all(k in t.extra for t in tables)]
     return Table(
         {k: np.concatenate([t.inputs[k] for t in tables]) for k in tables[0].inputs},
         np.concatenate([t.targets for t in tables]),
-        {k: np.concatenate([t.extra[k] for t in tables]) for k in tables[0].extra},
+        {k: np.concatenate([t.extra[k] for t in tables]) for k in extra},
     )
 
 
@@ -212,26 +265,37 @@ def load(path: str | Path, features: Sequence[str] | None = None, scaled: bool =
 
 def run_split(cfg: Config, matched: dict[str, str | Path], outputs: dict[str, str | Path],
               event_info_output: str | Path) -> dict:
-    """The `split` stage: `matched[sample]` parquet files -> train / val / test HDF5 files."""
+    """The `split` stage: `matched[sample]` parquet files of the Delphes samples and the HDF5 files
+    of the SPANet-format ones (`cfg.spanet_samples()`) -> train / val / test HDF5 files."""
     sweep_leftovers([*outputs.values(), event_info_output])
     started = now()
     training = cfg.datasets.training_sample
-    samples = list(matched)
-    events = {name: ak.from_parquet(path) for name, path in matched.items()}
-    shapes = all(set(SHAPES) <= set(ev.jets.fields) for ev in events.values())
-    _check_training_sample(training, events[training], matched[training])
-    n_jets = min(cfg.datasets.max_jets, max(int(np.max(ak.to_numpy(ak.num(ev.jets)), initial=6))
-                                            for ev in events.values()))  # an empty skim has no maximum
+    samples = [name for name in cfg.samples if name in matched or name in cfg.spanet_samples()]
+    events = {name: ak.from_parquet(matched[name]) for name in samples if name in matched}
+    h5_events = {name: spanet_h5.read(spec.paths()) for name, spec in cfg.spanet_samples().items()}
+    shapes = not h5_events and all(set(SHAPES) <= set(ev.jets.fields) for ev in events.values())
+    if training in events:
+        _check_training_sample(training, events[training], matched[training])
+    counts = [int(np.max(ak.to_numpy(ak.num(ev.jets)), initial=6)) for ev in events.values()]  # an empty skim has no maximum
+    counts += [int(ev.counts.max(initial=6)) for ev in h5_events.values()]
+    n_jets = min(cfg.datasets.max_jets, max(counts))
 
-    train_events = events[training]
-    u = split_fractions(cfg.seed, training, ak.to_numpy(train_events.file).astype(str),
-                        ak.to_numpy(train_events.event))
-    which = assign_sets(u, cfg.datasets.fractions)
-    table = build_table(train_events, samples.index(training), n_jets, shapes)
+    def table_of(name: str) -> Table:
+        if name not in h5_events:
+            return build_table(events[name], samples.index(name), n_jets, shapes)
+        weight_pb = _weight_pb(cfg.spanet_samples()[name], len(h5_events[name]))
+        return spanet_table(h5_events[name], samples.index(name), n_jets, weight_pb)
+
+    table = table_of(training)
+    if training in h5_events and not (table.extra["category"] == MATCHED).any():
+        raise DatasetError(f"sample {training!r} ({[str(p) for p in h5_events[training].paths]}): no event has all "
+                           "six targets set (TARGETS/t1|t2/{b, q1, q2} >= 0), so there is nothing to train on; "
+                           "choose another datasets.training_sample")
+    which = _training_sets(cfg, table, h5_events.get(training))
     sets = {name: [select(table, which == i)] for i, name in enumerate(SETS)}
     for name in samples:
-        if name != training and len(events[name]):
-            sets["test"].append(build_table(events[name], samples.index(name), n_jets, shapes))
+        if name != training and len(h5_events[name] if name in h5_events else events[name]):
+            sets["test"].append(table_of(name))
     tables = {name: concatenate(parts) for name, parts in sets.items()}
     if not (tables["train"].extra["category"] == MATCHED).any():
         raise DatasetError(
@@ -248,8 +312,9 @@ def run_split(cfg: Config, matched: dict[str, str | Path], outputs: dict[str, st
         "jet_shapes": shapes, "scaling": scaling,
         "events": {name: _census(t, samples) for name, t in tables.items()},
         "matched_lost_to_max_jets": int(sum(t.extra["truncated_matched"].sum() for t in tables.values())),
+        "spanet_h5": {name: ev.report for name, ev in h5_events.items()},
     }
-    inputs = list(matched.values())
+    inputs = [*matched.values(), *(p for ev in h5_events.values() for p in ev.paths)]
     for artifact in (*outputs.values(), event_info_output):
         write_meta(artifact, tag=cfg.tag, stage="split", config=cfg.stage_config("split"), inputs=inputs,
                    started=started, extra=summary)
@@ -286,6 +351,30 @@ def check_model_features(cfg: Config) -> None:
             "(or their shape features) from 'models', or remove the sample(s), or write the shape branches into "
             "the files (README, 'Your own Delphes files')."
         )
+
+
+def _weight_pb(sample: SpanetSample, n_events: int) -> float:
+    """Cross-section weight of each event of a SPANet-format sample: its cross-section shared
+    by its events, or 1 (unit weights) when the config gives none."""
+    return sample.cross_section_pb / n_events if sample.cross_section_pb and n_events else 1.0
+
+
+def _training_sets(cfg: Config, table: Table, h5_events: spanet_h5.Events | None) -> np.ndarray:
+    """Set index (0 train, 1 val, 2 test) of each event of the training sample: by the event hash
+    with `datasets.fractions`, or, for a SPANet-format sample with `roles`, by its file's role,
+    the validation events hashed out of the train files (val / (train + val) of them) when no
+    file has that role."""
+    training = cfg.datasets.training_sample
+    u = split_fractions(cfg.seed, training, table.extra["file"].astype(str), table.extra["event"])
+    spec = cfg.samples[training]
+    if not (isinstance(spec, SpanetSample) and spec.roles):
+        return assign_sets(u, cfg.datasets.fractions)
+    role_of = {path: SETS.index(role) for role, paths in spec.role_paths().items() for path in paths}
+    which = np.array([role_of[p] for p in h5_events.paths], dtype=np.int8)[h5_events.file_index]
+    if "val" not in spec.roles:
+        train, val, _ = cfg.datasets.fractions
+        which[(which == 0) & (u >= train / (train + val))] = SETS.index("val")
+    return which
 
 
 def _check_training_sample(name: str, events: ak.Array, path: str | Path) -> None:

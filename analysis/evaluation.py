@@ -1,7 +1,8 @@
 """The evaluation stage: every method's metrics and the mass reconstruction, as JSON and tables.
 
 Reads only the assignment files, the test dataset (jet kinematics for the masses) and the
-cutflows (cross-sections), so a method added to the config appears everywhere by itself.
+cutflows (cross-sections; the config's for SPANet-format datasets, which have no cutflow), so a
+method added to the config appears everywhere by itself.
 """
 from __future__ import annotations
 
@@ -71,6 +72,15 @@ def selected_cross_sections(cutflows: dict[str, str | Path]) -> dict[str, float]
             for sample, path in cutflows.items()}
 
 
+def sample_cross_sections(cfg: Config, samples: list[str], cutflows: dict[str, str | Path]) -> dict[str, float | None]:
+    """Selected cross-section per sample: from the cutflow of a Delphes sample, from the config for
+    a SPANet-format dataset (its files are the selection), None where the config gives none."""
+    spanet = cfg.spanet_samples()
+    out = selected_cross_sections({s: cutflows[s] for s in samples if s not in spanet})
+    out.update({s: spanet[s].cross_section_pb for s in samples if s in spanet})
+    return out
+
+
 def evaluation_jets(test_path: str | Path, samples: list[str], events: metrics.Events) -> dict[str, np.ndarray]:
     """Raw jet kinematics of the test set in the order of the assignment files (sample by sample),
     checked against their event numbers."""
@@ -131,10 +141,17 @@ def _reconstruction(cfg: Config, loaded: dict, test_path, cutflows, samples, mai
         log.warning(warning)
         cut = -np.inf
     luminosity_pb = cfg.raw["evaluation"]["luminosity_fb"] * 1000.0
-    weights = reconstruction.yields(events, selected_cross_sections({s: cutflows[s] for s in main}), luminosity_pb)
+    cross_sections = sample_cross_sections(cfg, main, cutflows)
+    unit_weights = [s for s, value in cross_sections.items() if value is None]
+    if unit_weights:
+        log.warning("no cross-section for %s: the Fig. 8 masses count the evaluation events of every sample",
+                    unit_weights)
+        weights = np.ones(len(events))
+    else:
+        weights = reconstruction.yields(events, cross_sections, luminosity_pb)
     histograms = reconstruction.mass_histograms(events, jets, weights, cut)
-    out = {"method": method, "score_cut": cut, "warning": warning, "yields_before_cut": {
-        s: float(weights[events.sample == s].sum()) for s in main}}
+    out = {"method": method, "score_cut": cut, "warning": warning, "unit_weight_samples": unit_weights,
+           "yields_before_cut": {s: float(weights[events.sample == s].sum()) for s in main}}
     for name, h in histograms.items():
         out[name] = {"edges": h.axes[0].edges.tolist(),
                      **{g: h[:, g].values(flow=True).tolist() for g in reconstruction.GROUPS},
@@ -175,7 +192,9 @@ def _number(value: float) -> str:
 def run_figures(cfg: Config, metrics_path: str | Path, table_paths: dict[str, str | Path],
                 attention_paths: dict[str, str | Path], benchmark_paths: dict[str, str | Path],
                 outputs: dict[str, list[str]]) -> None:
-    """Every figure (analysis.plotting.paper) to `outputs[name]` (png and pdf), with provenance."""
+    """Every figure (analysis.plotting.paper) to `outputs[name]` (png and pdf), with provenance;
+    `table_paths` are the matching tables of the samples that have them (not the SPANet-format
+    datasets, which the matching figures name instead)."""
     from analysis.plotting.paper import draw_all
 
     sweep_leftovers([path for paths in outputs.values() for path in paths])
@@ -185,7 +204,7 @@ def run_figures(cfg: Config, metrics_path: str | Path, table_paths: dict[str, st
         return {key: json.loads(Path(p).read_text()) for key, p in paths.items()}
 
     draw_all(read(table_paths), json.loads(Path(metrics_path).read_text()), read(attention_paths),
-             read(benchmark_paths), outputs.__getitem__)
+             read(benchmark_paths), outputs.__getitem__, list(cfg.spanet_samples()))
     inputs = [metrics_path, *table_paths.values(), *attention_paths.values(), *benchmark_paths.values()]
     for paths in outputs.values():
         for path in paths:

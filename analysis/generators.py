@@ -3,7 +3,8 @@ alternative ttbar sample (other showers, tunes, user MG/POWHEG x Pythia/Herwig f
 differences to the nominal with their statistical uncertainty.
 
 Reads the evaluation's metrics.json (per-sample performance of every method) and the matching
-tables; a sample added under `generators:` in the config appears here by itself.
+tables (none for SPANet-format datasets: their matched-fraction cells stay empty); a sample added
+under `generators:` in the config appears here by itself.
 """
 from __future__ import annotations
 
@@ -53,7 +54,9 @@ def study(cfg: Config, metrics: dict, tables: dict[str, dict]) -> dict:
            "labels": {s: cfg.samples[s].label or s for s in cfg.generators()},
            "matched_fraction": {}, "methods": {}, "shape_sensitivity": {}}
     for sample in alternatives:
-        out["matched_fraction"][sample] = difference(matched_fraction(tables[sample]), matched_fraction(tables[nominal]))
+        if sample in tables and nominal in tables:  # SPANet-format datasets have no matching tables
+            out["matched_fraction"][sample] = difference(matched_fraction(tables[sample]),
+                                                         matched_fraction(tables[nominal]))
     for method in metrics["method_order"]:
         per_sample = metrics["methods"][method]["per_sample"]
         if nominal not in per_sample:
@@ -84,7 +87,8 @@ def render(result: dict) -> str:
     if not alternatives:
         return (f"**Generator dependence (nominal: {nominal})**\n\nNo alternative samples: add them under "
                 "`generators:` in the config.\n")
-    rows = [["matched fraction", *(_cell(result["matched_fraction"][s]) for s in alternatives)]]
+    rows = [["matched fraction", *(_cell(result["matched_fraction"][s]) if s in result["matched_fraction"] else "-"
+                                   for s in alternatives)]]
     for method, entry in result["methods"].items():
         rows.append([f"{method} correct", *(_cell(entry["samples"][s]["inclusive"]) if s in entry["samples"] else "-"
                                             for s in alternatives)])

@@ -59,6 +59,13 @@ def chi2_widths_file(tag: str) -> str:
     return f"{results_dir(tag)}/baselines/chi2_widths.json"
 
 
+def transfer_dataset(cfg: Config) -> str:
+    """The dataset file with the transfer sample's matched jets: the training set when it is the
+    training sample, else the test set, which holds every other sample whole."""
+    training = cfg.transfer_sample() == cfg.datasets.training_sample
+    return dataset_file(cfg.tag, "train" if training else "test")
+
+
 def transfer_functions_file(tag: str) -> str:
     """Fitted jet-energy transfer functions of the kinematic likelihood (+ a .png of the fits)."""
     return f"{results_dir(tag)}/baselines/transfer_functions.json"
@@ -129,12 +136,13 @@ def all_targets(cfg: Config) -> list[str]:
         targets += event_files(cfg, name)
     for name in cfg.from_files():
         targets.append(check_input_report(cfg.tag, name))
-    for name in cfg.samples:
+    for name in cfg.matched_samples():
         targets += [cutflow_file(cfg.tag, name), matching_tables(cfg.tag, name)]
     targets += [dataset_file(cfg.tag, name) for name in ("train", "val", "test")]
     for method in (*cfg.baselines.chi2_methods(), *cfg.baselines.klfitter_methods()):
         targets += [assignment_file(cfg.tag, method, sample) for sample in cfg.samples]
-    targets.append(transfer_functions_file(cfg.tag).replace(".json", ".png"))
+    if cfg.baselines.klfitter_methods():
+        targets.append(transfer_functions_file(cfg.tag).replace(".json", ".png"))
     targets += [metrics_table(cfg.tag, fmt) for fmt in ("md", "tex")]
     targets.append(generator_study(cfg.tag, "md"))
     targets += [figure_file(cfg.tag, name, ext) for name in FIGURE_NAMES for ext in ("png", "pdf")]

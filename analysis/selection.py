@@ -9,7 +9,7 @@ grow with the size of the sample.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from analysis.config import Config, Cuts, FileSample, GeneratedSample
 from analysis.events import delphes
 from analysis.events.jets import SHAPE_BRANCHES
 from analysis.jagged import Columns
+from analysis.keys import file_keys
 from analysis.normalisation import file_sample_normalisation, weight_scales
 from analysis.partons import PARTON_FIELDS, find_ttbar_partons
 from analysis.provenance import atomic_output, now, sweep_leftovers, write_json, write_meta
@@ -50,6 +51,12 @@ class Layout:
     def has_shapes(self) -> bool:
         return set(SHAPE_FEATURES) <= set(self.jet_extras)
 
+    @classmethod
+    def of(cls, found: Mapping[str, set[str]]) -> Layout:
+        """What one file provides, from its fields (analysis.events.delphes.available_fields)."""
+        jet_fields, particle_fields = found.get("Jet", set()), found.get("Particle", set())
+        return cls(tuple(b for b in OPTIONAL_JET_BRANCHES if b in jet_fields), set(PARTON_FIELDS) <= particle_fields)
+
     def spec(self) -> dict[str, tuple[str, ...]]:
         spec = {"Event": ("Number", "Weight"), "Jet": tuple(JET_BRANCHES) + self.jet_extras}
         if self.has_particles:
@@ -65,10 +72,9 @@ def inspect_layout(files: Sequence[str | Path]) -> Layout:
         tree = delphes.open_tree(path)
         delphes.resolve(tree, path, "Event", ("Number", "Weight"))
         delphes.resolve(tree, path, "Jet", tuple(JET_BRANCHES))
-        found = delphes.available_fields(tree)
-        here = {b for b in OPTIONAL_JET_BRANCHES if b in found.get("Jet", ())}
-        extras = here if extras is None else extras & here
-        particles &= set(PARTON_FIELDS) <= found.get("Particle", set())
+        here = Layout.of(delphes.available_fields(tree))
+        extras = set(here.jet_extras) if extras is None else extras & set(here.jet_extras)
+        particles &= here.has_particles
     return Layout(tuple(b for b in OPTIONAL_JET_BRANCHES if b in (extras or ())), particles)
 
 
@@ -179,15 +185,22 @@ def _storage_type(jet_feature: str) -> type:
 
 
 def _require_finite(jets: Columns, path: Path, numbers: np.ndarray) -> None:
+    if message := non_finite_jets(jets, path, numbers):
+        raise SkimError(message)
+
+
+def non_finite_jets(jets: Columns, path: str | Path, numbers: np.ndarray) -> str | None:
+    """What is wrong when a jet's pt, eta, phi or mass is NaN or infinite (None when all are
+    finite), with the event number of the first: the skim refuses such a file, and check-input
+    says so in the same words before the run."""
     for field in ("pt", "eta", "phi", "mass"):
         bad = ~np.isfinite(jets[field])
         if bad.any():
             first = int(numbers[jagged.event_index(jets.counts)[np.argmax(bad)]])
-            raise SkimError(
-                f"{path}: Jet.{JET_BRANCHES_INV[field]} has {int(bad.sum())} NaN or infinite value(s), first in "
-                f"event number {first}. The file is damaged or was written by a faulty job: regenerate it "
-                "or remove it from the sample."
-            )
+            return (f"{path}: Jet.{JET_BRANCHES_INV[field]} has {int(bad.sum())} NaN or infinite value(s), first in "
+                    f"event number {first}. The file is damaged or was written by a faulty job: regenerate it "
+                    "or remove it from the sample.")
+    return None
 
 
 JET_BRANCHES_INV = {v: k for k, v in JET_BRANCHES.items()}
@@ -196,7 +209,7 @@ JET_BRANCHES_INV = {v: k for k, v in JET_BRANCHES.items()}
 def skim(files: Sequence[str | Path], scales: dict[str, float], cuts: Cuts, step_size: int,
          cutflow: Cutflow, layout: Layout, btag_bit: int = 0) -> Iterator[ak.Array]:
     """Stream the selected events of `files`, step by step."""
-    keys = delphes.file_keys(files)
+    keys = file_keys(files)
     for path, arrays in delphes.iterate(files, layout.spec(), step_size=step_size):
         yield skim_step(arrays, path, layout, cuts, scales[str(path)], cutflow, keys[str(path)], btag_bit)
 
@@ -236,7 +249,7 @@ def run_skim(cfg: Config, sample: str, files: Sequence[str | Path], output: str 
                                 (*JET_BRANCHES, *layout.jet_extras)],
                "jet_shapes": layout.has_shapes, "partons": layout.has_particles,
                "events_with_ttbar_chain": chains.events, "btag_bit": spec.btag_bit,
-               "file_keys": delphes.file_keys(files)}
+               "file_keys": file_keys(files)}
     if normalisation is not None:
         summary["normalisation"] = normalisation.as_dict()
     write_json(cutflow_output, {**summary, "cutflow": cutflow.table()})

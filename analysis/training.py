@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -55,6 +56,18 @@ def pick_device(setting: str = "auto") -> torch.device:
     return torch.device(setting)
 
 
+def check_devices(settings: dict[str, str]) -> None:
+    """Raise, before the first job of a local run, when a training section asks for CUDA on a
+    machine where torch sees no GPU (`settings`: config key -> device setting); otherwise the run
+    would fail only at training, after generation, skim and split. Cluster runs are not checked
+    here: their jobs run on other machines."""
+    wanting = [key for key, device in settings.items() if device == "cuda"]
+    if wanting and not torch.cuda.is_available():
+        raise RuntimeError(f"{', '.join(wanting)} is 'cuda' but torch sees no GPU on this machine; set it to 'auto' "
+                           "(CUDA when present, else the CPU) or 'cpu', or install the CUDA build of torch "
+                           "(README, 'GPU install')")
+
+
 def batches(data: Batch, size: int, order: torch.Tensor | None = None):
     n = len(next(iter(data.values())))
     order = torch.arange(n) if order is None else order
@@ -82,7 +95,7 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
     state = {"epoch": 0, "history": [], "best_loss": float("inf"), "best_state": None, "best_epoch": 0, "stale": 0}
     checkpoint = out_dir / "last.pt"
     identity = {"extra": extra or {}, "settings": _resumable(settings), "data": fingerprint(train_data, val_data)}
-    saved = torch.load(checkpoint, map_location=device, weights_only=False) if checkpoint.exists() else None
+    saved = load_checkpoint(checkpoint, device) if checkpoint.exists() else None
     if saved is not None and saved.get("identity") != identity:
         log.warning("%s belongs to a training with other data, hyperparameters or settings: starting afresh",
                     checkpoint)
@@ -155,10 +168,27 @@ def load_trained(path: str | Path, build: Callable[[str, dict], torch.nn.Module]
                  device: torch.device | None = None) -> tuple[torch.nn.Module, dict]:
     """(model in eval mode, everything saved with it) from a model.pt that `train` wrote, rebuilt
     with `build(architecture, hyperparameters)`."""
-    saved = torch.load(path, map_location="cpu", weights_only=False)
+    saved = load_checkpoint(path)
     model = build(saved["architecture"], saved["hyperparameters"])
     model.load_state_dict(saved["state_dict"])
     return model.to(device or torch.device("cpu")).eval(), saved
+
+
+class CheckpointError(ValueError):
+    """A model or checkpoint file that cannot be loaded safely; the message names it and the fix."""
+
+
+def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dict:
+    """A file `train` wrote, unpickled with `weights_only=True`: tensors, numbers, strings and
+    containers only. A full unpickle runs whatever code the file names, so a planted or tampered
+    model.pt would execute on load; such a file is refused instead."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"{path}: holds objects other than tensors and plain data, so it was not loaded (unpickling it could "
+            "run code). It was not written by this workflow's training: delete it and rerun snakemake to retrain."
+        ) from err
 
 
 def fingerprint(*datasets: Batch) -> str:

@@ -75,11 +75,15 @@ def copy_collections(source: Path, path: Path, spec: Mapping[str, Sequence[str]]
     constituents without the JetIndex that only our generator writes)."""
     from analysis.events.delphes import read
 
-    arrays = read(source, spec)
+    return write_collections(path, read(source, spec))
+
+
+def write_collections(path: Path, arrays: Mapping[str, ak.Array]) -> Path:
+    """`arrays = {collection: jagged records}` as a Delphes tree in the `Jet.PT` spelling."""
     with uproot.recreate(path) as f:
         f.mktree("Delphes", {k: v.type.content for k, v in arrays.items()},
                  counter_name=lambda c: f"{c}_size", field_name=lambda o, i: f"{o}.{i}")
-        f["Delphes"].extend(arrays)
+        f["Delphes"].extend(dict(arrays))
     return path
 
 
@@ -111,4 +115,28 @@ def write_duplicate_particle_branches(path: Path) -> Path:
     data = path.read_bytes()
     assert DUPLICATE_PLACEHOLDER.encode() in data, "uproot compressed the branch names: nothing to rename"
     path.write_bytes(data.replace(DUPLICATE_PLACEHOLDER.encode(), b"Particle"))
+    return path
+
+
+def write_unclosed(source: Path, path: Path) -> Path:
+    """`source` as ROOT leaves a file that was never closed (Delphes killed, or out of time):
+    the baskets are on disk, but the header still holds what TFile wrote when it created the
+    file: no key list (the top directory's fSeekKeys = 0), no streamer record, no free-segment
+    list, and fEND just past the top directory's key. uproot writers keep their files consistent
+    at every step, so killing one does not make such a file: the header is patched instead."""
+    import struct
+
+    data = bytearray(source.read_bytes())
+    header = struct.Struct(">4siiiiiiiBiii")  # small (32-bit) TFile header, up to fNbytesInfo
+    magic, version, begin, _, _, _, _, nbytes_name, units, compress, _, _ = header.unpack_from(data)
+    assert magic == b"root" and version < 1_000_000, "a 64-bit header: extend the patch"
+    top_key_bytes = struct.unpack_from(">i", data, begin)[0]
+    header.pack_into(data, 0, magic, version, begin, begin + top_key_bytes, 0, 0, 0, nbytes_name, units,
+                     compress, 0, 0)
+    directory = struct.Struct(">hIIiiiii")  # small TDirectory record: ..., fSeekKeys last
+    fields = list(directory.unpack_from(data, begin + nbytes_name))
+    assert fields[0] < 1000, "a 64-bit directory record: extend the patch"
+    fields[3], fields[7] = 0, 0  # fNbytesKeys, fSeekKeys
+    directory.pack_into(data, begin + nbytes_name, *fields)
+    path.write_bytes(bytes(data))
     return path

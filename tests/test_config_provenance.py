@@ -33,7 +33,7 @@ def test_shipped_configs_are_valid(name):
         (lambda c: c["samples"]["ttbar"].update(evnts=5), "'evnts' was unexpected"),
         (lambda c: c["samples"]["ttbar"].update(events="many"), "'many' is not of type 'integer'"),
         (lambda c: c["samples"]["ttbar"].update(shower="herwig"), "allowed values: ['simple', 'vincia']"),
-        (lambda c: c["samples"]["ttbar"].update(source="lhe"), "allowed values: ['generate', 'files']"),
+        (lambda c: c["samples"]["ttbar"].update(source="lhe"), "allowed values: ['generate', 'files', 'spanet_h5']"),
         (lambda c: c.update(detector_card="config/missing.yaml"), "missing.yaml not found"),
         (lambda c: c["samples"].update(user={"source": "files", "files": ["/no/such/*.root"],
                                              "cross_section_pb": 1.0, "generated_events": 10}),

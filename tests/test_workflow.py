@@ -94,6 +94,87 @@ def test_end_to_end_on_test_config(tmp_path):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+@pytest.mark.slow
+def test_spanet_h5_training_sample_end_to_end(tmp_path, reco):
+    """A SPANet-format dataset as the training sample: split by file roles (val hashed out of the
+    train file), both networks, chi^2, the KLFitter-style fit with transfer functions from a
+    Delphes sample of the config, the evaluation and every figure, without skim or match jobs
+    for the dataset. Its files are our matched ttbar events, jets of the test file shuffled and
+    some masses slightly negative."""
+    import awkward as ak
+    import numpy as np
+
+    from analysis import assignments
+    from analysis.events.generate import generate_chunk
+    from analysis.events.pythia import GeneratorSettings
+    from analysis.matching import MATCHED, run_match
+    from analysis.metrics import Events
+    from analysis.plotting.names import FIGURE_NAMES
+    from analysis.selection import run_skim
+
+    from .conftest import files_config
+    from .spanet_builders import from_matched, shuffled, write_spanet
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    delphes = inputs / "ttbar.root"
+    generate_chunk(GeneratorSettings(process="ttbar_allhad", seed=31), reco, n_events=2000, first_event_number=0,
+                   output=delphes, detector_seed=5, progress=False)
+    loose = files_config(inputs, {"ttbar": delphes}, selection={"n_jets_pt_min": 30, "n_btag_min": 0, "ht_min": 0})
+    run_skim(loose, "ttbar", [delphes], inputs / "skim.parquet", inputs / "cutflow.json")
+    run_match(loose, "ttbar", inputs / "skim.parquet", inputs / "matched.parquet", inputs / "matching.json")
+    events = ak.from_parquet(inputs / "matched.parquet")
+    jets, targets = from_matched(events, int(ak.max(ak.num(events.jets))))
+    jets["mass"] = np.where(jets["MASK"] & (jets["mass"] < 3), -0.01, jets["mass"]).astype(np.float32)
+    cut = len(targets) * 3 // 4
+    write_spanet(inputs / "h5" / "train.h5", {k: v[:cut] for k, v in jets.items()}, targets[:cut])
+    write_spanet(inputs / "h5" / "test.h5", *shuffled({k: v[cut:] for k, v in jets.items()}, targets[cut:],
+                                                      np.random.default_rng(3)))
+
+    cfg = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    cfg["samples"] = {"ttbar_h5": {"source": "spanet_h5", "label": "SPANet-format ttbar",
+                                   "roles": {"train": [str(inputs / "h5" / "train.h5")],
+                                             "test": [str(inputs / "h5" / "test.h5")]}}}
+    cfg["generators"] = {"ttbar_tf": {"source": "files", "files": [str(delphes)], "cross_section_pb": 1.0,
+                                      "generated_events": 2000, "label": "Delphes ttbar (transfer functions)"}}
+    cfg["datasets"]["training_sample"] = "ttbar_h5"
+    del cfg["models"]["saja_shape"], cfg["qg"]
+    cfg["training"] = {"batch_size": 128, "max_epochs": 3, "early_stopping": 2}
+    cfg["baselines"]["chi2"]["n_jets"] = [6]
+    cfg["baselines"]["klfitter"].update(n_jets=[6], transfer_sample="ttbar_tf")
+    path = tmp_path / "spanet.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = snakemake(tmp_path, "--cores", "2", configfile=path)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    results = tmp_path / "results" / "test"
+    assert not (results / "skim" / "ttbar_h5.parquet").exists() and (results / "skim" / "ttbar_tf.parquet").exists()
+    split = json.loads((results / "datasets" / "train.h5.meta.json").read_text())
+    assert split["events"]["train"]["ttbar_h5"]["matched"] > 20 and split["events"]["val"]["ttbar_h5"]["matched"] > 0
+    assert set(split["events"]["test"]) == {"ttbar_h5", "ttbar_tf"} and not split["jet_shapes"]
+    report = split["spanet_h5"]["ttbar_h5"]
+    assert report[str(inputs / "h5" / "test.h5")]["reordered_events"] > 0
+    assert sum(r["negative_masses_set_to_zero"] for r in report.values()) > 0
+    transfer = json.loads((results / "baselines" / "transfer_functions.json.meta.json").read_text())
+    assert transfer["sample"] == "ttbar_tf"
+    methods = ["saja", "spanet", "chi2_6", "klfitter_6"]
+    for method in methods:
+        table = assignments.read(results / "assignments" / method / "ttbar_h5.parquet")
+        assert len(table) == sum(split["events"]["test"]["ttbar_h5"].values())
+        assert set(ak.to_list(table.file)) == {"test.h5"}
+    chi2 = Events.from_table(assignments.read(results / "assignments" / "chi2_6" / "ttbar_h5.parquet"))
+    assert chi2.correct[chi2.category == MATCHED].mean() > 0.2  # the targets are the top decays' jets: chance is 1/90
+    metrics = json.loads((results / "metrics" / "metrics.json").read_text())
+    assert metrics["method_order"] == methods and metrics["main_samples"] == ["ttbar_h5"]
+    assert metrics["reconstruction"]["unit_weight_samples"] == ["ttbar_h5"]
+    assert all(f"| {m} |" in (results / "metrics" / "tables.md").read_text() for m in methods)
+    for name in FIGURE_NAMES:
+        assert (results / "figures" / f"{name}.png").stat().st_size > 1000
+    study = json.loads((results / "generators" / "study.json").read_text())
+    assert study["nominal"] == "ttbar_h5" and study["matched_fraction"] == {}
+    assert "ttbar_tf" in study["methods"]["spanet"]["samples"]
+
+
 @pytest.mark.parametrize("profile", ["local", "slurm", "htcondor"])
 def test_profiles_dry_run(tmp_path, profile):
     result = snakemake(tmp_path, "--profile", str(REPO / "profiles" / profile), "--dry-run")

@@ -82,10 +82,10 @@ def write_assignments(cfg: Config, stage: str, method: str, data: dict, slots: n
                    started=started, extra={"method": method, "sample": sample, "settings": settings})
 
 
-def response_pairs(data: dict) -> dict[str, np.ndarray]:
+def response_pairs(data: dict, sample: str) -> dict[str, np.ndarray]:
     """Jet and parton energies, b or light, and jet eta of every truth-matched jet of the matched
-    events of a dataset."""
-    matched = data["category"] == MATCHED
+    events of one sample of a dataset."""
+    matched = (data["category"] == MATCHED) & (data["sample"] == data["samples"].index(sample))
     targets = data["targets"][matched]
     rows = np.arange(len(targets))[:, None]
     jet = {name: data[name][matched][rows, targets] for name in ("pt", "eta", "mass")}
@@ -96,19 +96,22 @@ def response_pairs(data: dict) -> dict[str, np.ndarray]:
             "is_b": is_b.ravel(), "eta": jet["eta"].ravel()}
 
 
-def run_transfer_functions(cfg: Config, train_path: str | Path, output: str | Path, figure: str | Path) -> dict:
+def run_transfer_functions(cfg: Config, dataset_path: str | Path, output: str | Path, figure: str | Path) -> dict:
     """Crystal Ball transfer functions per category (analysis.baselines.transfer_functions), their
-    JSON and a figure of the fits."""
+    JSON and a figure of the fits, from the matched jets of `cfg.transfer_sample()` in the
+    dataset (analysis.paths.transfer_dataset: the training set, or the test set for another
+    sample)."""
     from analysis.plotting.transfer_functions import plot_transfer_functions
 
     sweep_leftovers([output, figure])
     started = now()
-    pairs = response_pairs(raw_inputs(train_path))
+    sample = cfg.transfer_sample()
+    pairs = response_pairs(raw_inputs(dataset_path), sample)
     cats = category(pairs["is_b"], pairs["eta"])
     try:
         fitted = fit_all(pairs["jet_energy"], pairs["parton_energy"], pairs["is_b"], pairs["eta"])
     except ValueError as error:
-        raise ValueError(f"{train_path}: {error}") from None
+        raise ValueError(f"{dataset_path}, sample {sample!r} (baselines.klfitter.transfer_sample): {error}") from None
     borrowed = {name: f["jets_from"] for name, f in fitted.items() if f["jets_from"] != "own"}
     if borrowed:
         log.warning("too few matched training jets for their own transfer functions: %s", borrowed)
@@ -117,7 +120,8 @@ def run_transfer_functions(cfg: Config, train_path: str | Path, output: str | Pa
                                      for i, name in enumerate(CATEGORIES)}, figure)
     write_json(output, fitted)
     write_meta(output, tag=cfg.tag, stage="transfer_functions", config=cfg.stage_config("baselines"),
-               inputs=[train_path], started=started, extra={"borrowed": borrowed, "figure": str(figure)})
+               inputs=[dataset_path], started=started,
+               extra={"sample": sample, "borrowed": borrowed, "figure": str(figure)})
     return fitted
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import os
 import stat
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -111,9 +110,13 @@ def _frozen_uproot_clock():
 
 
 def open_tree(path: str | Path):
-    """The `Delphes` tree of `path`, or a DelphesInputError that says what is wrong and how to fix it."""
+    """The `Delphes` tree of `path`, or a DelphesInputError that says what is wrong and how to fix it.
+
+    The TFile header is checked against the file on disk before anything else is read: a
+    truncated copy and a file Delphes never closed otherwise pass for good files until a basket
+    beyond the cut is read, or are reported as having no tree at all."""
     path = Path(path)
-    _check_regular_file(path)
+    size = _check_regular_file(path)
     magic = _first_bytes(path)
     if magic != b"root":
         raise DelphesInputError(
@@ -121,32 +124,64 @@ def open_tree(path: str | Path):
             "Point the sample to the Delphes output (.root) files."
         )
     try:
-        file = uproot.open(path)
-        keys = file.keys(cycle=False)
+        file = uproot.reading.ReadOnlyFile(str(path), array_cache=None)  # steps are read once: no cache
     except Exception as err:
+        raise _corrupt(path, err) from err
+    _check_complete(path, file.fEND, size)
+    try:
+        directory = file.root_directory
+        keys = directory.keys(cycle=False)
+    except Exception as err:
+        raise _corrupt(path, err) from err
+    if directory.fSeekKeys == 0:
         raise DelphesInputError(
-            f"{path}: corrupt or truncated ROOT file ({type(err).__name__}: {err}). "
-            "Re-copy the file or rerun Delphes for it."
-        ) from err
+            f"{path}: was not closed: its header has no key list (ROOT writes it when the file is closed), "
+            f"though the file holds {size} bytes. Delphes (or the copy) did not finish; rerun it."
+        )
     if TREE not in keys:
         raise DelphesInputError(
             f"{path}: no '{TREE}' tree (found: {sorted(keys) or 'nothing'}). "
             "This workflow reads DelphesHepMC/DelphesPythia8 output, whose tree is named 'Delphes'."
         )
     try:
-        tree = file[TREE]
+        tree = directory[TREE]
         tree.num_entries  # noqa: B018 - forces the TTree header to be read
     except Exception as err:
         raise DelphesInputError(
-            f"{path}: the '{TREE}' tree cannot be read ({type(err).__name__}: {err}); the file is "
+            f"{path}: the '{TREE}' tree cannot be read ({_cause(err)}); the file is "
             "probably truncated. Re-copy the file or rerun Delphes for it."
         ) from err
     return tree
 
 
-def _check_regular_file(path: Path) -> None:
-    """A DelphesInputError, naming the fix, for a path that is missing, a directory, empty or not
-    even stat-able (a parent directory without permission), instead of an OSError traceback."""
+def _check_complete(path: Path, end: int, size: int) -> None:
+    """ROOT's own test (TFile::Init): the header's fEND, where the last record ends, beyond the
+    size on disk means the file was cut short, by a failed copy or a full disk."""
+    if end > size:
+        raise DelphesInputError(
+            f"{path}: truncated: {size} of {end} bytes on disk ({100 * size / end:.0f} %). "
+            "Re-copy it or rerun Delphes for it."
+        )
+
+
+def _corrupt(path: Path, err: Exception) -> DelphesInputError:
+    return DelphesInputError(
+        f"{path}: corrupt or truncated ROOT file ({_cause(err)}). Re-copy the file or rerun Delphes for it."
+    )
+
+
+def _cause(err: Exception) -> str:
+    """The exception on one line (uproot's messages span several), for one-line reports; the
+    module named for non-builtin types (zlib's is just `error`)."""
+    kind = type(err)
+    name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+    return f"{name}: {' '.join(str(err).split())}"
+
+
+def _check_regular_file(path: Path) -> int:
+    """The size of `path` on disk; a DelphesInputError, naming the fix, for a path that is
+    missing, a directory, empty or not even stat-able (a parent directory without permission),
+    instead of an OSError traceback."""
     try:
         info = path.stat()
     except (FileNotFoundError, NotADirectoryError):
@@ -162,6 +197,7 @@ def _check_regular_file(path: Path) -> None:
         )
     if info.st_size == 0:
         raise DelphesInputError(f"{path}: file is empty (0 bytes). Re-copy or regenerate it.")
+    return info.st_size
 
 
 def _first_bytes(path: Path) -> bytes:
@@ -214,38 +250,62 @@ def resolve(tree, path: str | Path, collection: str, fields: Sequence[str]) -> d
 def read(path: str | Path, spec: Mapping[str, Sequence[str]], entry_start: int | None = None,
          entry_stop: int | None = None) -> dict[str, ak.Array]:
     """Read `spec = {collection: [fields]}` into one awkward record array per collection."""
-    tree = open_tree(path)
+    return read_tree(open_tree(path), path, spec, entry_start, entry_stop)
+
+
+def read_tree(tree, path: str | Path, spec: Mapping[str, Sequence[str]], entry_start: int | None = None,
+              entry_stop: int | None = None) -> dict[str, ak.Array]:
+    """`read` from a tree already opened (by open_tree, from `path`): a Delphes tree of a thousand
+    branches takes a second or more to open, so steps over one file share one."""
     names = {coll: resolve(tree, path, coll, fields) for coll, fields in spec.items()}
     wanted = [b for per in names.values() for b in per.values()]
     try:
         arrays = tree.arrays(wanted, entry_start=entry_start, entry_stop=entry_stop, how=dict)
     except Exception as err:
-        raise DelphesInputError(
-            f"{path}: reading {wanted} failed ({type(err).__name__}: {err}); the file is probably "
-            "corrupt or truncated. Re-copy the file or rerun Delphes for it."
-        ) from err
+        raise _unreadable_entries(tree, path, wanted, entry_start, entry_stop, err) from err
     return {
         coll: ak.zip({field: arrays[branch] for field, branch in per.items()})
         for coll, per in names.items()
     }
 
 
-def file_keys(paths: Sequence[str | Path]) -> dict[str, str]:
-    """Path -> a name unique within the sample: the path relative to the folder all the files
-    share. MadGraph writes `Events/run_01/tag_1_delphes_events.root`, `Events/run_02/...` with the
-    same file name and event numbers, so the bare name would merge the runs; a sample whose
-    files sit in one folder keeps the bare names."""
-    resolved = {str(p): Path(p).resolve() for p in paths}
-    if not resolved:
-        return {}
-    common = Path(os.path.commonpath([p.parent for p in resolved.values()]))
-    return {key: str(p.relative_to(common)) for key, p in resolved.items()}
+def _unreadable_entries(tree, path: str | Path, branches: Sequence[str], entry_start: int | None,
+                        entry_stop: int | None, err: Exception) -> DelphesInputError:
+    """The error of a failed read, naming the branch and the entries of the first basket that
+    does not decompress or deserialise, so that the user knows the file, not the code, is at
+    fault; the baskets are tried one by one only once the read has failed."""
+    start = entry_start or 0
+    stop = tree.num_entries if entry_stop is None else entry_stop
+    for name in branches:
+        branch = tree[name]
+        for basket in range(branch.num_baskets):
+            first, last = (int(e) for e in branch.basket_entry_start_stop(basket))
+            if last <= start or first >= stop:
+                continue
+            try:
+                branch.array(entry_start=first, entry_stop=last)
+            except Exception as basket_err:
+                return DelphesInputError(
+                    f"{path}: corrupt basket in branch {name} at entries {first}-{last - 1} ({_cause(basket_err)}). "
+                    "Re-copy the file, or rerun Delphes for it if the original is damaged too."
+                )
+    return DelphesInputError(
+        f"{path}: reading {list(branches)} at entries {start}-{stop - 1} failed ({_cause(err)}); the file is "
+        "probably corrupt or truncated. Re-copy the file or rerun Delphes for it."
+    )
 
 
 def iterate(paths: Sequence[str | Path], spec: Mapping[str, Sequence[str]],
             step_size: int = 10_000) -> Iterator[tuple[Path, dict[str, ak.Array]]]:
     """Stream `spec` over many files in steps of `step_size` events (memory stays flat)."""
     for path in map(Path, paths):
-        n = open_tree(path).num_entries
-        for start in range(0, n, step_size):
-            yield path, read(path, spec, start, min(start + step_size, n))
+        for arrays in read_steps(open_tree(path), path, spec, step_size):
+            yield path, arrays
+
+
+def read_steps(tree, path: str | Path, spec: Mapping[str, Sequence[str]],
+               step_size: int) -> Iterator[dict[str, ak.Array]]:
+    """`spec` over every entry of an opened tree, `step_size` events at a time."""
+    n = tree.num_entries
+    for start in range(0, n, step_size):
+        yield read_tree(tree, path, spec, start, min(start + step_size, n))

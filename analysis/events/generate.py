@@ -10,7 +10,7 @@ import awkward as ak
 import numpy as np
 from tqdm import tqdm
 
-from analysis.config import Config
+from analysis.config import Config, ConfigError
 from analysis.events import jets as jetlib
 from analysis.events.delphes import DelphesWriter
 from analysis.events.detector import Candidates, DetectorResponse, TagEfficiency, btag, reconstruct
@@ -155,7 +155,8 @@ def run_chunk(cfg: Config, sample: str, chunk: int, output: str | Path) -> Chunk
     started = now()
     spec = cfg.generated()[sample]
     if not 0 <= chunk < spec.n_chunks:
-        raise ValueError(f"sample {sample!r} has chunks 0..{spec.n_chunks - 1}, not {chunk}")
+        raise ConfigError(f"sample {sample!r} has chunks 0 to {spec.n_chunks - 1} (its `chunks` times its "
+                          f"pT-hat bins), not {chunk}")
     settings = cfg.generator_settings(sample, chunk)
     n_events, first_number = spec.chunk_events(chunk)
     with atomic_output(output) as tmp:

@@ -4,6 +4,10 @@ Branches being present is not enough to promise a stage: a W+jets file has every
 the matching reads and still no t tbar decay in it. So the matching is promised only when the
 parton finder, run on the first events of the file, finds hadronic t tbar chains; and the q/g
 line asks for exactly the candidate fields analysis.qg.samples reads.
+
+Headers are not enough either: a truncated copy or a damaged basket shows every branch and the
+right number of events. So every entry of every branch a stage reads is read here, a step at a
+time, and the jets are checked for NaN and infinities as the skim checks them.
 """
 from __future__ import annotations
 
@@ -13,14 +17,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import awkward as ak
 import numpy as np
 
-from analysis.events.delphes import JET_KINEMATICS, TREE, DelphesInputError, available_fields, open_tree, read
+from analysis.events.delphes import (
+    JET_KINEMATICS,
+    TREE,
+    DelphesInputError,
+    available_fields,
+    open_tree,
+    read_steps,
+    read_tree,
+)
 from analysis.events.jets import SHAPE_BRANCHES
 from analysis.events.weights import WeightSummary, read_weights
 from analysis.jagged import Columns
 from analysis.partons import PARTON_FIELDS, find_ttbar_partons
-from analysis.qg.samples import CANDIDATE_FIELDS
+from analysis.qg.samples import CANDIDATE_FIELDS, read_spec
+from analysis.selection import JET_BRANCHES, Layout, non_finite_jets
 
 MATCHING = "jet-parton matching"
 WEIGHTS = "event numbers and generator weights"
@@ -37,6 +51,11 @@ PARTON_CENSUS_EVENTS = 2000
 """Events at the start of a file in which the parton finder looks for t tbar chains."""
 PARTON_CENSUS_STEP = 500
 """Events read at once: a full shower record with pile-up has thousands of particles per event."""
+SCAN_STEP = 20_000
+"""Events of the Event and Jet collections read at once in the full scan (the skim's read_step)."""
+RECORD_SCAN_STEP = 2_000
+"""Events of a particle or constituent collection read at once in the full scan: thousands of
+entries per event in a real shower record, so a smaller step keeps the memory near the jets'."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,13 @@ def check_file(path: str | Path) -> FileReport:
             report.warnings.append(duplicate_warning(report.duplicates))
         if report.events == 0:
             raise DelphesInputError(f"{path}: the '{TREE}' tree has no events. Check that Delphes finished.")
+        for what, (_, _, required) in CAPABILITIES.items():
+            if required and (missing := _missing(report, what)):
+                raise DelphesInputError(
+                    f"{path}: missing branch(es) {', '.join(missing)} needed for {what}. "
+                    "Add them to the Delphes card's TreeWriter and rerun Delphes."
+                )
+        scan(tree, report.path, scan_spec(report))
         for what in CAPABILITIES:
             _assess(report, what)
     except DelphesInputError as err:
@@ -105,16 +131,15 @@ def check_file(path: str | Path) -> FileReport:
     return report
 
 
+def _missing(report: FileReport, what: str) -> list[str]:
+    """The branches `what` needs that the file lacks, as `Collection.Field`."""
+    collection, fields, _ = CAPABILITIES[what]
+    return [f"{collection}.{f}" for f in fields if f not in report.collections.get(collection, set())]
+
+
 def _assess(report: FileReport, what: str) -> None:
     """File `what` under can or cannot: its branches first, then what they hold."""
-    collection, fields, required = CAPABILITIES[what]
-    missing = [f"{collection}.{f}" for f in fields if f not in report.collections.get(collection, set())]
-    if missing and required:
-        raise DelphesInputError(
-            f"{report.path}: missing branch(es) {', '.join(missing)} needed for {what}. "
-            "Add them to the Delphes card's TreeWriter and rerun Delphes."
-        )
-    if missing:
+    if missing := _missing(report, what):
         report.cannot[what] = f"missing {', '.join(missing)}"
         return
     ok, detail = CONTENT_CHECKS[what](report) if what in CONTENT_CHECKS else (True, "")
@@ -154,12 +179,40 @@ CONTENT_CHECKS = {MATCHING: _matching, QG_CONSTITUENTS: _qg_constituents, WEIGHT
 """Capabilities whose branches are not enough: what -> (can, detail or reason)."""
 
 
+def scan_spec(report: FileReport) -> dict[str, tuple[str, ...]]:
+    """Every branch a stage reads from the file: the skim's (which Jet extras and whether the
+    Particle record, as analysis.selection decides) and, when the file has the jet constituents,
+    the q/g samples' (analysis.qg.samples)."""
+    spec = Layout.of(report.collections).spec()
+    if not _missing(report, QG_CONSTITUENTS):
+        for collection, fields in read_spec(report.path)[0].items():
+            spec[collection] = tuple(dict.fromkeys(spec.get(collection, ()) + fields))
+    return spec
+
+
+def scan(tree, path: Path, spec: dict[str, tuple[str, ...]]) -> None:
+    """Read every entry of `spec` from `tree` (opened from `path`), a step at a time, the way
+    the stages will read it: a corrupt basket or a truncated file is a DelphesInputError naming
+    the branch and the entries (from analysis.events.delphes.read_tree), NaN or infinite jet
+    kinematics one naming the first event, in the skim's words. Event and Jet are read together
+    (the event numbers name the bad jet); each larger record on its own, in smaller steps, so
+    memory stays bounded."""
+    records = {collection: fields for collection, fields in spec.items() if collection not in ("Event", "Jet")}
+    for arrays in read_steps(tree, path, {"Event": spec["Event"], "Jet": spec["Jet"]}, SCAN_STEP):
+        numbers = ak.to_numpy(arrays["Event"][:, 0].Number)
+        if message := non_finite_jets(Columns.of(arrays["Jet"], JET_BRANCHES), path, numbers):
+            raise DelphesInputError(message)
+    for collection, fields in records.items():
+        for _ in read_steps(tree, path, {collection: fields}, RECORD_SCAN_STEP):
+            pass
+
+
 def parton_census(path: Path, events: int) -> PartonCensus:
     """Run the parton finder on the first `events` events, a step at a time (memory stays flat
     whatever the size of the particle record)."""
-    with_chain = 0
+    with_chain, tree = 0, open_tree(path)
     for start in range(0, events, PARTON_CENSUS_STEP):
-        particles = read(path, {"Particle": PARTON_FIELDS}, start, min(start + PARTON_CENSUS_STEP, events))
+        particles = read_tree(tree, path, {"Particle": PARTON_FIELDS}, start, min(start + PARTON_CENSUS_STEP, events))
         partons = find_ttbar_partons(Columns.of(particles["Particle"], PARTON_FIELDS))
         with_chain += int(np.count_nonzero(partons.counts))
     return PartonCensus(events, with_chain)
@@ -188,8 +241,9 @@ def duplicate_warning(duplicates: dict[str, int]) -> str:
 
 def write_report(files: Iterable[str | Path], output: str | Path, sample: str) -> None:
     """The `check_input` rule: vet a user sample's files; fail naming every unusable one."""
-    from analysis.provenance import write_json
+    from analysis.provenance import sweep_leftovers, write_json
 
+    sweep_leftovers([output])
     reports = [check_file(f) for f in files]
     bad = [r.error for r in reports if not r.usable]
     if bad:

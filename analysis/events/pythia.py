@@ -84,6 +84,18 @@ class GeneratorSettings:
         return out + list(self.extra)
 
 
+def rejected_settings(lines: tuple[str, ...] | list[str]) -> list[str]:
+    """The setting strings a fresh Pythia refuses (unknown name, meaningless value), so a typo in
+    a config fails at start-up rather than in the generation job."""
+    if not lines:
+        return []
+    import pythia8mc
+
+    with _quiet_stdout():
+        pythia = pythia8mc.Pythia("", False)
+        return [line for line in lines if not pythia.readString(line)]
+
+
 class PythiaRun:
     """A configured Pythia instance that yields awkward batches of full event records."""
 

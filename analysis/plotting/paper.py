@@ -5,6 +5,7 @@ ttbar sample) and the evaluation's metrics.json (every method it lists).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import mplhep
@@ -42,19 +43,30 @@ def _ttbar_tables(tables: dict[str, dict]) -> dict[str, dict]:
     return {s: t for s, t in tables.items() if t["events"]["matched"] > 0}
 
 
-def fig02_matched_fraction(tables: dict[str, dict], path: str | Path) -> None:
+def _no_matching_note(ax, tables: dict[str, dict], no_matching: Sequence[str]) -> None:
+    """Say on a matching figure which samples it cannot show: SPANet-format datasets carry jet
+    targets but no partons, so there is no Delta R matching to draw for them."""
+    if no_matching:
+        ax.text(0.5, 0.5 if not _ttbar_tables(tables) else 0.06,
+                f"no parton-level matching information: {', '.join(no_matching)}\n(SPANet-format dataset)",
+                transform=ax.transAxes, ha="center", va="center", fontsize=11, color="dimgrey")
+
+
+def fig02_matched_fraction(tables: dict[str, dict], path: str | Path, no_matching: Sequence[str] = ()) -> None:
     """Fraction of selected ttbar events with all six partons matched vs Delta R_max."""
     fig, ax = plt.subplots(figsize=(8, 6.5))
     for sample, t in _ttbar_tables(tables).items():
         scan = t["matched_fraction_vs_dr"]
         ax.errorbar(scan["dr_max"], scan["fraction"], yerr=scan["error"], marker="o", ms=4, label=sample)
-    ax.axvline(tables[next(iter(tables))]["dr_max"], ls=":", color="grey", label=r"training $\Delta R_{max}$")
+    if tables:
+        ax.axvline(tables[next(iter(tables))]["dr_max"], ls=":", color="grey", label=r"training $\Delta R_{max}$")
     ax.set_ylim(0, None)
+    _no_matching_note(ax, tables, no_matching)
     finish(ax, r"$\Delta R_{max}$(jet, parton)", r"fraction of matched $t\bar{t}$ events")
     save(fig, path)
 
 
-def fig03_njets(tables: dict[str, dict], path: str | Path) -> None:
+def fig03_njets(tables: dict[str, dict], path: str | Path, no_matching: Sequence[str] = ()) -> None:
     """Jet multiplicity of matched ttbar events, normalised per sample."""
     fig, ax = plt.subplots(figsize=(8, 6.5))
     for sample, t in _ttbar_tables(tables).items():
@@ -62,17 +74,19 @@ def fig03_njets(tables: dict[str, dict], path: str | Path) -> None:
         edges = np.append(n - 0.5, n[-1] + 0.5) if len(n) else np.array([5.5, 6.5])
         mplhep.histplot(counts / max(counts.sum(), 1), edges, ax=ax, label=sample,
                         yerr=np.sqrt(counts) / max(counts.sum(), 1))
+    _no_matching_note(ax, tables, no_matching)
     finish(ax, r"$N_{jets}$", r"fraction of matched $t\bar{t}$ events")
     save(fig, path)
 
 
-def fig04_leading_n(tables: dict[str, dict], path: str | Path) -> None:
+def fig04_leading_n(tables: dict[str, dict], path: str | Path, no_matching: Sequence[str] = ()) -> None:
     """Fraction of matched ttbar events whose six partons are matched within the leading N jets."""
     fig, ax = plt.subplots(figsize=(8, 6.5))
     for sample, t in _ttbar_tables(tables).items():
         ax.plot(t["fraction_within_leading_n"]["n"], t["fraction_within_leading_n"]["fraction"], marker="o",
                 label=sample)
     ax.set_ylim(0, 1.05)
+    _no_matching_note(ax, tables, no_matching)
     finish(ax, "leading N jets", r"fraction of matched $t\bar{t}$ events")
     save(fig, path)
 
@@ -135,8 +149,13 @@ def fig07_correct_vs_njets(metrics: dict, path: str | Path) -> None:
 
 def fig08_masses(metrics: dict, path: str | Path) -> None:
     """W and top candidate masses after the score cut, stacked by event group, normalised to the
-    luminosity."""
+    luminosity; counts of evaluation events when a sample has no cross-section (a SPANet-format
+    dataset without `cross_section_pb`), which the legend says."""
     r = metrics["reconstruction"]
+    unit_weights = r.get("unit_weight_samples", [])
+    title = f"{r['method']}, score $\\leq$ {r['score_cut']:.3g}"
+    if unit_weights:
+        title += f"\nevent counts (no cross-section: {', '.join(unit_weights)})"
     fig, axes = plt.subplots(1, 2, figsize=(16, 6.5))
     for ax, name, xlabel in ((axes[0], "w", r"$m_{jj}$ [GeV]"), (axes[1], "top", r"$m_{jjj}$ [GeV]")):
         h = r[name]
@@ -147,8 +166,9 @@ def fig08_masses(metrics: dict, path: str | Path) -> None:
         ax.axvline(80.4 if name == "w" else 172.5, color="k", ls=":", lw=1)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(f"candidates / {edges[1] - edges[0]:.0f} GeV")
-        ax.legend(fontsize=11, title=f"{r['method']}, score $\\leq$ {r['score_cut']:.3g}", title_fontsize=11)
-        mplhep.cms.label(data=False, ax=ax, loc=0, fontsize=14, lumi=metrics["luminosity_fb"], com=13)
+        ax.legend(fontsize=11, title=title, title_fontsize=11)
+        mplhep.cms.label(data=False, ax=ax, loc=0, fontsize=14, lumi=None if unit_weights else metrics["luminosity_fb"],
+                         com=13)
     save(fig, path)
 
 
@@ -326,9 +346,11 @@ FROM_BENCHMARKS = {"fig13_latency": fig13_latency}
 
 
 def draw_all(tables: dict[str, dict], metrics: dict, attention: dict[str, dict], benchmarks: dict[str, dict],
-             path_of) -> None:
-    """Every figure of analysis.plotting.names, to the paths `path_of(name)` returns."""
-    for figures, data in ((FROM_TABLES, tables), (FROM_METRICS, metrics), (FROM_ATTENTION, attention),
-                          (FROM_BENCHMARKS, benchmarks)):
+             path_of, no_matching: Sequence[str] = ()) -> None:
+    """Every figure of analysis.plotting.names, to the paths `path_of(name)` returns; the matching
+    figures name the samples `no_matching` that have no matching tables."""
+    for name, draw in FROM_TABLES.items():
+        draw(tables, path_of(name), no_matching)
+    for figures, data in ((FROM_METRICS, metrics), (FROM_ATTENTION, attention), (FROM_BENCHMARKS, benchmarks)):
         for name, draw in figures.items():
             draw(data, path_of(name))

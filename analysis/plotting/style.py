@@ -21,10 +21,12 @@ def label(ax) -> None:
 
 
 def finish(ax, xlabel: str, ylabel: str, **legend) -> None:
-    """Axis titles, the legend and the simulation label."""
+    """Axis titles, the legend (when anything is labelled: a matching figure of SPANet-format
+    datasets alone has no curve) and the simulation label."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(**{"fontsize": 12, **legend})
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**{"fontsize": 12, **legend})
     label(ax)
 
 

@@ -36,6 +36,7 @@ from analysis.events import delphes
 from analysis.events.jets import shape_moments
 from analysis.events.kinematics import wrap_phi
 from analysis.jagged import padded
+from analysis.keys import file_keys
 from analysis.normalisation import weight_scales
 from analysis.provenance import atomic_output, now, sweep_leftovers, write_meta
 
@@ -193,7 +194,7 @@ def read_spec(path: Path) -> tuple[dict[str, tuple[str, ...]], bool]:
 def steps(cfg: Config, sample: str, files: Sequence[str | Path]) -> Iterator[dict[str, np.ndarray]]:
     """The selected jets of `sample`'s files, one read step at a time (memory stays flat)."""
     scales = weight_scales(cfg.event_samples()[sample], files)
-    keys = delphes.file_keys(files)
+    keys = file_keys(files)
     with_truth = []
     for file_index, path in enumerate(map(Path, files)):
         spec, has_particles = read_spec(path)

@@ -4,9 +4,20 @@ from analysis import paths
 from analysis.datasets import check_model_features
 from analysis.provenance import META_SUFFIX
 
+for _configfile in workflow.configfiles:
+    configlib.read_yaml(_configfile)  # refuses keys written twice, which snakemake's loader takes silently
 CFG = configlib.from_dict(config, where="config")
 check_model_features(CFG)  # refuse, before any job, networks whose inputs a user sample lacks
 RESULTS = paths.results_dir(CFG.tag)
+
+
+onstart:
+    # the executor is known only now: a local run must have the GPU its training sections ask for
+    if workflow.local_exec:
+        from analysis.training import check_devices
+
+        check_devices({"training.device": CFG.training.get("device", "auto"),
+                       "qg.training.device": CFG.qg.training.get("device", "auto") if CFG.qg else "auto"})
 
 
 wildcard_constraints:
@@ -14,6 +25,18 @@ wildcard_constraints:
     chunk=r"\d+",
     model="|".join(CFG.models) or "NONE",
     n_jets=r"\d+",
+
+
+def tracked_config(rule):
+    """The hash of the config subset `rule`'s outputs depend on (the one in their .meta.json), as a
+    param: snakemake reruns a job whose params changed, so a config edit reruns what it feeds."""
+    from analysis.provenance import config_hash
+
+    def param(wc):
+        model = getattr(wc, "model", None) or getattr(wc, "tagger", None)
+        return config_hash(CFG.rule_config(rule, getattr(wc, "sample", None), model))
+
+    return param
 
 
 def all_outputs():

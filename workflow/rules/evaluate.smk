@@ -5,7 +5,7 @@ rule evaluate:
     input:
         assignments=[paths.assignment_file(CFG.tag, m, s) for m in CFG.methods() for s in CFG.samples],
         test=paths.dataset_file(CFG.tag, "test"),
-        cutflows=[paths.cutflow_file(CFG.tag, s) for s in CFG.samples],
+        cutflows=[paths.cutflow_file(CFG.tag, s) for s in CFG.matched_samples()],
     output:
         metrics=paths.metrics_file(CFG.tag),
         md=report(paths.metrics_table(CFG.tag, "md"), category="Tables",
@@ -13,6 +13,8 @@ rule evaluate:
         tex=paths.metrics_table(CFG.tag, "tex"),
     log:
         f"{RESULTS}/logs/evaluate.log",
+    params:
+        config=tracked_config("evaluate"),
     threads: 1
     script:
         "../scripts/evaluate.py"
@@ -21,7 +23,7 @@ rule evaluate:
 rule figures:
     input:
         metrics=paths.metrics_file(CFG.tag),
-        tables=[paths.matching_tables(CFG.tag, s) for s in CFG.samples],
+        tables=[paths.matching_tables(CFG.tag, s) for s in CFG.matched_samples()],
         attention=[paths.attention_file(CFG.tag, m) for m in CFG.saja_models()],
         benchmarks=paths.benchmark_results(),
     output:
@@ -30,6 +32,8 @@ rule figures:
         **{f"{name}_pdf": paths.figure_file(CFG.tag, name, "pdf") for name in FIGURES},
     log:
         f"{RESULTS}/logs/figures.log",
+    params:
+        config=tracked_config("figures"),
     threads: 1
     script:
         "../scripts/figures.py"
@@ -43,6 +47,8 @@ rule attention:
         paths.attention_file(CFG.tag, "{model}"),
     log:
         f"{RESULTS}/logs/attention/{{model}}.log",
+    params:
+        config=tracked_config("attention"),
     threads: 1
     script:
         "../scripts/attention.py"
@@ -51,12 +57,14 @@ rule attention:
 rule generator_study:
     input:
         metrics=paths.metrics_file(CFG.tag),
-        tables=[paths.matching_tables(CFG.tag, s) for s in CFG.generators()],
+        tables=[paths.matching_tables(CFG.tag, s) for s in CFG.generators() if s in CFG.matched_samples()],
     output:
         json=paths.generator_study(CFG.tag),
         md=report(paths.generator_study(CFG.tag, "md"), category="Generators", caption="../report/generators.rst"),
     log:
         f"{RESULTS}/logs/generator_study.log",
+    params:
+        config=tracked_config("generator_study"),
     threads: 1
     script:
         "../scripts/generator_study.py"

@@ -5,6 +5,7 @@ rule generate:
     log:
         f"{RESULTS}/logs/generate/{{sample}}/chunk{{chunk}}.log",
     params:
+        config=tracked_config("generate"),
         sample=lambda wc: wc.sample,
         chunk=lambda wc: int(wc.chunk),
     threads: 1
@@ -22,6 +23,8 @@ rule check_input:
         paths.check_input_report(CFG.tag, "{sample}"),
     log:
         f"{RESULTS}/logs/check_input/{{sample}}.log",
+    params:
+        config=tracked_config("check_input"),
     threads: 1
     script:
         "../scripts/check_input.py"

@@ -6,6 +6,8 @@ rule match:
         tables=paths.matching_tables(CFG.tag, "{sample}"),
     log:
         f"{RESULTS}/logs/match/{{sample}}.log",
+    params:
+        config=tracked_config("match"),
     threads: 1
     script:
         "../scripts/match.py"

@@ -14,6 +14,7 @@ rule qg_samples:
     log:
         f"{RESULTS}/logs/qg_samples/{{sample}}.log",
     params:
+        config=tracked_config("qg_samples"),
         files=lambda wc: paths.event_files(CFG, wc.sample),
     threads: 1
     resources:
@@ -30,6 +31,8 @@ rule qg_train:
         history=paths.qg_model_dir(CFG.tag, "{tagger}") + "/history.json",
     log:
         paths.qg_model_dir(CFG.tag, "{tagger}") + "/train.log",
+    params:
+        config=tracked_config("qg_train"),
     threads: workflow.cores
     resources:
         gpu=1,
@@ -47,6 +50,8 @@ rule qg_score:
         paths.qg_scores_file(CFG.tag, "{tagger}"),
     log:
         f"{RESULTS}/logs/qg_score/{{tagger}}.log",
+    params:
+        config=tracked_config("qg_score"),
     threads: workflow.cores
     resources:
         mem_mb=6000,
@@ -63,6 +68,8 @@ rule qg_calibrate:
         md=report(paths.qg_calibration_file(CFG.tag, "md"), category="Quark/gluon", caption="../report/qg_tables.rst"),
     log:
         f"{RESULTS}/logs/qg_calibrate.log",
+    params:
+        config=tracked_config("qg_calibrate"),
     threads: 1
     script:
         "../scripts/qg_calibrate.py"
@@ -77,6 +84,8 @@ rule qg_figures:
         **{f"{name}_pdf": paths.figure_file(CFG.tag, name, "pdf") for name in QG_FIGURES},
     log:
         f"{RESULTS}/logs/qg_figures.log",
+    params:
+        config=tracked_config("qg_figures"),
     threads: 1
     script:
         "../scripts/qg_figures.py"

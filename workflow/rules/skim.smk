@@ -7,6 +7,7 @@ rule skim:
     log:
         f"{RESULTS}/logs/skim/{{sample}}.log",
     params:
+        config=tracked_config("skim"),
         files=lambda wc: paths.event_files(CFG, wc.sample),
     threads: 1
     resources:

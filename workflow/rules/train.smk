@@ -7,6 +7,8 @@ rule train:
         history=paths.model_dir(CFG.tag, "{model}") + "/history.json",
     log:
         paths.model_dir(CFG.tag, "{model}") + "/train.log",
+    params:
+        config=tracked_config("train"),
     threads: workflow.cores
     resources:
         gpu=1,
@@ -24,6 +26,8 @@ rule predict:
         **{sample: paths.assignment_file(CFG.tag, "{model}", sample) for sample in CFG.samples},
     log:
         f"{RESULTS}/logs/predict/{{model}}.log",
+    params:
+        config=tracked_config("predict"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -38,6 +42,8 @@ rule export_onnx:
         paths.model_dir(CFG.tag, "{model}") + "/model.onnx",
     log:
         f"{RESULTS}/logs/export_onnx/{{model}}.log",
+    params:
+        config=tracked_config("export_onnx"),
     threads: 1
     script:
         "../scripts/export_onnx.py"

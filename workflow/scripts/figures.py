@@ -10,7 +10,7 @@ from analysis.evaluation import run_figures  # noqa: E402
 from analysis.plotting.names import FIGURE_NAMES  # noqa: E402
 
 cfg = from_dict(snakemake.config)
-run_figures(cfg, snakemake.input.metrics, {s: paths.matching_tables(cfg.tag, s) for s in cfg.samples},
+run_figures(cfg, snakemake.input.metrics, {s: paths.matching_tables(cfg.tag, s) for s in cfg.matched_samples()},
             {m: paths.attention_file(cfg.tag, m) for m in cfg.saja_models()},
             {Path(p).stem: p for p in snakemake.input.benchmarks},
             {name: [snakemake.output[name], snakemake.output[f"{name}_pdf"]] for name in FIGURE_NAMES})

@@ -7,5 +7,5 @@ from analysis.config import from_dict  # noqa: E402
 from analysis.generators import run_generator_study  # noqa: E402
 
 cfg = from_dict(snakemake.config)
-run_generator_study(cfg, snakemake.input.metrics, {s: paths.matching_tables(cfg.tag, s) for s in cfg.generators()},
-                    snakemake.output.json, snakemake.output.md)
+tables = {s: paths.matching_tables(cfg.tag, s) for s in cfg.generators() if s in cfg.matched_samples()}
+run_generator_study(cfg, snakemake.input.metrics, tables, snakemake.output.json, snakemake.output.md)

@@ -6,5 +6,5 @@ from analysis.config import from_dict  # noqa: E402
 from analysis.datasets import SETS, run_split  # noqa: E402
 
 cfg = from_dict(snakemake.config)
-run_split(cfg, dict(zip(cfg.samples, snakemake.input, strict=True)),
+run_split(cfg, dict(zip(cfg.matched_samples(), snakemake.input.matched, strict=True)),
           {name: snakemake.output[name] for name in SETS}, snakemake.output.event_info)
