@@ -21,6 +21,19 @@ def _fixed_numpy_seed():
 
 
 @pytest.fixture(scope="session")
+def test_config_run(tmp_path_factory) -> Path:
+    """The folder of one from-scratch snakemake run of config/test.yaml (--cores 2), made once per
+    session and only read by its users (the end-to-end checks and the two-run comparison), which
+    saves a run of several minutes; they share an xdist group, so one worker makes it."""
+    from .test_workflow import snakemake
+
+    workdir = tmp_path_factory.mktemp("test_config_run")
+    result = snakemake(workdir, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+@pytest.fixture(scope="session")
 def test_config() -> configlib.Config:
     return configlib.load(REPO / "config" / "test.yaml")
 

@@ -24,19 +24,19 @@ def snakemake(workdir, *args, configfile=REPO / "config" / "test.yaml"):
 
 
 @pytest.mark.slow
-def test_end_to_end_on_test_config(tmp_path):
-    result = snakemake(tmp_path, "--cores", "2")
-    assert result.returncode == 0, result.stderr[-3000:]
-    events = tmp_path / "results" / "test" / "events"
+@pytest.mark.xdist_group("test_config_run")
+def test_end_to_end_on_test_config(test_config_run, tmp_path):
+    workdir = test_config_run
+    events = workdir / "results" / "test" / "events"
     chunks = sorted(p.name for p in (events / "ttbar").glob("chunk*.root"))
     assert chunks == ["chunk0.root", "chunk1.root"]
     meta = json.loads((events / "qcd" / "chunk1.root.meta.json").read_text())
     assert meta["pthat_bin"] == [400.0, None] and meta["stage"] == "generate" and meta["tag"] == "test"
     jets = read(events / "qcd" / "chunk1.root", {"Jet": ("PT",), "ParticleFlowCandidate": ("JetIndex",)})
     assert len(jets["Jet"]) == 200
-    assert "FastJet release" in (tmp_path / "results/test/logs/generate/qcd/chunk1.log").read_text()
+    assert "FastJet release" in (workdir / "results/test/logs/generate/qcd/chunk1.log").read_text()
     # skim -> match -> split, each artifact with its provenance
-    results = tmp_path / "results" / "test"
+    results = workdir / "results" / "test"
     cutflow = json.loads((results / "skim" / "ttbar.cutflow.json").read_text())
     assert cutflow["cutflow"][0]["events"] == 1600 and cutflow["selected_events"] > 50
     assert json.loads((results / "skim" / "ttbar.parquet.meta.json").read_text())["inputs"].keys() == {
@@ -86,11 +86,11 @@ def test_end_to_end_on_test_config(tmp_path):
     for name in QG_FIGURE_NAMES:
         assert (results / "figures" / f"{name}.pdf").stat().st_size > 1000
         assert json.loads((results / "figures" / f"{name}.png.meta.json").read_text())["stage"] == "qg_figures"
-    report = snakemake(tmp_path, "--cores", "1", "--report", str(tmp_path / "report.html"))
+    report = snakemake(workdir, "--cores", "1", "--report", str(tmp_path / "report.html"))
     assert report.returncode == 0, report.stderr[-3000:]
     assert (tmp_path / "report.html").stat().st_size > 10000
     # nothing left to do on a second call
-    again = snakemake(tmp_path, "--cores", "2", "--dry-run")
+    again = snakemake(workdir, "--cores", "2", "--dry-run")
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
