@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import fcntl
 import glob
 import hashlib
 import json
@@ -48,22 +49,79 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f"{_tmp_prefix(path)}{os.getpid()}-", dir=path.parent))
-    tmp = folder / path.name
+    with _write_lock(path):
+        folder = Path(tempfile.mkdtemp(prefix=f"{_tmp_prefix(path)}{os.getpid()}-", dir=path.parent))
+        tmp = folder / path.name
+        try:
+            yield tmp
+            os.replace(tmp, path)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+class ConcurrentWriteError(RuntimeError):
+    """Two processes writing one artifact at once; the message names it and the fix."""
+
+
+def _concurrent(path: Path) -> ConcurrentWriteError:
+    return ConcurrentWriteError(
+        f"{path}: another process is writing it right now, so this job stops rather than race it. Two snakemake "
+        "instances are running on this results folder (snakemake 9.27 drops a running instance's lock when any "
+        "other instance exits: README, 'One snakemake instance per results folder'); let one finish, then rerun."
+    )
+
+
+def _lock_file(path: Path) -> Path:
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextlib.contextmanager
+def _write_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` while it is written; a second writer fails at once. The
+    lock is the kernel's (flock), so a killed writer releases it; the empty lock file is removed
+    when the write ends."""
+    lock = _lock_file(path)
+    handle = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
     try:
-        yield tmp
-        os.replace(tmp, path)
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(handle)
+        raise _concurrent(path) from None
+    try:
+        yield
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        lock.unlink(missing_ok=True)
+        os.close(handle)  # releases the lock
+
+
+def _being_written(path: Path) -> bool:
+    """Whether a live process holds `path`'s write lock (a stale lock file is removed)."""
+    lock = _lock_file(path)
+    try:
+        handle = os.open(lock, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        lock.unlink(missing_ok=True)
+        return False
+    finally:
+        os.close(handle)
 
 
 def sweep_leftovers(outputs: Iterable[str | Path]) -> list[Path]:
     """Remove what earlier jobs left beside `outputs` and return it: the temporary files and
     folders of killed writes (`.NAME.tmp-*`, which no rename ever claims) and `.meta.json` sidecars
     whose artifact is missing (a failed rerun, after which snakemake deleted the artifact but not
-    the sidecar it does not know of). Stages call this first, for every file they write."""
+    the sidecar it does not know of). Stages call this first, for every file they write; an
+    output another live process is writing raises ConcurrentWriteError instead."""
     removed = []
     for output in map(Path, outputs):
+        if _being_written(output) or _being_written(meta_path(output)):
+            raise _concurrent(output)  # its temporaries are a live write, not leftovers
         sidecar = meta_path(output)
         for written in (output, sidecar):
             for leftover in sorted(output.parent.glob(glob.escape(_tmp_prefix(written)) + "*")):

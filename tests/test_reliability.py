@@ -203,3 +203,38 @@ def test_a_config_edit_reruns_exactly_the_rules_it_feeds(tmp_path):
     assert jobs(lambda c: c["matching"].update(dr_max=0.25), "--dry-run") == {("match", "ttbar"), ("match", "qcd")}
     assert jobs(lambda c: c["samples"]["qcd"].update(pthat_bins=[[250, 400], [400, -1]]), "--dry-run") == {
         ("generate", "qcd"), ("skim", "qcd"), ("match", "qcd")}
+
+
+# ----------------------------------------------------------------------------- two writers
+
+
+def test_two_writers_of_one_artifact_fail_loudly_and_the_first_completes(tmp_path):
+    """Snakemake 9.27 can let two instances run the same job (its lock folder is deleted when any
+    instance exits): the second writer of an artifact, and its leftover sweep, stop naming the
+    artifact, while the first writer's file completes untouched."""
+    import threading
+
+    from analysis.provenance import ConcurrentWriteError, atomic_output, sweep_leftovers
+
+    target = tmp_path / "skim.parquet"
+    writing, release = threading.Event(), threading.Event()
+
+    def first():
+        with atomic_output(target) as tmp:
+            tmp.write_text("first, complete")
+            writing.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert writing.wait(10)
+    with pytest.raises(ConcurrentWriteError, match=r"skim\.parquet: another process is writing it.*two|Two"):
+        with atomic_output(target) as tmp:
+            tmp.write_text("second")
+    with pytest.raises(ConcurrentWriteError, match="skim.parquet"):
+        sweep_leftovers([target])
+    release.set()
+    thread.join()
+    assert target.read_text() == "first, complete"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["skim.parquet"]  # no lock or temporary left
+    assert sweep_leftovers([target]) == []
