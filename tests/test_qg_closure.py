@@ -25,7 +25,7 @@ def dijet_jets(tmp_path, reco, seed: int, cfg) -> Jets:
 
 @pytest.mark.slow
 def test_mc_as_data_scale_factors_are_one(tmp_path, reco, qcd_file):
-    cfg = qg_config([qcd_file])
+    cfg = qg_config([qcd_file], generated_events=2500)  # each dijet sample: 2500 unit-weight events
     mc, data = (dijet_jets(tmp_path, reco, seed, cfg) for seed in (101, 202))
     edges = np.unique(np.concatenate([[0.0], np.quantile(mc.score, np.linspace(0, 1, 13)[1:-1]), [1.0]]))
     result = measure_bin(data, mc, edges, (0.5, 0.8), (6, 4, 8), 30, np.random.default_rng(3))

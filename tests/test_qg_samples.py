@@ -15,9 +15,11 @@ from analysis.qg.training import flat_weights
 from .conftest import REPO
 
 
-def qg_config(mc_files, data_files=None, **selection) -> configlib.Config:
+def qg_config(mc_files, data_files=None, generated_events: int = 1000, **selection) -> configlib.Config:
+    """The test config's q/g study on `files` samples (unit weights: at most `generated_events`
+    events per sample, the normalisation refuses more)."""
     raw = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
-    source = {"source": "files", "cross_section_pb": 1.0, "generated_events": 1000}
+    source = {"source": "files", "cross_section_pb": 1.0, "generated_events": generated_events}
     raw["qg"]["samples"] = {"dijet": {**source, "files": [str(f) for f in mc_files]},
                             "dijet_vincia": {**source, "files": [str(f) for f in data_files or mc_files]}}
     raw["qg"]["selection"] = {"jet_pt_min": 200, **selection}
