@@ -40,3 +40,6 @@ rule all:
     input:
         all_outputs(),
     default_target: True
+
+
+include: "workflow/rules/cluster.smk"  # last: the HTCondor names of every rule's resources

@@ -33,7 +33,7 @@ rule qg_train:
         paths.qg_model_dir(CFG.tag, "{tagger}") + "/train.log",
     params:
         config=tracked_config("qg_train"),
-    threads: workflow.cores
+    threads: 8  # at most --cores locally; what a cluster job asks for (set-threads to change)
     resources:
         gpu=1,
         mem_mb=8000,
@@ -52,7 +52,7 @@ rule qg_score:
         f"{RESULTS}/logs/qg_score/{{tagger}}.log",
     params:
         config=tracked_config("qg_score"),
-    threads: workflow.cores
+    threads: 8  # at most --cores locally; what a cluster job asks for (set-threads to change)
     resources:
         mem_mb=6000,
     script:

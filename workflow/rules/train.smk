@@ -9,7 +9,7 @@ rule train:
         paths.model_dir(CFG.tag, "{model}") + "/train.log",
     params:
         config=tracked_config("train"),
-    threads: workflow.cores
+    threads: 8  # at most --cores locally; what a cluster job asks for (set-threads to change)
     resources:
         gpu=1,
         mem_mb=8000,
