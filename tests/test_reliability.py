@@ -238,3 +238,25 @@ def test_two_writers_of_one_artifact_fail_loudly_and_the_first_completes(tmp_pat
     assert target.read_text() == "first, complete"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["skim.parquet"]  # no lock or temporary left
     assert sweep_leftovers([target]) == []
+
+
+def test_each_rule_tracks_only_the_config_it_depends_on():
+    """The params hash of each rule (Config.rule_config): a network's hyperparameters reach its own
+    train/predict/export and the evaluation, not the other network nor the baselines; a q/g
+    tagger's reach only that tagger's training and scoring, and the calibration."""
+    from analysis.provenance import config_hash
+
+    def hashes(change=lambda c: None) -> dict[tuple[str, str | None], str]:
+        cfg = configlib.from_dict(edited(change))
+        keys = [("train", "saja"), ("train", "spanet"), ("predict", "saja"), ("predict", "spanet"),
+                ("chi2", None), ("klfitter", None), ("evaluate", None), ("split", None),
+                ("qg_train", "shapes"), ("qg_train", "transformer"), ("qg_calibrate", None)]
+        return {(rule, name): config_hash(cfg.rule_config(rule, None, name)) for rule, name in keys}
+
+    base = hashes()
+    model = hashes(lambda c: c["models"]["saja"].update(d_k=16))
+    assert {k for k in base if base[k] != model[k]} == {("train", "saja"), ("predict", "saja"), ("evaluate", None)}
+    tagger = hashes(lambda c: c["qg"]["taggers"]["shapes"].update(hidden=8))
+    assert {k for k in base if base[k] != tagger[k]} == {("qg_train", "shapes"), ("qg_calibrate", None)}
+    widths = hashes(lambda c: c["baselines"]["klfitter"].update(width_w=2.2))
+    assert {k for k in base if base[k] != widths[k]} == {("chi2", None), ("klfitter", None), ("evaluate", None)}
