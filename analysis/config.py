@@ -27,6 +27,19 @@ class ConfigError(ValueError):
     """A configuration problem, with the offending key and what is allowed."""
 
 
+def matching_paths(patterns: tuple[str, ...] | list[str]) -> list[Path]:
+    """The files the globs of a sample's config match, sorted, each once."""
+    return sorted({Path(p) for pattern in patterns for p in glob.glob(pattern)})
+
+
+def _require_matches(where: str, globs: list[tuple[str, str]]) -> None:
+    """A ConfigError for the first (key, glob) that matches no file."""
+    for key, pattern in globs:
+        if not glob.glob(pattern):
+            raise ConfigError(f"{where}: key {key!r}: no file matches {pattern!r}. Fix the path or glob (relative "
+                              "paths are taken from the directory snakemake runs in).")
+
+
 @dataclass(frozen=True)
 class GeneratedSample:
     name: str
@@ -78,7 +91,7 @@ class FileSample:
     source = "files"
 
     def paths(self) -> list[Path]:
-        return sorted({Path(p) for pattern in self.files for p in glob.glob(pattern)})
+        return matching_paths(self.files)
 
 
 SPANET_ROLES = ("train", "val", "test")
@@ -107,12 +120,11 @@ class SpanetSample:
         return self.files or tuple(p for role in SPANET_ROLES for p in self.roles.get(role, ()))
 
     def paths(self) -> list[Path]:
-        return sorted({Path(p) for pattern in self.patterns() for p in glob.glob(pattern)})
+        return matching_paths(self.patterns())
 
     def role_paths(self) -> dict[str, list[Path]]:
         """The files of each role given (empty without `roles`)."""
-        return {role: sorted({Path(p) for pattern in globs for p in glob.glob(pattern)})
-                for role, globs in self.roles.items()}
+        return {role: matching_paths(globs) for role, globs in self.roles.items()}
 
 
 @dataclass(frozen=True)
@@ -553,12 +565,7 @@ def _sample(name: str, spec: dict, where: str) -> GeneratedSample | FileSample |
                 f"{where}: key 'samples.{name}': give exactly one of 'generated_events' or 'sum_of_weights' "
                 "(the normalisation of a user sample)"
             )
-        for pattern in sample.files:
-            if not glob.glob(pattern):
-                raise ConfigError(
-                    f"{where}: key 'samples.{name}.files': no file matches {pattern!r}. "
-                    "Fix the path or glob (relative paths are taken from the directory snakemake runs in)."
-                )
+        _require_matches(where, [(f"samples.{name}.files", pattern) for pattern in sample.files])
         return sample
     bins = []
     for low, high in spec.get("pthat_bins", []):
@@ -603,10 +610,7 @@ def _spanet_sample(name: str, spec: dict, where: str) -> SpanetSample:
                           cross_section_pb=spec.get("cross_section_pb"), label=spec.get("label", name))
     where_globs = [(f"{key}.files", p) for p in sample.files]
     where_globs += [(f"{key}.roles.{role}", p) for role, globs in sample.roles.items() for p in globs]
-    for at, pattern in where_globs:
-        if not glob.glob(pattern):
-            raise ConfigError(f"{where}: key {at!r}: no file matches {pattern!r}. Fix the path or glob (relative "
-                              "paths are taken from the directory snakemake runs in).")
+    _require_matches(where, where_globs)
     seen: dict[Path, str] = {}
     for role, paths in sample.role_paths().items():
         for path in paths:

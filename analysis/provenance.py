@@ -44,8 +44,10 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
 
     Writing under the final name keeps the bytes independent of the process: formats that record
     the name they were opened with (ROOT's TFile header, torch's zip archive) would otherwise
-    store the temporary one, in ROOT's case with the PID. The rename stays within one file system, so it is atomic. The folder is removed
-    either way; a SIGKILL leaves it behind, for `sweep_leftovers` to remove on the next run.
+    store the temporary one, in ROOT's case with the PID. The rename stays within one file
+    system, so it is atomic. The folder is removed either way; a SIGKILL leaves it behind, for
+    `sweep_leftovers` to remove on the next run. A second writer of `path` meanwhile fails at
+    once (ConcurrentWriteError) instead of racing the first.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -149,7 +149,7 @@ def tagged(btag: np.ndarray, bit: int) -> np.ndarray:
 def skim_step(arrays: dict[str, ak.Array], path: Path, layout: Layout, cuts: Cuts, scale: float,
               cutflow: Cutflow, file_key: str, btag_bit: int = 0) -> ak.Array:
     """One step of one file: the selected events as skim records; `file_key` names the file
-    uniquely within its sample (analysis.events.delphes.file_keys)."""
+    uniquely within its sample (analysis.keys.file_keys)."""
     jets = Columns.of(arrays["Jet"], {**JET_BRANCHES, **{b: OPTIONAL_JET_BRANCHES[b] for b in layout.jet_extras}})
     jets = Columns(jets.counts, {**jets.fields, "btag": tagged(jets["btag"], btag_bit)})
     event = arrays["Event"][:, 0]  # Delphes' Event collection holds one entry per event
@@ -206,10 +206,9 @@ def non_finite_jets(jets: Columns, path: str | Path, numbers: np.ndarray) -> str
 JET_BRANCHES_INV = {v: k for k, v in JET_BRANCHES.items()}
 
 
-def skim(files: Sequence[str | Path], scales: dict[str, float], cuts: Cuts, step_size: int,
+def skim(files: Sequence[str | Path], scales: dict[str, float], keys: dict[str, str], cuts: Cuts, step_size: int,
          cutflow: Cutflow, layout: Layout, btag_bit: int = 0) -> Iterator[ak.Array]:
-    """Stream the selected events of `files`, step by step."""
-    keys = file_keys(files)
+    """Stream the selected events of `files`, step by step (`keys`: analysis.keys.file_keys)."""
     for path, arrays in delphes.iterate(files, layout.spec(), step_size=step_size):
         yield skim_step(arrays, path, layout, cuts, scales[str(path)], cutflow, keys[str(path)], btag_bit)
 
@@ -230,7 +229,8 @@ def run_skim(cfg: Config, sample: str, files: Sequence[str | Path], output: str 
     spec = cfg.samples[sample]
     normalisation = file_sample_normalisation(spec, files) if isinstance(spec, FileSample) else None
     scales = ({f: normalisation.scale for f in files} if normalisation is not None else weight_scales(spec, files))
-    steps = skim(files, scales, cfg.cuts, cfg.read_step, cutflow, layout, spec.btag_bit)
+    keys = file_keys(files)
+    steps = skim(files, scales, keys, cfg.cuts, cfg.read_step, cutflow, layout, spec.btag_bit)
     chains = ChainCounter()
     with atomic_output(output) as tmp:
         ak.to_parquet_row_groups(chains.count(_non_empty(steps)), tmp)
@@ -249,7 +249,7 @@ def run_skim(cfg: Config, sample: str, files: Sequence[str | Path], output: str 
                                 (*JET_BRANCHES, *layout.jet_extras)],
                "jet_shapes": layout.has_shapes, "partons": layout.has_particles,
                "events_with_ttbar_chain": chains.events, "btag_bit": spec.btag_bit,
-               "file_keys": file_keys(files)}
+               "file_keys": keys}
     if normalisation is not None:
         summary["normalisation"] = normalisation.as_dict()
     write_json(cutflow_output, {**summary, "cutflow": cutflow.table()})

@@ -30,7 +30,7 @@ from analysis.events.delphes import (
     read_tree,
 )
 from analysis.events.jets import SHAPE_BRANCHES
-from analysis.events.weights import WeightSummary, read_weights
+from analysis.events.weights import WeightSummary
 from analysis.jagged import Columns
 from analysis.partons import PARTON_FIELDS, find_ttbar_partons
 from analysis.qg.samples import CANDIDATE_FIELDS, read_spec
@@ -123,7 +123,7 @@ def check_file(path: str | Path) -> FileReport:
                     f"{path}: missing branch(es) {', '.join(missing)} needed for {what}. "
                     "Add them to the Delphes card's TreeWriter and rerun Delphes."
                 )
-        scan(tree, report.path, scan_spec(report))
+        report.weights = scan(tree, report.path, scan_spec(report))
         for what in CAPABILITIES:
             _assess(report, what)
     except DelphesInputError as err:
@@ -170,8 +170,7 @@ def _qg_constituents(report: FileReport) -> tuple[bool, str]:
 
 def _weights(report: FileReport) -> tuple[bool, str]:
     """What the normalisation will see (analysis.normalisation): unit, constant or varying
-    weights, and how many are negative."""
-    report.weights = read_weights([report.path])
+    weights, and how many are negative (summed by `scan`)."""
     return True, f"weights {report.weights.text()}"
 
 
@@ -190,21 +189,24 @@ def scan_spec(report: FileReport) -> dict[str, tuple[str, ...]]:
     return spec
 
 
-def scan(tree, path: Path, spec: dict[str, tuple[str, ...]]) -> None:
+def scan(tree, path: Path, spec: dict[str, tuple[str, ...]]) -> WeightSummary:
     """Read every entry of `spec` from `tree` (opened from `path`), a step at a time, the way
     the stages will read it: a corrupt basket or a truncated file is a DelphesInputError naming
     the branch and the entries (from analysis.events.delphes.read_tree), NaN or infinite jet
     kinematics one naming the first event, in the skim's words. Event and Jet are read together
     (the event numbers name the bad jet); each larger record on its own, in smaller steps, so
-    memory stays bounded."""
+    memory stays bounded. Returns the summary of the generator weights read on the way."""
     records = {collection: fields for collection, fields in spec.items() if collection not in ("Event", "Jet")}
+    weights = WeightSummary()
     for arrays in read_steps(tree, path, {"Event": spec["Event"], "Jet": spec["Jet"]}, SCAN_STEP):
-        numbers = ak.to_numpy(arrays["Event"][:, 0].Number)
-        if message := non_finite_jets(Columns.of(arrays["Jet"], JET_BRANCHES), path, numbers):
+        event = arrays["Event"][:, 0]
+        if message := non_finite_jets(Columns.of(arrays["Jet"], JET_BRANCHES), path, ak.to_numpy(event.Number)):
             raise DelphesInputError(message)
+        weights = weights + WeightSummary.of(ak.to_numpy(event.Weight).astype(np.float64))
     for collection, fields in records.items():
         for _ in read_steps(tree, path, {collection: fields}, RECORD_SCAN_STEP):
             pass
+    return weights
 
 
 def parton_census(path: Path, events: int) -> PartonCensus:
