@@ -21,8 +21,8 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
+from analysis.core.provenance import atomic_output
 from analysis.labels import LABELS, SLOTS
-from analysis.provenance import atomic_output
 
 CLASS_SLOTS = ((LABELS.index("b1"), (0,)), (LABELS.index("W1"), (1, 2)),
                (LABELS.index("b2"), (3,)), (LABELS.index("W2"), (4, 5)))

@@ -80,7 +80,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _require_writable(output: Path) -> None:
     """--output must be a file name under a folder that can be written; folders still missing
-    are made when the file is written (analysis.provenance.atomic_output), so the check is on
+    are made when the file is written (analysis.core.provenance.atomic_output), so the check is on
     the nearest one that exists."""
     if output.is_dir():
         raise UsageError(f"--output {output}: is a directory; give a file name, e.g. {output / 'events.root'}")

@@ -30,11 +30,11 @@ import yaml
 
 from analysis import spanet_h5
 from analysis.config import Config, ConfigError, FileSample, SpanetSample
+from analysis.core.jagged import padded
+from analysis.core.provenance import atomic_output, now, sweep_leftovers, write_meta, write_text
 from analysis.events.delphes import DelphesInputError
-from analysis.jagged import padded
 from analysis.labels import CATEGORIES, LABELS, SLOTS
 from analysis.matching import MATCHED, OTHER, SLOT_LABELS, UNMATCHED
-from analysis.provenance import atomic_output, now, sweep_leftovers, write_meta, write_text
 from analysis.selection import SHAPE_FEATURES, inspect_layout
 
 SETS = ("train", "val", "test")

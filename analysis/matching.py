@@ -18,12 +18,12 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
-from analysis import jagged
 from analysis.config import Config
-from analysis.events.kinematics import wrap_phi
-from analysis.jagged import Columns
+from analysis.core import jagged
+from analysis.core.jagged import Columns
+from analysis.core.kinematics import wrap_phi
+from analysis.core.provenance import atomic_output, now, sweep_leftovers, write_json, write_meta
 from analysis.labels import CATEGORIES, LABELS, SLOTS
-from analysis.provenance import atomic_output, now, sweep_leftovers, write_json, write_meta
 
 OTHER = LABELS.index("other")
 SLOT_LABELS = np.array([LABELS.index(name) for name in ("b1", "W1", "W1", "b2", "W2", "W2")])

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.config import FileSample, GeneratedSample
+from analysis.core.provenance import meta_path, read_meta
 from analysis.events.weights import WeightSummary, read_weights
-from analysis.provenance import meta_path, read_meta
 
 
 class NormalisationError(ValueError):

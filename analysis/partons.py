@@ -3,7 +3,7 @@
 Works on any record whose D1/D2 links chain the decays: the full Pythia record a real Delphes
 file carries (copies of the top and W through recoil and radiation included) as well as the
 short hard-process list the embedded generator writes. Columnar over events: the record comes
-flattened (analysis.jagged.Columns) and every step is a numpy gather.
+flattened (analysis.core.jagged.Columns) and every step is a numpy gather.
 
 Slot order (the order of the matching, the datasets and every assignment):
     0 b1, 1 q1 of W1, 2 q2 of W1, 3 b2, 4 q1 of W2, 5 q2 of W2
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.jagged import Columns, event_index, last_of_runs
+from analysis.core.jagged import Columns, event_index, last_of_runs
 from analysis.labels import SLOTS
 
 PARTON_FIELDS = ("PID", "D1", "D2", "PT", "Eta", "Phi", "Mass")

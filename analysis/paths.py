@@ -72,7 +72,7 @@ def transfer_functions_file(tag: str) -> str:
 
 
 def metrics_file(tag: str) -> str:
-    """Every method's metrics and the mass reconstruction (analysis.evaluation)."""
+    """Every method's metrics and the mass reconstruction (analysis.evaluation.summary)."""
     return f"{results_dir(tag)}/metrics/metrics.json"
 
 
@@ -82,12 +82,12 @@ def metrics_table(tag: str, fmt: str) -> str:
 
 
 def attention_file(tag: str, model: str) -> str:
-    """A SAJA model's average attention matrices per block (analysis.attention, Fig. 12)."""
+    """A SAJA model's average attention matrices per block (analysis.evaluation.attention, Fig. 12)."""
     return f"{results_dir(tag)}/metrics/attention_{model}.json"
 
 
 def generator_study(tag: str, ext: str = "json") -> str:
-    """The generator-dependence study (analysis.generators): json, or md for its table."""
+    """The generator-dependence study (analysis.evaluation.generators): json, or md for its table."""
     return f"{results_dir(tag)}/generators/study.{ext}"
 
 

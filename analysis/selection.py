@@ -16,15 +16,15 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
-from analysis import jagged
 from analysis.config import Config, Cuts, FileSample, GeneratedSample
+from analysis.core import jagged
+from analysis.core.jagged import Columns
+from analysis.core.keys import file_keys
+from analysis.core.provenance import atomic_output, now, sweep_leftovers, write_json, write_meta
 from analysis.events import delphes
 from analysis.events.jets import SHAPE_BRANCHES
-from analysis.jagged import Columns
-from analysis.keys import file_keys
 from analysis.normalisation import file_sample_normalisation, weight_scales
 from analysis.partons import PARTON_FIELDS, find_ttbar_partons
-from analysis.provenance import atomic_output, now, sweep_leftovers, write_json, write_meta
 
 JET_BRANCHES = {"PT": "pt", "Eta": "eta", "Phi": "phi", "Mass": "mass", "BTag": "btag"}
 SHAPE_FEATURES = dict(zip(SHAPE_BRANCHES, ("ptd", "axis_major", "axis_minor", "n_charged_hadrons",
@@ -149,7 +149,7 @@ def tagged(btag: np.ndarray, bit: int) -> np.ndarray:
 def skim_step(arrays: dict[str, ak.Array], path: Path, layout: Layout, cuts: Cuts, scale: float,
               cutflow: Cutflow, file_key: str, btag_bit: int = 0) -> ak.Array:
     """One step of one file: the selected events as skim records; `file_key` names the file
-    uniquely within its sample (analysis.keys.file_keys)."""
+    uniquely within its sample (analysis.core.keys.file_keys)."""
     jets = Columns.of(arrays["Jet"], {**JET_BRANCHES, **{b: OPTIONAL_JET_BRANCHES[b] for b in layout.jet_extras}})
     jets = Columns(jets.counts, {**jets.fields, "btag": tagged(jets["btag"], btag_bit)})
     event = arrays["Event"][:, 0]  # Delphes' Event collection holds one entry per event
@@ -208,7 +208,7 @@ JET_BRANCHES_INV = {v: k for k, v in JET_BRANCHES.items()}
 
 def skim(files: Sequence[str | Path], scales: dict[str, float], keys: dict[str, str], cuts: Cuts, step_size: int,
          cutflow: Cutflow, layout: Layout, btag_bit: int = 0) -> Iterator[ak.Array]:
-    """Stream the selected events of `files`, step by step (`keys`: analysis.keys.file_keys)."""
+    """Stream the selected events of `files`, step by step (`keys`: analysis.core.keys.file_keys)."""
     for path, arrays in delphes.iterate(files, layout.spec(), step_size=step_size):
         yield skim_step(arrays, path, layout, cuts, scales[str(path)], cutflow, keys[str(path)], btag_bit)
 

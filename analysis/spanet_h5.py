@@ -17,7 +17,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from analysis import keys
+from analysis.core import keys
 
 SOURCE = "INPUTS/Source"
 KINEMATICS = ("pt", "eta", "phi", "mass", "btag")

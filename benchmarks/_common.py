@@ -6,7 +6,7 @@ import platform
 import resource
 from pathlib import Path
 
-from analysis.provenance import package_versions, write_json
+from analysis.core.provenance import package_versions, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"

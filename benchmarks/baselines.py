@@ -20,11 +20,11 @@ import time
 import numpy as np
 import torch
 
-from analysis.baselines import klfitter
-from analysis.baselines.chi2 import Chi2Settings, best_assignment
-from analysis.baselines.permutations import btag_allowed, table
-from analysis.baselines.transfer_functions import ResponseModel
-from analysis.provenance import now
+from analysis.core.provenance import now
+from analysis.methods import klfitter
+from analysis.methods.chi2 import Chi2Settings, best_assignment
+from analysis.methods.permutations import btag_allowed, table
+from analysis.methods.transfer_functions import ResponseModel
 from benchmarks._common import machine, report
 
 

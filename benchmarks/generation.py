@@ -22,9 +22,9 @@ from pathlib import Path
 
 import yaml
 
+from analysis.core.provenance import now
 from analysis.events.generate import Reconstruction, generate_chunk
 from analysis.events.pythia import GeneratorSettings, PythiaRun
-from analysis.provenance import now
 from benchmarks._common import ROOT, machine, peak_rss_mb, report
 
 CARD = ROOT / "config" / "detector_cms.yaml"

@@ -6,7 +6,7 @@ Synthetic inputs (the network's cost does not depend on the values). Figures:
   inference_events_per_s_batch_{1,64,1000}   10 jets per event
   latency_ms_batch1_njets_{6..12}            one event, N jets
   latency_njets_12_over_6                    flatness of the latency in N_jets (goal: close to 1)
-  train_events_per_s_fp32 / _bf16            the project's training loop (analysis.training.train),
+  train_events_per_s_fp32 / _bf16            the project's training loop (analysis.core.training.train),
                                              batch 512, 10 jets; bf16 autocast only on a GPU
   peak_memory_mb_batch1000_njets12           GPU: torch.cuda.max_memory_allocated during inference
 Model sizes: the paper's Table 1 (SAJA without jet shape: d_k 16, 10 heads, d_FFN 1024, 6 blocks).
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import torch
 
-from analysis.models.saja import Saja, SajaHyperparameters, saja_loss
-from analysis.training import TrainingSettings, pick_device, train
+from analysis.core.training import TrainingSettings, pick_device, train
+from analysis.methods.saja import Saja, SajaHyperparameters, saja_loss
 
 PAPER = {"d_k": 16, "heads": 10, "d_ffn": 1024, "blocks": 6, "dropout": 0.1}
 N_FEATURES = 5

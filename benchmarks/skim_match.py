@@ -39,13 +39,13 @@ import numpy as np
 import yaml
 
 from analysis import config as configlib
+from analysis.core.jagged import Columns
+from analysis.core.provenance import now
 from analysis.events import delphes
 from analysis.events.generate import Reconstruction, generate_chunk
 from analysis.events.pythia import GeneratorSettings
-from analysis.jagged import Columns
 from analysis.matching import Pairs, run_match
 from analysis.partons import PARTON_FIELDS, find_ttbar_partons
-from analysis.provenance import now
 from analysis.selection import run_skim, select
 from benchmarks._common import ROOT, machine, peak_rss_mb, report
 from tests import reference

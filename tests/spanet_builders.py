@@ -7,7 +7,7 @@ import awkward as ak
 import h5py
 import numpy as np
 
-from analysis.jagged import padded
+from analysis.core.jagged import padded
 from analysis.spanet_h5 import KINEMATICS, TARGET_PATHS
 
 

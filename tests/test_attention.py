@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from analysis.attention import block_attention, folded
-from analysis.models.saja import Saja, SajaHyperparameters
+from analysis.evaluation.attention import block_attention, folded
+from analysis.methods.saja import Saja, SajaHyperparameters
 
 
 def test_folded_attention_is_normalised_and_blind_to_jet_order():

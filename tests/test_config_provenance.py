@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from analysis import config as configlib
-from analysis.provenance import atomic_output, meta_path, read_meta, sha256, sweep_leftovers, write_meta
+from analysis.core.provenance import atomic_output, meta_path, read_meta, sha256, sweep_leftovers, write_meta
 
 from .conftest import REPO
 

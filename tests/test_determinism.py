@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from analysis import config as configlib
+from analysis.core.provenance import meta_path, read_meta, sha256
 from analysis.events.delphes import read
 from analysis.events.generate import run_chunk
-from analysis.provenance import meta_path, read_meta, sha256
 
 from .conftest import REPO
 

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import yaml
 
-from analysis import generators, metrics
-from analysis.baselines.chi2 import Chi2Settings, best_assignment
 from analysis.config import ConfigError, from_dict
 from analysis.datasets import build_table
+from analysis.evaluation import generators, metrics
 from analysis.events.generate import generate_chunk
 from analysis.events.pythia import GeneratorSettings
 from analysis.matching import MATCHED, run_match
+from analysis.methods.chi2 import Chi2Settings, best_assignment
 from analysis.selection import run_skim
 
 from .conftest import REPO, files_config

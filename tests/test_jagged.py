@@ -4,8 +4,8 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-from analysis import jagged
-from analysis.jagged import Columns
+from analysis.core import jagged
+from analysis.core.jagged import Columns
 
 
 def random_records(rng, n_events=300):

@@ -5,9 +5,9 @@ import fastjet
 import numpy as np
 import pytest
 
+from analysis.core.kinematics import wrap_phi
 from analysis.events import jets as jetlib
 from analysis.events.detector import Candidates, btag, reconstruct
-from analysis.events.kinematics import wrap_phi
 from analysis.events.particles import ChargeTable, FlatRecord, flavour_partons, visible_final_state
 from analysis.events.pythia import GeneratorSettings, PythiaRun
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from analysis import assignments
-from analysis.baselines.chi2 import four_vectors, invariant_mass
-from analysis.baselines.klfitter import Likelihood, LikelihoodSettings, best_assignment, fit_batch, fit_one, prepare
-from analysis.baselines.permutations import btag_allowed, table
-from analysis.baselines.transfer_functions import ResponseModel
+from analysis.methods.chi2 import four_vectors, invariant_mass
+from analysis.methods.klfitter import Likelihood, LikelihoodSettings, best_assignment, fit_batch, fit_one, prepare
+from analysis.methods.permutations import btag_allowed, table
+from analysis.methods.transfer_functions import ResponseModel
 
 from .test_chi2 import two_body
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from scipy.stats import gaussian_kde
 
-from analysis import metrics, reconstruction
-from analysis.baselines.permutations import count, table
 from analysis.datasets import build_table
+from analysis.evaluation import metrics, reconstruction
 from analysis.labels import LABELS
 from analysis.matching import MATCHED
+from analysis.methods.permutations import count, table
 
 TRUTH = np.array([0, 1, 2, 3, 4, 5])
 

@@ -5,10 +5,10 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from analysis.events.kinematics import pt_eta_phi_mass
+from analysis.core.jagged import Columns
+from analysis.core.kinematics import pt_eta_phi_mass
 from analysis.events.particles import ChargeTable, FlatRecord, hard_process
 from analysis.events.pythia import GeneratorSettings, PythiaRun
-from analysis.jagged import Columns
 from analysis.partons import PARTON_FIELDS
 from analysis.partons import find_ttbar_partons as find_in_columns
 

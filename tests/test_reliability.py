@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from analysis import config as configlib
-from analysis.training import CheckpointError, load_trained, train
+from analysis.core.training import CheckpointError, load_trained, train
 
 from .conftest import REPO, SNAKEMAKE
 from .test_training import data, model, settings
@@ -77,7 +77,7 @@ def test_planted_checkpoint_is_refused_and_a_real_one_resumes(tmp_path):
 
 
 def _loss():
-    from analysis.networks import SajaMethod
+    from analysis.methods.networks import SajaMethod
 
     return SajaMethod.loss
 
@@ -214,7 +214,7 @@ def test_two_writers_of_one_artifact_fail_loudly_and_the_first_completes(tmp_pat
     artifact, while the first writer's file completes untouched."""
     import threading
 
-    from analysis.provenance import ConcurrentWriteError, atomic_output, sweep_leftovers
+    from analysis.core.provenance import ConcurrentWriteError, atomic_output, sweep_leftovers
 
     target = tmp_path / "skim.parquet"
     writing, release = threading.Event(), threading.Event()
@@ -244,7 +244,7 @@ def test_each_rule_tracks_only_the_config_it_depends_on():
     """The params hash of each rule (Config.rule_config): a network's hyperparameters reach its own
     train/predict/export and the evaluation, not the other network nor the baselines; a q/g
     tagger's reach only that tagger's training and scoring, and the calibration."""
-    from analysis.provenance import config_hash
+    from analysis.core.provenance import config_hash
 
     def hashes(change=lambda c: None) -> dict[tuple[str, str | None], str]:
         cfg = configlib.from_dict(edited(change))

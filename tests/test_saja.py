@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from analysis import assignments
+from analysis.core.training import TrainingSettings, train
 from analysis.datasets import build_table
 from analysis.matching import MATCHED, run_match
-from analysis.models.saja import Saja, SajaHyperparameters, predictive_entropy, saja_loss
-from analysis.networks import SajaMethod, predict
+from analysis.methods.networks import SajaMethod, predict
+from analysis.methods.saja import Saja, SajaHyperparameters, predictive_entropy, saja_loss
 from analysis.selection import run_skim
-from analysis.training import TrainingSettings, train
 
 from .conftest import files_config
 
@@ -148,7 +148,7 @@ def test_learns_from_held_out_events(loose_events, tmp_path):
 
 
 def test_onnx_export_agrees_with_torch(tmp_path):
-    from analysis.export import compare, export
+    from analysis.methods.export import compare, export
 
     model = small_model(n_features=13)
     export(model, 13, tmp_path / "saja.onnx")

@@ -7,9 +7,9 @@ import awkward as ak
 import numpy as np
 import pytest
 
+from analysis.core.provenance import meta_path, read_meta, write_json
 from analysis.events.delphes import DelphesInputError
 from analysis.normalisation import weight_scales
-from analysis.provenance import meta_path, read_meta, write_json
 from analysis.selection import SkimError, run_skim
 
 from .conftest import files_config

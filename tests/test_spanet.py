@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from analysis.models.spanet import Spanet, SpanetHyperparameters, jet_marginals, resolve, spanet_loss
-from analysis.networks import SpanetMethod, predict
-from analysis.training import TrainingSettings, train
+from analysis.core.training import TrainingSettings, train
+from analysis.methods.networks import SpanetMethod, predict
+from analysis.methods.spanet import Spanet, SpanetHyperparameters, jet_marginals, resolve, spanet_loss
 
 
 def small_model(seed=0):

@@ -5,10 +5,10 @@ import json
 
 import torch
 
-from analysis.models.saja import Saja, SajaHyperparameters
-from analysis.networks import SajaMethod
-from analysis.provenance import meta_path, sha256
-from analysis.training import TIMING, TrainingSettings, epoch_timing, train
+from analysis.core.provenance import meta_path, sha256
+from analysis.core.training import TIMING, TrainingSettings, epoch_timing, train
+from analysis.methods.networks import SajaMethod
+from analysis.methods.saja import Saja, SajaHyperparameters
 
 
 def data(n, seed):
@@ -98,8 +98,8 @@ def test_a_checkpoint_of_another_model_is_not_resumed(tmp_path):
 def test_both_networks_train_under_bf16_autocast():
     """The mixed-precision path used on GPUs (bf16 autocast), exercised on the CPU: losses stay
     finite, close to fp32, and give gradients."""
-    from analysis.models.spanet import Spanet, SpanetHyperparameters
-    from analysis.networks import SpanetMethod
+    from analysis.methods.networks import SpanetMethod
+    from analysis.methods.spanet import Spanet, SpanetHyperparameters
 
     batch = data(32, 0)
     batch["targets"] = torch.stack([torch.randperm(8)[:6] for _ in range(32)])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from analysis.baselines.transfer_functions import (
+from analysis.methods.transfer_functions import (
     ResponseModel,
     crystal_ball_logpdf,
     fit_all,

@@ -197,7 +197,7 @@ def test_same_file_name_in_two_runs_gives_distinct_keys_and_independent_split(tm
 
 def test_one_folder_keeps_bare_file_names(tmp_path, ttbar_file):
     """Generated chunks sit in one folder: their keys (and so the split) are the bare names."""
-    from analysis.keys import file_keys
+    from analysis.core.keys import file_keys
 
     paths = [str(tmp_path / f"chunk{i}.root") for i in range(2)]
     assert file_keys(paths) == {paths[0]: "chunk0.root", paths[1]: "chunk1.root"}

@@ -105,10 +105,10 @@ def test_spanet_h5_training_sample_end_to_end(tmp_path, reco):
     import numpy as np
 
     from analysis import assignments
+    from analysis.evaluation.metrics import Events
     from analysis.events.generate import generate_chunk
     from analysis.events.pythia import GeneratorSettings
     from analysis.matching import MATCHED, run_match
-    from analysis.metrics import Events
     from analysis.plotting.names import FIGURE_NAMES
     from analysis.selection import run_skim
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.events.kinematics import pt_eta_phi_mass
+from analysis.core.kinematics import pt_eta_phi_mass
 from analysis.events.particles import FinalState
 
 CHARGED_HADRON, NEUTRAL_HADRON, PHOTON, ELECTRON, MUON = range(5)

@@ -11,12 +11,12 @@ import numpy as np
 from tqdm import tqdm
 
 from analysis.config import Config, ConfigError
+from analysis.core.provenance import atomic_output, now, sweep_leftovers, write_meta
 from analysis.events import jets as jetlib
 from analysis.events.delphes import DelphesWriter
 from analysis.events.detector import Candidates, DetectorResponse, TagEfficiency, btag, reconstruct
 from analysis.events.particles import ChargeTable, FlatRecord, flavour_partons, hard_process, visible_final_state
 from analysis.events.pythia import GeneratorSettings, PythiaRun
-from analysis.provenance import atomic_output, now, sweep_leftovers, write_meta
 
 
 @dataclass(frozen=True)

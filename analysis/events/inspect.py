@@ -20,6 +20,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
+from analysis.core.jagged import Columns
 from analysis.events.delphes import (
     JET_KINEMATICS,
     TREE,
@@ -31,7 +32,6 @@ from analysis.events.delphes import (
 )
 from analysis.events.jets import SHAPE_BRANCHES
 from analysis.events.weights import WeightSummary
-from analysis.jagged import Columns
 from analysis.partons import PARTON_FIELDS, find_ttbar_partons
 from analysis.qg.samples import CANDIDATE_FIELDS, read_spec
 from analysis.selection import JET_BRANCHES, Layout, non_finite_jets
@@ -243,7 +243,7 @@ def duplicate_warning(duplicates: dict[str, int]) -> str:
 
 def write_report(files: Iterable[str | Path], output: str | Path, sample: str) -> None:
     """The `check_input` rule: vet a user sample's files; fail naming every unusable one."""
-    from analysis.provenance import sweep_leftovers, write_json
+    from analysis.core.provenance import sweep_leftovers, write_json
 
     sweep_leftovers([output])
     reports = [check_file(f) for f in files]

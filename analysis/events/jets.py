@@ -11,8 +11,8 @@ import awkward as ak
 import fastjet
 import numpy as np
 
+from analysis.core.kinematics import pt_eta_phi_mass, wrap_phi
 from analysis.events.detector import CANDIDATE_TYPES, Candidates
-from analysis.events.kinematics import pt_eta_phi_mass, wrap_phi
 
 SHAPE_BRANCHES = ("PTD", "AxisMajor", "AxisMinor", "NChargedHadrons", "NNeutralHadrons",
                   "NPhotons", "NElectrons", "NMuons")

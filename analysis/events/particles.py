@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
-from analysis.events.kinematics import pt_eta_phi_mass
+from analysis.core.kinematics import pt_eta_phi_mass
 
 NEUTRINOS = (12, 14, 16)
 MAX_COPY_DEPTH = 256

@@ -11,10 +11,10 @@ from pathlib import Path
 import mplhep
 import numpy as np
 
+from analysis.evaluation.metrics import JET_BINS, bin_label
+from analysis.evaluation.reconstruction import GROUPS
 from analysis.labels import LABELS
-from analysis.metrics import JET_BINS, bin_label
 from analysis.plotting.style import finish, label, plt, save
-from analysis.reconstruction import GROUPS
 
 GROUP_LABELS = {"correct": r"correct $t\bar{t}$", "wrong": r"wrong $t\bar{t}$", "unmatched": r"unmatched $t\bar{t}$",
                 "background": "QCD multijet"}

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import mplhep  # noqa: E402
 
-from analysis.provenance import atomic_output  # noqa: E402
+from analysis.core.provenance import atomic_output  # noqa: E402
 
 plt.style.use(mplhep.style.CMS)
 

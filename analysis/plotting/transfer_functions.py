@@ -6,7 +6,7 @@ from pathlib import Path
 import hist
 import numpy as np
 
-from analysis.baselines.transfer_functions import CATEGORIES, FIT_WINDOW, ResponseModel, crystal_ball_logpdf
+from analysis.methods.transfer_functions import CATEGORIES, FIT_WINDOW, ResponseModel, crystal_ball_logpdf
 from analysis.plotting.style import label, plt, save
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from analysis.metrics import effective_count
+from analysis.evaluation.metrics import effective_count
 from analysis.qg import calibration as cal
 from analysis.qg.samples import is_gluon, is_quark
 

@@ -31,14 +31,14 @@ import numpy as np
 
 from analysis import matching
 from analysis.config import Config, QGStudy
+from analysis.core.jagged import padded
+from analysis.core.keys import file_keys
+from analysis.core.kinematics import wrap_phi
+from analysis.core.provenance import atomic_output, now, sweep_leftovers, write_meta
 from analysis.datasets import H5_OPTIONS, SETS, assign_sets, split_fractions
 from analysis.events import delphes
 from analysis.events.jets import shape_moments
-from analysis.events.kinematics import wrap_phi
-from analysis.jagged import padded
-from analysis.keys import file_keys
 from analysis.normalisation import weight_scales
-from analysis.provenance import atomic_output, now, sweep_leftovers, write_meta
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Jets with truth only (quark: |PDG| 1-5; gluon class: the rest, analysis.qg.samples). Each class is reweighted to a flat
 (pT, |eta|) distribution (seed 004's "train on a 2D flat distribution"), so the tagger cannot
 learn the kinematics that differ between the samples it will be calibrated on, and both classes
-carry the same total weight. The loop, early stopping and checkpoints are analysis.training's.
+carry the same total weight. The loop, early stopping and checkpoints are analysis.core.training's.
 """
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ import numpy as np
 import torch
 
 from analysis.config import Config, QGStudy
+from analysis.core.provenance import atomic_output, now, sweep_leftovers, write_meta
+from analysis.core.training import Batch, TrainingSettings, epoch_timing, load_trained, pick_device, train
 from analysis.datasets import H5_OPTIONS, SETS
-from analysis.provenance import atomic_output, now, sweep_leftovers, write_meta
 from analysis.qg import samples as qgsamples
 from analysis.qg import tagger as taggers
-from analysis.training import Batch, TrainingSettings, epoch_timing, load_trained, pick_device, train
 
 log = logging.getLogger(__name__)
 SCORE_BATCH = 2048

@@ -2,7 +2,7 @@
 from analysis import config as configlib
 from analysis import paths
 from analysis.datasets import check_model_features
-from analysis.provenance import META_SUFFIX
+from analysis.core.provenance import META_SUFFIX
 
 for _configfile in workflow.configfiles:
     configlib.read_yaml(_configfile)  # refuses keys written twice, which snakemake's loader takes silently
@@ -14,7 +14,7 @@ RESULTS = paths.results_dir(CFG.tag)
 onstart:
     # the executor is known only now: a local run must have the GPU its training sections ask for
     if workflow.local_exec:
-        from analysis.training import check_devices
+        from analysis.core.training import check_devices
 
         check_devices({"training.device": CFG.training.get("device", "auto"),
                        "qg.training.device": CFG.qg.training.get("device", "auto") if CFG.qg else "auto"})
@@ -30,7 +30,7 @@ wildcard_constraints:
 def tracked_config(rule):
     """The hash of the config subset `rule`'s outputs depend on (the one in their .meta.json), as a
     param: snakemake reruns a job whose params changed, so a config edit reruns what it feeds."""
-    from analysis.provenance import config_hash
+    from analysis.core.provenance import config_hash
 
     def param(wc):
         model = getattr(wc, "model", None) or getattr(wc, "tagger", None)

@@ -1,4 +1,4 @@
-from analysis.logs import redirect_to_log
+from analysis.core.logs import redirect_to_log
 
 redirect_to_log(snakemake.log[0])
 
@@ -6,7 +6,7 @@ from pathlib import Path  # noqa: E402
 
 from analysis import paths  # noqa: E402
 from analysis.config import from_dict  # noqa: E402
-from analysis.evaluation import run_figures  # noqa: E402
+from analysis.evaluation.summary import run_figures  # noqa: E402
 from analysis.plotting.names import FIGURE_NAMES  # noqa: E402
 
 cfg = from_dict(snakemake.config)

@@ -1,4 +1,4 @@
-from analysis.logs import redirect_to_log
+from analysis.core.logs import redirect_to_log
 
 redirect_to_log(snakemake.log[0])
 

@@ -1,9 +1,9 @@
-from analysis.logs import redirect_to_log
+from analysis.core.logs import redirect_to_log
 
 redirect_to_log(snakemake.log[0])
 
 from analysis.config import from_dict  # noqa: E402
-from analysis.networks import run_predict  # noqa: E402
+from analysis.methods.networks import run_predict  # noqa: E402
 
 cfg = from_dict(snakemake.config)
 run_predict(cfg, snakemake.wildcards.model, snakemake.input.model, snakemake.input.test,

@@ -1,11 +1,11 @@
-from analysis.logs import redirect_to_log
+from analysis.core.logs import redirect_to_log
 
 redirect_to_log(snakemake.log[0])
 
 import logging  # noqa: E402
 
 from analysis.config import from_dict  # noqa: E402
-from analysis.qg.stage import run_qg_calibration  # noqa: E402
+from analysis.stages.qg import run_qg_calibration  # noqa: E402
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 cfg = from_dict(snakemake.config)

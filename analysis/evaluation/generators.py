@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from analysis.config import Config
-from analysis.provenance import now, sweep_leftovers, write_json, write_meta, write_text
+from analysis.core.provenance import now, sweep_leftovers, write_json, write_meta, write_text
+from analysis.core.tables import table
 from analysis.selection import SHAPE_FEATURES
-from analysis.tables import table
 
 PULL_LIMIT = 3.0
 """A difference counts as significant beyond this many standard deviations."""

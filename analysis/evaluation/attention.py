@@ -14,9 +14,9 @@ import torch
 
 from analysis import assignments, datasets
 from analysis.config import Config
+from analysis.core.provenance import now, sweep_leftovers, write_json, write_meta
 from analysis.matching import MATCHED
-from analysis.networks import load_model, predict
-from analysis.provenance import now, sweep_leftovers, write_json, write_meta
+from analysis.methods.networks import load_model, predict
 
 ORDER = ("b", "W+ (1)", "W+ (2)", "bbar", "W- (1)", "W- (2)", "other")
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from analysis.networks import load_model
-from analysis.provenance import atomic_output, now, sweep_leftovers, write_meta
+from analysis.core.provenance import atomic_output, now, sweep_leftovers, write_meta
+from analysis.methods.networks import load_model
 
 OPSET = 17
 

@@ -2,10 +2,10 @@
 
     chi^2 = (m_bqq - m_t)^2 / s_t^2 + (m_b'q'q' - m_t)^2 / s_t^2 + (m_qq - m_W)^2 / s_W^2 + (m_q'q' - m_W)^2 / s_W^2
 
-minimised over the distinct assignments of the leading N jets (analysis.baselines.permutations).
+minimised over the distinct assignments of the leading N jets (analysis.methods.permutations).
 Columnar: for every event the term of each (b, q, q) triplet is computed once, then each table
 row's chi^2 is the sum of two gathered terms. With `btag_aware`, tagged jets fill the b slots
-first (analysis.baselines.permutations.btag_allowed).
+first (analysis.methods.permutations.btag_allowed).
 The widths s_t and s_W are fitted on the matched training events (fit_widths).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import curve_fit
 
-from analysis.baselines.permutations import btag_allowed, table
+from analysis.methods.permutations import btag_allowed, table
 
 
 @dataclass(frozen=True)

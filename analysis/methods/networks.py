@@ -10,11 +10,11 @@ import torch
 
 from analysis import assignments, datasets
 from analysis.config import Config
+from analysis.core.provenance import now, sweep_leftovers, write_meta
+from analysis.core.training import TrainingSettings, epoch_timing, load_trained, pick_device, train
 from analysis.matching import MATCHED
-from analysis.models.saja import Saja, SajaHyperparameters, predictive_entropy, saja_loss
-from analysis.models.spanet import Spanet, SpanetHyperparameters, jet_marginals, resolve, spanet_loss
-from analysis.provenance import now, sweep_leftovers, write_meta
-from analysis.training import TrainingSettings, epoch_timing, load_trained, pick_device, train
+from analysis.methods.saja import Saja, SajaHyperparameters, predictive_entropy, saja_loss
+from analysis.methods.spanet import Spanet, SpanetHyperparameters, jet_marginals, resolve, spanet_loss
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ likelihood is
 
     L = prod_i W_i(E_jet,i | E_i) x BW(m_qq; m_W, G_W) BW(m_q'q'; m_W, G_W) BW(m_bqq; m_t, G_t) BW(m_b'q'q'; m_t, G_t)
 
-with the Crystal Ball transfer functions W (analysis.baselines.transfer_functions), relativistic
+with the Crystal Ball transfer functions W (analysis.methods.transfer_functions), relativistic
 Breit-Wigners, m_W fixed at 80.4 GeV and m_t floated (common to both tops). -log L is minimised
 over the six energies (as log-scale factors of the jet energies) and m_t, within `bounds`.
 
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from analysis.baselines.permutations import btag_allowed, table
-from analysis.baselines.transfer_functions import ResponseModel, category, crystal_ball_logpdf
+from analysis.methods.permutations import btag_allowed, table
+from analysis.methods.transfer_functions import ResponseModel, category, crystal_ball_logpdf
 
 B_MASS = 4.7
 B_SLOTS = (0, 3)
@@ -245,7 +245,7 @@ def best_assignment(likelihood: Likelihood, pt: np.ndarray, eta: np.ndarray, phi
                     btag: np.ndarray, n_real: np.ndarray, n_jets: int, btag_aware: bool
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(slots (events, 6), -log L (events,), fitted m_t (events,)) of the best assignment of the
-    leading `n_jets` jets: every table row the b-tag rule allows (analysis.baselines.permutations)
+    leading `n_jets` jets: every table row the b-tag rule allows (analysis.methods.permutations)
     is fitted, all rows of all events in one batch. Events with fewer than six jets get -1 slots
     and an infinite -log L."""
     n = min(n_jets, pt.shape[1])

@@ -13,10 +13,11 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
-from analysis import assignments, datasets, metrics, reconstruction
+from analysis import assignments, datasets
 from analysis.config import Config
-from analysis.provenance import now, sweep_leftovers, write_json, write_meta, write_text
-from analysis.tables import table
+from analysis.core.provenance import now, sweep_leftovers, write_json, write_meta, write_text
+from analysis.core.tables import table
+from analysis.evaluation import metrics, reconstruction
 
 log = logging.getLogger(__name__)
 ENTROPY_BINS = 50

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hist
 import numpy as np
 
-from analysis.baselines.chi2 import decay_masses, four_vectors
-from analysis.metrics import MATCHED, UNMATCHED, Events
+from analysis.evaluation.metrics import MATCHED, UNMATCHED, Events
+from analysis.methods.chi2 import decay_masses, four_vectors
 
 GROUPS = ("correct", "wrong", "unmatched", "background")
 """Stacking order of Fig. 8: correctly and wrongly assigned matched ttbar, unmatched ttbar, QCD."""

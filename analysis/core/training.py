@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from analysis.provenance import atomic_output, sweep_leftovers
+from analysis.core.provenance import atomic_output, sweep_leftovers
 
 log = logging.getLogger(__name__)
 IMPROVEMENT = 1e-4

@@ -11,11 +11,11 @@ import h5py
 import numpy as np
 
 from analysis.config import Config
+from analysis.core.provenance import now, sweep_leftovers, write_json, write_meta, write_text
+from analysis.core.tables import table
 from analysis.datasets import SETS
-from analysis.provenance import now, sweep_leftovers, write_json, write_meta, write_text
 from analysis.qg import samples as qgsamples
 from analysis.qg.measurement import Jets, measure_bin, performance, templates
-from analysis.tables import table
 
 log = logging.getLogger(__name__)
 MIN_JETS = 20

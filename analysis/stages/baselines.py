@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from analysis import assignments, datasets
-from analysis.baselines import klfitter
-from analysis.baselines.chi2 import Chi2Settings, best_assignment, decay_masses, fit_widths, four_vectors
-from analysis.baselines.transfer_functions import CATEGORIES, category, fit_all, models_from
 from analysis.config import Config
+from analysis.core.provenance import now, sweep_leftovers, write_json, write_meta
 from analysis.matching import MATCHED
-from analysis.provenance import now, sweep_leftovers, write_json, write_meta
+from analysis.methods import klfitter
+from analysis.methods.chi2 import Chi2Settings, best_assignment, decay_masses, fit_widths, four_vectors
+from analysis.methods.transfer_functions import CATEGORIES, category, fit_all, models_from
 
 log = logging.getLogger(__name__)
 KINEMATICS = ("pt", "eta", "phi", "mass", "btag")
@@ -97,7 +97,7 @@ def response_pairs(data: dict, sample: str) -> dict[str, np.ndarray]:
 
 
 def run_transfer_functions(cfg: Config, dataset_path: str | Path, output: str | Path, figure: str | Path) -> dict:
-    """Crystal Ball transfer functions per category (analysis.baselines.transfer_functions), their
+    """Crystal Ball transfer functions per category (analysis.methods.transfer_functions), their
     JSON and a figure of the fits, from the matched jets of `cfg.transfer_sample()` in the
     dataset (analysis.paths.transfer_dataset: the training set, or the test set for another
     sample)."""

@@ -1,1 +1,0 @@
-"""Permutation-based baselines: chi^2 (and, next, a KLFitter-style kinematic likelihood)."""

@@ -1,0 +1,1 @@
+"""Metrics, mass reconstruction, generator study and attention maps from the methods' assignments."""

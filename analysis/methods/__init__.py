@@ -1,0 +1,1 @@
+"""The assignment methods (networks and permutation baselines), each with its adapter."""

@@ -1,1 +1,0 @@
-"""Jet-parton assignment networks (torch): SAJA; SPA-NET to follow."""
