@@ -260,8 +260,22 @@ class Config:
         """The generator study's samples: the nominal (training) sample, then the alternatives."""
         return [self.datasets.training_sample, *self.raw.get("generators", {})]
 
-    def saja_models(self) -> list[str]:
-        return [name for name, spec in self.models.items() if spec.architecture == "saja"]
+    def networks_with(self, ability: str) -> list[str]:
+        """The networks whose architecture has `ability` in the methods registry ("onnx",
+        "attention", "entropy_cut", "probabilities")."""
+        from analysis import methods
+
+        return [name for name, spec in self.models.items() if getattr(methods.get(spec.architecture), ability)]
+
+    def method_kind(self, method: str) -> str:
+        """The registry name of a method of the config: a network's architecture, a baseline's kind."""
+        if method in self.models:
+            return self.models[method].architecture
+        kinds = {**dict.fromkeys(self.baselines.chi2_methods(), "chi2"),
+                 **dict.fromkeys(self.baselines.klfitter_methods(), "klfitter")}
+        if method not in kinds:
+            raise ValueError(f"{method!r} is not a method of this config; methods: {self.methods()}")
+        return kinds[method]
 
     def chunk_seeds(self, sample: str, chunk: int) -> tuple[int, int]:
         """(Pythia seed, detector-response seed) of one chunk: independent streams derived from

@@ -149,8 +149,7 @@ def all_targets(cfg: Config) -> list[str]:
     if cfg.qg is not None:
         targets.append(qg_calibration_file(cfg.tag, "md"))
         targets += [figure_file(cfg.tag, name, ext) for name in QG_FIGURE_NAMES for ext in ("png", "pdf")]
-    for model, spec in cfg.models.items():
+    for model in cfg.models:
         targets += [assignment_file(cfg.tag, model, sample) for sample in cfg.samples]
-        if spec.architecture == "saja":
-            targets.append(f"{model_dir(cfg.tag, model)}/model.onnx")
+    targets += [f"{model_dir(cfg.tag, model)}/model.onnx" for model in cfg.networks_with("onnx")]
     return targets

@@ -16,7 +16,7 @@ def test_folded_attention_is_normalised_and_blind_to_jet_order():
     x = rng.normal(size=(n, jets, 5)).astype(np.float32)
     mask = np.arange(jets)[None, :] < rng.integers(7, jets + 1, n)[:, None]
     targets = np.array([rng.permutation(int(m.sum()))[:6] for m in mask])
-    reference = [folded(w, targets, mask) for w in block_attention(model, x * mask[..., None], mask)]
+    reference = [folded(w, targets, mask) for w in block_attention(model, "saja", x * mask[..., None], mask)]
     for block in reference:
         np.testing.assert_allclose(block[:, :6].sum(axis=2), 1.0, rtol=1e-5)
         has_others = mask.sum(axis=1) > 6
@@ -25,6 +25,6 @@ def test_folded_attention_is_normalised_and_blind_to_jet_order():
     rows = np.arange(n)[:, None]
     inverse = np.argsort(order, axis=1)
     shuffled = [folded(w, inverse[rows, targets], mask[rows, order])
-                for w in block_attention(model, (x * mask[..., None])[rows, order], mask[rows, order])]
+                for w in block_attention(model, "saja", (x * mask[..., None])[rows, order], mask[rows, order])]
     for a, b in zip(reference, shuffled, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)

@@ -77,9 +77,9 @@ def test_planted_checkpoint_is_refused_and_a_real_one_resumes(tmp_path):
 
 
 def _loss():
-    from analysis.methods.networks import SajaMethod
+    from analysis.methods.saja import ADAPTER as SAJA
 
-    return SajaMethod.loss
+    return SAJA.loss
 
 
 # ----------------------------------------------------------------------------- names and files

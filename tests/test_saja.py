@@ -10,7 +10,8 @@ from analysis import assignments
 from analysis.core.training import TrainingSettings, train
 from analysis.datasets import build_table
 from analysis.matching import MATCHED, run_match
-from analysis.methods.networks import SajaMethod, predict
+from analysis.methods.networks import predict
+from analysis.methods.saja import ADAPTER as SAJA
 from analysis.methods.saja import Saja, SajaHyperparameters, predictive_entropy, saja_loss
 from analysis.selection import run_skim
 
@@ -106,7 +107,7 @@ def fit(model, data, rows, epochs, tmp_path, lr=3e-3):
 
     settings = TrainingSettings(batch_size=64, learning_rate=lr, max_epochs=epochs, early_stopping=epochs,
                                 lr_patience=epochs, device="cpu", progress=False)
-    train(model, SajaMethod.loss, pick(rows["train"]), pick(rows["val"]), settings, tmp_path)
+    train(model, SAJA.loss, pick(rows["train"]), pick(rows["val"]), settings, tmp_path)
     return model.eval()
 
 
@@ -151,8 +152,8 @@ def test_onnx_export_agrees_with_torch(tmp_path):
     from analysis.methods.export import compare, export
 
     model = small_model(n_features=13)
-    export(model, 13, tmp_path / "saja.onnx")
-    assert compare(model, tmp_path / "saja.onnx", 13)["max_abs_difference"] < 1e-5
+    export(model, "saja", 13, tmp_path / "saja.onnx")
+    assert compare(model, "saja", tmp_path / "saja.onnx", 13)["max_abs_difference"] < 1e-5
 
 
 def test_attention_weights_are_row_normalised_over_real_jets():

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from analysis.core.training import TrainingSettings, train
-from analysis.methods.networks import SpanetMethod, predict
+from analysis.methods.networks import predict
+from analysis.methods.spanet import ADAPTER as SPANET
 from analysis.methods.spanet import Spanet, SpanetHyperparameters, jet_marginals, resolve, spanet_loss
 
 
@@ -84,11 +85,11 @@ def test_learns_a_planted_rule(tmp_path):
     x[rows, targets[:, 3:], 4] = -1.0  # top 2's jets
     x[rows, targets[:, [0, 3]], 3] = 2.0  # b jets
     data = {"x": x, "mask": np.ones((n, jets), bool), "targets": targets}
-    tensors = SpanetMethod.tensors(data)
+    tensors = SPANET.tensors(data)
     settings = TrainingSettings(batch_size=64, learning_rate=3e-3, max_epochs=40, early_stopping=40,
                                 device="cpu", progress=False)
     model = small_model()
-    train(model, SpanetMethod.loss, tensors, tensors, settings, tmp_path)
+    train(model, SPANET.loss, tensors, tensors, settings, tmp_path)
     slots, valid, score, _ = predict(model.eval(), "spanet", x, data["mask"], x[..., 0])
     from analysis.assignments import correct
 

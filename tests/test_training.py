@@ -7,7 +7,7 @@ import torch
 
 from analysis.core.provenance import meta_path, sha256
 from analysis.core.training import TIMING, TrainingSettings, epoch_timing, train
-from analysis.methods.networks import SajaMethod
+from analysis.methods.saja import ADAPTER as SAJA
 from analysis.methods.saja import Saja, SajaHyperparameters
 
 
@@ -31,18 +31,18 @@ def settings(epochs):
 
 def test_same_seed_same_training_and_resume_continues_exactly(tmp_path):
     train_data, val_data = data(128, 0), data(64, 1)
-    straight = train(model(), SajaMethod.loss, train_data, val_data, settings(6), tmp_path / "straight")
+    straight = train(model(), SAJA.loss, train_data, val_data, settings(6), tmp_path / "straight")
     # an interrupted run: stopped after 3 epochs, then restarted with the full budget
-    train(model(), SajaMethod.loss, train_data, val_data, settings(3), tmp_path / "resumed")
+    train(model(), SAJA.loss, train_data, val_data, settings(3), tmp_path / "resumed")
     (tmp_path / "resumed" / "model.pt").unlink()
-    resumed = train(model(), SajaMethod.loss, train_data, val_data, settings(6), tmp_path / "resumed")
+    resumed = train(model(), SAJA.loss, train_data, val_data, settings(6), tmp_path / "resumed")
     assert [h["val_loss"] for h in resumed] == [h["val_loss"] for h in straight]
     a = torch.load(tmp_path / "straight" / "model.pt", weights_only=False)["state_dict"]
     b = torch.load(tmp_path / "resumed" / "model.pt", weights_only=False)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     # a checkpoint of other data is not resumed: the run starts afresh
     (tmp_path / "resumed" / "model.pt").unlink()
-    other = train(model(), SajaMethod.loss, data(128, 5), val_data, settings(6), tmp_path / "resumed")
+    other = train(model(), SAJA.loss, data(128, 5), val_data, settings(6), tmp_path / "resumed")
     assert [h["epoch"] for h in other] == list(range(1, 7))
     assert [h["val_loss"] for h in other] != [h["val_loss"] for h in straight]
     history = json.loads((tmp_path / "straight" / "history.json").read_text())
@@ -54,7 +54,7 @@ def test_same_seed_same_training_and_resume_continues_exactly(tmp_path):
 def test_outputs_are_byte_identical_and_hold_no_wall_clock(tmp_path):
     """Two trainings write the same model.pt, history.json and last.pt: epoch times are returned
     (for the sidecars), never written to those files."""
-    runs = [train(model(), SajaMethod.loss, data(64, 0), data(32, 1), settings(2), tmp_path / run)
+    runs = [train(model(), SAJA.loss, data(64, 0), data(32, 1), settings(2), tmp_path / run)
             for run in ("a", "b")]
     for name in ("model.pt", "history.json", "last.pt"):
         assert sha256(tmp_path / "a" / name) == sha256(tmp_path / "b" / name), name
@@ -67,7 +67,7 @@ def test_outputs_are_byte_identical_and_hold_no_wall_clock(tmp_path):
 
 def test_training_sweeps_stale_temporaries_and_orphan_sidecars(tmp_path):
     """What a killed or failed training left is removed; the checkpoint to resume from is kept."""
-    train(model(), SajaMethod.loss, data(64, 0), data(32, 1), settings(1), tmp_path)
+    train(model(), SAJA.loss, data(64, 0), data(32, 1), settings(1), tmp_path)
     (tmp_path / "model.pt").unlink()
     (tmp_path / "history.json").unlink()
     stale = [meta_path(tmp_path / "model.pt"), meta_path(tmp_path / "history.json"), tmp_path / ".last.pt.tmp-4242",
@@ -75,7 +75,7 @@ def test_training_sweeps_stale_temporaries_and_orphan_sidecars(tmp_path):
     for path in stale:
         path.write_text("stale")
     (tmp_path / "train.log").write_text("the rule's log")
-    resumed = train(model(), SajaMethod.loss, data(64, 0), data(32, 1), settings(2), tmp_path)
+    resumed = train(model(), SAJA.loss, data(64, 0), data(32, 1), settings(2), tmp_path)
     assert [h["epoch"] for h in resumed] == [1, 2] and "seconds" not in resumed[0]  # epoch 1 ran before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["history.json", "last.pt", "model.pt", "train.log"]
 
@@ -83,29 +83,29 @@ def test_training_sweeps_stale_temporaries_and_orphan_sidecars(tmp_path):
 def test_early_stopping_and_learning_rate_halving(tmp_path):
     frozen = TrainingSettings(batch_size=32, max_epochs=50, learning_rate=1e-7, lr_patience=1, early_stopping=3,
                               device="cpu", progress=False)
-    history = train(model(), SajaMethod.loss, data(64, 0), data(32, 1), frozen, tmp_path)
+    history = train(model(), SAJA.loss, data(64, 0), data(32, 1), frozen, tmp_path)
     assert len(history) < 50
     assert history[-1]["learning_rate"] < history[0]["learning_rate"]
 
 
 def test_a_checkpoint_of_another_model_is_not_resumed(tmp_path):
-    train(model(), SajaMethod.loss, data(64, 0), data(32, 1), settings(2), tmp_path, extra={"d_k": 4})
+    train(model(), SAJA.loss, data(64, 0), data(32, 1), settings(2), tmp_path, extra={"d_k": 4})
     (tmp_path / "model.pt").unlink()
-    history = train(model(), SajaMethod.loss, data(64, 0), data(32, 1), settings(3), tmp_path, extra={"d_k": 8})
+    history = train(model(), SAJA.loss, data(64, 0), data(32, 1), settings(3), tmp_path, extra={"d_k": 8})
     assert [h["epoch"] for h in history] == [1, 2, 3]  # started afresh, not from epoch 2
 
 
 def test_both_networks_train_under_bf16_autocast():
     """The mixed-precision path used on GPUs (bf16 autocast), exercised on the CPU: losses stay
     finite, close to fp32, and give gradients."""
-    from analysis.methods.networks import SpanetMethod
+    from analysis.methods.spanet import ADAPTER as SPANET
     from analysis.methods.spanet import Spanet, SpanetHyperparameters
 
     batch = data(32, 0)
     batch["targets"] = torch.stack([torch.randperm(8)[:6] for _ in range(32)])
-    for net, loss_fn in ((model(), SajaMethod.loss),
+    for net, loss_fn in ((model(), SAJA.loss),
                          (Spanet(SpanetHyperparameters(n_features=5, d_model=16, heads=2, d_ffn=32, blocks=1,
-                                                       d_tensor=8)), SpanetMethod.loss)):
+                                                       d_tensor=8)), SPANET.loss)):
         net.eval()
         full = loss_fn(net, batch)
         with torch.autocast("cpu", dtype=torch.bfloat16):

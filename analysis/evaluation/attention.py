@@ -16,7 +16,7 @@ from analysis import assignments, datasets
 from analysis.config import Config
 from analysis.core.provenance import now, sweep_leftovers, write_json, write_meta
 from analysis.matching import MATCHED
-from analysis.methods.networks import load_model, predict
+from analysis.methods.networks import adapter, load_model, predict
 
 ORDER = ("b", "W+ (1)", "W+ (2)", "bbar", "W- (1)", "W- (2)", "other")
 
@@ -48,12 +48,14 @@ def average(matrices: np.ndarray, has_others: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def block_attention(model: torch.nn.Module, x: np.ndarray, mask: np.ndarray, batch_size: int = 500) -> list[np.ndarray]:
-    """Each block's head-averaged attention (events, jets, jets)."""
+def block_attention(model: torch.nn.Module, architecture: str, x: np.ndarray, mask: np.ndarray,
+                    batch_size: int = 500) -> list[np.ndarray]:
+    """Each block's head-averaged attention (events, jets, jets), from the architecture's adapter."""
+    attention = adapter(architecture).attention
     blocks = []
     for start in range(0, len(x), batch_size):
         part = slice(start, start + batch_size)
-        _, weights = model(torch.from_numpy(x[part]), torch.from_numpy(mask[part]), return_attention=True)
+        weights = attention(model, torch.from_numpy(x[part]), torch.from_numpy(mask[part]))
         blocks.append([w.float().numpy() for w in weights])
     return [np.concatenate(per_block) for per_block in zip(*blocks, strict=True)] if blocks else []
 
@@ -67,7 +69,7 @@ def run_attention(cfg: Config, name: str, model_path: str | Path, test_path: str
     chosen = (data["category"] == MATCHED) & valid & assignments.correct(slots, data["targets"])
     x, mask, targets = data["x"][chosen], data["mask"][chosen], data["targets"][chosen]
     matrices = [average(folded(w, targets, mask), mask.sum(axis=1) > 6).tolist() for w in
-                block_attention(model, x, mask)] if len(targets) else []
+                block_attention(model, saved["architecture"], x, mask)] if len(targets) else []
     result = {"model": name, "order": list(ORDER), "events": int(chosen.sum()), "blocks": matrices}
     write_json(output, result)
     write_meta(output, tag=cfg.tag, stage="attention", config=cfg.stage_config("train"),

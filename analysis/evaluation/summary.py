@@ -13,7 +13,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
-from analysis import assignments, datasets
+from analysis import assignments, datasets, methods
 from analysis.config import Config
 from analysis.core.provenance import now, sweep_leftovers, write_json, write_meta, write_text
 from analysis.core.tables import table
@@ -28,12 +28,8 @@ def load_method(files: dict[str, str | Path]) -> metrics.Events:
     return metrics.Events.from_table(ak.concatenate([assignments.read(files[s]) for s in files]))
 
 
-SCORE_NAMES = {"saja": "predictive entropy", "spanet": "-log P(assignment)", "chi2": "chi^2", "klfitter": "-log L"}
-
-
 def score_name(cfg: Config, method: str) -> str:
-    kind = cfg.models[method].architecture if method in cfg.models else method.rsplit("_", 1)[0]
-    return SCORE_NAMES[kind]
+    return methods.get(cfg.method_kind(method)).score_name
 
 
 def method_metrics(all_events: metrics.Events, score: str, main_samples: list[str]) -> dict:

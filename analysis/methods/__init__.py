@@ -1,1 +1,61 @@
-"""The assignment methods (networks and permutation baselines), each with its adapter."""
+"""The assignment methods by name: what each one is and can do, and which module implements it.
+
+The table below is all the workflow needs to plan jobs and label results (which names are
+networks or baselines, what a method's score is called, whether it gives per-jet class
+probabilities, an ONNX export or attention maps) and it imports neither torch nor the models,
+so the Snakefile and the config checks read it at start-up. A method's code lives in its own
+module, whose `ADAPTER` the stages load through `Method.adapter()`: adding a method is that
+module plus one line in `REGISTRY`.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class Method:
+    """One assignment method (a network architecture or a permutation baseline)."""
+
+    name: str
+    kind: Literal["network", "baseline"]
+    module: str
+    """The module holding the method's `ADAPTER` (and, for a network, its model)."""
+    score_name: str
+    """What its per-event score is (axis labels, tables): lower = more confident everywhere."""
+    probabilities: bool = False
+    """Per-jet class probabilities: confusion matrix and validity-versus-score curves."""
+    entropy_cut: bool = False
+    """Its validity depends on a cut on the predictive entropy (Fig. 6)."""
+    onnx: bool = False
+    """Exported to ONNX with its adapter's `onnx_module` (rule `export_onnx`)."""
+    attention: bool = False
+    """Attention maps from its adapter's `attention` (rule `attention`, Fig. 12)."""
+
+    def adapter(self) -> Any:
+        return importlib.import_module(self.module).ADAPTER
+
+
+REGISTRY: dict[str, Method] = {m.name: m for m in (
+    Method("saja", "network", "analysis.methods.saja", "predictive entropy", probabilities=True, entropy_cut=True,
+           onnx=True, attention=True),
+    Method("spanet", "network", "analysis.methods.spanet", "-log P(assignment)", probabilities=True),
+    Method("chi2", "baseline", "analysis.methods.chi2", "chi^2"),
+    Method("klfitter", "baseline", "analysis.methods.klfitter", "-log L"),
+)}
+
+
+def network_names() -> list[str]:
+    return [name for name, m in REGISTRY.items() if m.kind == "network"]
+
+
+def baseline_names() -> list[str]:
+    return [name for name, m in REGISTRY.items() if m.kind == "baseline"]
+
+
+def get(name: str) -> Method:
+    """The registry entry `name`, or a ValueError listing the known methods."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown assignment method {name!r}; known: {', '.join(REGISTRY)}")
+    return REGISTRY[name]

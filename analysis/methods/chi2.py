@@ -11,11 +11,16 @@ The widths s_t and s_W are fitted on the matched training events (fit_widths).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import curve_fit
 
+from analysis.methods.baselines import Assigner
 from analysis.methods.permutations import btag_allowed, table
+
+if TYPE_CHECKING:
+    from analysis.config import Config
 
 
 @dataclass(frozen=True)
@@ -138,3 +143,23 @@ def core_width(values: np.ndarray, centre: float, window: float) -> tuple[float,
     except RuntimeError:
         return robust, "median absolute deviation (Gaussian fit did not converge)"
     return float(abs(sigma)), "Gaussian fit"
+
+
+class Chi2Adapter:
+    """The chi^2 in the common baseline interface (analysis.methods.baselines.BaselineAdapter):
+    calibrated by the widths fitted on the matched training events (rule chi2_widths)."""
+
+    chunk = 2000
+
+    @staticmethod
+    def assigner(cfg: Config, calibration: dict, n_jets: int) -> tuple[Assigner, dict]:
+        settings = Chi2Settings(m_top=cfg.baselines.m_top, m_w=cfg.baselines.m_w, sigma_top=calibration["sigma_top"],
+                                sigma_w=calibration["sigma_w"], n_jets=n_jets, btag_aware=cfg.baselines.chi2_btag_aware)
+
+        def assign(jets: dict[str, np.ndarray], n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return best_assignment(jets["pt"], jets["eta"], jets["phi"], jets["mass"], jets["btag"], n_real, settings)
+
+        return assign, settings.__dict__
+
+
+ADAPTER = Chi2Adapter()

@@ -1,7 +1,8 @@
-"""ONNX export of a trained SAJA, checked against torch with ONNX Runtime.
+"""ONNX export of a trained network, checked against torch with ONNX Runtime.
 
-The graph takes `x` (events, jets, features) float32 and `mask` (events, jets) bool, both with
-dynamic event and jet axes, and returns the jets' class probabilities (events, jets, 5).
+The graph is the architecture adapter's `onnx_module` (for SAJA: the jets' class probabilities
+(events, jets, 5)); it takes `x` (events, jets, features) float32 and `mask` (events, jets)
+bool, with dynamic event and jet axes on every input and output.
 """
 from __future__ import annotations
 
@@ -12,44 +13,37 @@ import numpy as np
 import torch
 
 from analysis.core.provenance import atomic_output, now, sweep_leftovers, write_meta
-from analysis.methods.networks import load_model
+from analysis.methods.networks import adapter, load_model
 
 OPSET = 17
 
 
-class _Probabilities(torch.nn.Module):
-    def __init__(self, model: torch.nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.model(x, mask), dim=-1)
-
-
-def export(model: torch.nn.Module, n_features: int, path: str | Path) -> None:
-    wrapped = _Probabilities(model.eval().cpu())
+def export(model: torch.nn.Module, architecture: str, n_features: int, path: str | Path) -> None:
+    network = adapter(architecture)
+    wrapped = network.onnx_module(model.eval().cpu())
+    outputs = list(network.onnx_outputs)
     x = torch.rand(2, 8, n_features)
     mask = torch.ones(2, 8, dtype=torch.bool)
     with atomic_output(path) as tmp, warnings.catch_warnings():
         # the TorchScript-based exporter is deprecated in favour of dynamo, which needs onnxscript
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(wrapped, (x, mask), str(tmp), input_names=["x", "mask"], output_names=["probabilities"],
-                          dynamic_axes={"x": {0: "events", 1: "jets"}, "mask": {0: "events", 1: "jets"},
-                                        "probabilities": {0: "events", 1: "jets"}},
+        torch.onnx.export(wrapped, (x, mask), str(tmp), input_names=["x", "mask"], output_names=outputs,
+                          dynamic_axes={name: {0: "events", 1: "jets"} for name in ["x", "mask", *outputs]},
                           opset_version=OPSET, dynamo=False)
 
 
-def compare(model: torch.nn.Module, path: str | Path, n_features: int, seed: int = 0) -> dict:
+def compare(model: torch.nn.Module, architecture: str, path: str | Path, n_features: int, seed: int = 0) -> dict:
     """Largest difference between torch and ONNX Runtime on random events of 6-14 jets with padding."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    wrapped = adapter(architecture).onnx_module(model.eval().cpu())
     rng = np.random.default_rng(seed)
     worst = 0.0
     for n_jets in (6, 10, 14):
         x = rng.uniform(size=(64, n_jets, n_features)).astype(np.float32)
         mask = np.arange(n_jets)[None, :] < rng.integers(6, n_jets + 1, size=64)[:, None]
-        ours = _Probabilities(model.eval().cpu())(torch.from_numpy(x), torch.from_numpy(mask)).detach().numpy()
+        ours = wrapped(torch.from_numpy(x), torch.from_numpy(mask)).detach().numpy()
         theirs = session.run(None, {"x": x, "mask": mask})[0]
         worst = max(worst, float(np.abs(ours - theirs)[mask].max()))
     return {"max_abs_difference": worst, "onnxruntime": onnxruntime.__version__, "opset": OPSET}
@@ -60,8 +54,8 @@ def run_export(model_path: str | Path, output: str | Path, tag: str, config: dic
     started = now()
     model, saved = load_model(model_path)
     n_features = len(saved["features"])
-    export(model, n_features, output)
-    check = compare(model, output, n_features)
+    export(model, saved["architecture"], n_features, output)
+    check = compare(model, saved["architecture"], output, n_features)
     if check["max_abs_difference"] > 1e-4:
         raise RuntimeError(f"{output}: ONNX Runtime and torch differ by {check['max_abs_difference']:.2e}")
     write_meta(output, tag=tag, stage="export", config=config, inputs=[model_path], started=started,

@@ -19,12 +19,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from analysis.methods.baselines import Assigner
 from analysis.methods.permutations import btag_allowed, table
-from analysis.methods.transfer_functions import ResponseModel, category, crystal_ball_logpdf
+
+if TYPE_CHECKING:
+    from analysis.config import Config
+from analysis.methods.transfer_functions import ResponseModel, category, crystal_ball_logpdf, models_from
 
 B_MASS = 4.7
 B_SLOTS = (0, 3)
@@ -292,3 +297,27 @@ def fit_one(likelihood: Likelihood, jets: torch.Tensor, cats: torch.Tensor) -> t
         if best is None or m.fval < best[0]:
             best = (float(m.fval), np.array(m.values))
     return best
+
+
+class KLFitterAdapter:
+    """The kinematic likelihood in the common baseline interface
+    (analysis.methods.baselines.BaselineAdapter): calibrated by the transfer functions (rule
+    transfer_functions); score = -log L of the best assignment."""
+
+    chunk = 400
+
+    @staticmethod
+    def assigner(cfg: Config, calibration: dict, n_jets: int) -> tuple[Assigner, dict]:
+        b = cfg.baselines
+        settings = LikelihoodSettings(m_w=b.m_w, width_w=b.width_w, width_top=b.width_top)
+        likelihood = Likelihood(models_from(calibration), settings)
+
+        def assign(jets: dict[str, np.ndarray], n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            slots, value, _ = best_assignment(likelihood, jets["pt"], jets["eta"], jets["phi"], jets["mass"],
+                                              jets["btag"], n_real, n_jets, b.klfitter_btag_aware)
+            return slots, value
+
+        return assign, settings.__dict__
+
+
+ADAPTER = KLFitterAdapter()

@@ -3,20 +3,40 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Protocol
 
 import awkward as ak
 import numpy as np
 import torch
 
-from analysis import assignments, datasets
+from analysis import assignments, datasets, methods
 from analysis.config import Config
 from analysis.core.provenance import now, sweep_leftovers, write_meta
 from analysis.core.training import TrainingSettings, epoch_timing, load_trained, pick_device, train
-from analysis.matching import MATCHED
-from analysis.methods.saja import Saja, SajaHyperparameters, predictive_entropy, saja_loss
-from analysis.methods.spanet import Spanet, SpanetHyperparameters, jet_marginals, resolve, spanet_loss
 
 log = logging.getLogger(__name__)
+
+
+class NetworkAdapter(Protocol):
+    """What every network module's `ADAPTER` provides (analysis.methods.REGISTRY names the module):
+    the training loop, the prediction and the exports only ever call these."""
+
+    hyperparameters: type
+    """A dataclass of the architecture's hyperparameters (n_features plus the config's keys)."""
+
+    def build(self, hyperparameters: dict) -> torch.nn.Module: ...
+
+    def training_rows(self, data: dict) -> np.ndarray:
+        """The dataset rows the network trains on (boolean mask)."""
+
+    def tensors(self, data: dict) -> dict[str, torch.Tensor]:
+        """Inputs and targets of those rows, as the loss reads them."""
+
+    def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor: ...
+
+    def assign(self, model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, pt: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(slots (events, 6), valid, score (lower = more confident), per-jet class probabilities)."""
 
 
 def jet_inputs(data: dict) -> dict[str, torch.Tensor]:
@@ -24,75 +44,16 @@ def jet_inputs(data: dict) -> dict[str, torch.Tensor]:
     return {"x": torch.from_numpy(data["x"]), "mask": torch.from_numpy(data["mask"])}
 
 
-class SajaMethod:
-    """SAJA: jet-wise classes; trained on fully matched events."""
-
-    model, hyperparameters = Saja, SajaHyperparameters
-
-    @staticmethod
-    def training_rows(data: dict) -> np.ndarray:
-        return data["category"] == MATCHED
-
-    @staticmethod
-    def tensors(data: dict) -> dict[str, torch.Tensor]:
-        return {**jet_inputs(data), "labels": torch.from_numpy(data["jet_label"].astype(np.int64))}
-
-    @staticmethod
-    def loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return saja_loss(model(batch["x"], batch["mask"]), batch["labels"], batch["mask"])
-
-    @staticmethod
-    def assign(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, pt: np.ndarray):
-        probabilities = torch.softmax(model(x, mask).float(), dim=-1)
-        entropy = predictive_entropy(probabilities, mask).cpu().numpy()
-        probabilities = probabilities.cpu().numpy()
-        mask = mask.cpu().numpy()
-        slots, valid = assignments.slots_from_jet_classes(probabilities.argmax(axis=-1), mask, pt)
-        return slots, valid, entropy, probabilities
-
-
-class SpanetMethod:
-    """SPA-NET: one triplet distribution per top; trained on events with at least one fully
-    matched top (partial-event training)."""
-
-    model, hyperparameters = Spanet, SpanetHyperparameters
-
-    @staticmethod
-    def training_rows(data: dict) -> np.ndarray:
-        targets = data["targets"]
-        return (targets[:, :3] >= 0).all(axis=1) | (targets[:, 3:] >= 0).all(axis=1)
-
-    @staticmethod
-    def tensors(data: dict) -> dict[str, torch.Tensor]:
-        return {**jet_inputs(data), "targets": torch.from_numpy(data["targets"].astype(np.int64))}
-
-    @staticmethod
-    def loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return spanet_loss(model(batch["x"], batch["mask"]), batch["targets"])
-
-    @staticmethod
-    def assign(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, pt: np.ndarray):
-        """Score: -log of the two chosen triplets' probabilities (lower = more confident)."""
-        log_p = model(x, mask).float()
-        triplets, log_prob = resolve(log_p)
-        triplets = triplets.cpu().numpy()
-        rows = np.arange(len(triplets))[:, None]
-        slots = []
-        for head in range(2):
-            b, qa, qb = triplets[:, head, 0], triplets[:, head, 1], triplets[:, head, 2]
-            a_harder = pt[rows[:, 0], qa] >= pt[rows[:, 0], qb]
-            slots += [b, np.where(a_harder, qa, qb), np.where(a_harder, qb, qa)]
-        valid = mask.sum(dim=1).cpu().numpy() >= len(slots)
-        score = -log_prob.sum(dim=1).cpu().numpy()
-        return np.stack(slots, axis=1), valid, score, jet_marginals(log_p, mask).cpu().numpy()
-
-
-ARCHITECTURES = {"saja": SajaMethod, "spanet": SpanetMethod}
+def adapter(architecture: str) -> NetworkAdapter:
+    """The adapter of a network architecture of the registry."""
+    method = methods.get(architecture)
+    if method.kind != "network":
+        raise ValueError(f"{architecture!r} is a {method.kind}, not a network; networks: {methods.network_names()}")
+    return method.adapter()
 
 
 def build(architecture: str, hyperparameters: dict) -> torch.nn.Module:
-    method = ARCHITECTURES[architecture]
-    return method.model(method.hyperparameters(**hyperparameters))
+    return adapter(architecture).build(hyperparameters)
 
 
 def select_rows(data: dict, keep: np.ndarray) -> dict:
@@ -103,7 +64,7 @@ def run_train(cfg: Config, name: str, train_path: str | Path, val_path: str | Pa
     """Train model `name` of the config on the matched events of the training and validation sets."""
     started = now()
     spec = cfg.models[name]
-    method = ARCHITECTURES[spec.architecture]
+    method = adapter(spec.architecture)
     train_data, val_data = (datasets.load(path, spec.features) for path in (train_path, val_path))
     train_data = select_rows(train_data, method.training_rows(train_data))
     val_data = select_rows(val_data, method.training_rows(val_data))
@@ -135,7 +96,7 @@ def predict(model: torch.nn.Module, architecture: str, x: np.ndarray, mask: np.n
             batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(slots (events, 6), valid, score, per-jet class probabilities (events, jets, 5)) in batches."""
     device = next(model.parameters()).device
-    method = ARCHITECTURES[architecture]
+    method = adapter(architecture)
     parts = []
     for start in range(0, len(x), batch_size):
         chunk = slice(start, start + batch_size)

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
+from analysis import assignments
 from analysis.labels import LABELS
+from analysis.matching import MATCHED
+from analysis.methods.networks import jet_inputs
 
 N_CLASSES = len(LABELS)
 SWAP_TOPS = torch.tensor([LABELS.index(c) for c in ("b2", "W2", "b1", "W1", "other")])
@@ -133,3 +137,59 @@ def predictive_entropy(probabilities: torch.Tensor, mask: torch.Tensor) -> torch
     """Eq. 2.6: the jets' mean entropy of the class probabilities, per event."""
     entropy = -(probabilities * torch.log(probabilities.clamp(min=1e-30))).sum(dim=-1)
     return (entropy * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+
+
+class SajaProbabilities(nn.Module):
+    """SAJA's per-jet class probabilities: the graph exported to ONNX."""
+
+    def __init__(self, model: Saja):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.model(x, mask), dim=-1)
+
+
+class SajaAdapter:
+    """SAJA in the common method interface (analysis.methods.networks.NetworkAdapter): jet-wise
+    classes, trained on fully matched events; score = predictive entropy."""
+
+    hyperparameters = SajaHyperparameters
+    onnx_outputs = ("probabilities",)
+
+    @staticmethod
+    def build(hyperparameters: dict) -> Saja:
+        return Saja(SajaHyperparameters(**hyperparameters))
+
+    @staticmethod
+    def training_rows(data: dict) -> np.ndarray:
+        return data["category"] == MATCHED
+
+    @staticmethod
+    def tensors(data: dict) -> dict[str, torch.Tensor]:
+        return {**jet_inputs(data), "labels": torch.from_numpy(data["jet_label"].astype(np.int64))}
+
+    @staticmethod
+    def loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return saja_loss(model(batch["x"], batch["mask"]), batch["labels"], batch["mask"])
+
+    @staticmethod
+    def assign(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, pt: np.ndarray):
+        probabilities = torch.softmax(model(x, mask).float(), dim=-1)
+        entropy = predictive_entropy(probabilities, mask).cpu().numpy()
+        probabilities = probabilities.cpu().numpy()
+        mask = mask.cpu().numpy()
+        slots, valid = assignments.slots_from_jet_classes(probabilities.argmax(axis=-1), mask, pt)
+        return slots, valid, entropy, probabilities
+
+    @staticmethod
+    def onnx_module(model: Saja) -> nn.Module:
+        return SajaProbabilities(model)
+
+    @staticmethod
+    def attention(model: Saja, x: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        """Each block's head-averaged attention (events, jets, jets)."""
+        return model(x, mask, return_attention=True)[1]
+
+
+ADAPTER = SajaAdapter()

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
+
+from analysis.methods.networks import jet_inputs
 
 LOG2 = float(torch.log(torch.tensor(2.0)))
 
@@ -139,3 +142,46 @@ def jet_marginals(log_p: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return out * mask[..., None]
 
 
+
+
+class SpanetAdapter:
+    """SPA-NET in the common method interface (analysis.methods.networks.NetworkAdapter): one
+    triplet distribution per top, trained on events with at least one fully matched top
+    (partial-event training); score = -log of the two chosen triplets' probabilities."""
+
+    hyperparameters = SpanetHyperparameters
+
+    @staticmethod
+    def build(hyperparameters: dict) -> Spanet:
+        return Spanet(SpanetHyperparameters(**hyperparameters))
+
+    @staticmethod
+    def training_rows(data: dict) -> np.ndarray:
+        targets = data["targets"]
+        return (targets[:, :3] >= 0).all(axis=1) | (targets[:, 3:] >= 0).all(axis=1)
+
+    @staticmethod
+    def tensors(data: dict) -> dict[str, torch.Tensor]:
+        return {**jet_inputs(data), "targets": torch.from_numpy(data["targets"].astype(np.int64))}
+
+    @staticmethod
+    def loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return spanet_loss(model(batch["x"], batch["mask"]), batch["targets"])
+
+    @staticmethod
+    def assign(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, pt: np.ndarray):
+        log_p = model(x, mask).float()
+        triplets, log_prob = resolve(log_p)
+        triplets = triplets.cpu().numpy()
+        rows = np.arange(len(triplets))[:, None]
+        slots = []
+        for head in range(2):
+            b, qa, qb = triplets[:, head, 0], triplets[:, head, 1], triplets[:, head, 2]
+            a_harder = pt[rows[:, 0], qa] >= pt[rows[:, 0], qb]
+            slots += [b, np.where(a_harder, qa, qb), np.where(a_harder, qb, qa)]
+        valid = mask.sum(dim=1).cpu().numpy() >= len(slots)
+        score = -log_prob.sum(dim=1).cpu().numpy()
+        return np.stack(slots, axis=1), valid, score, jet_marginals(log_p, mask).cpu().numpy()
+
+
+ADAPTER = SpanetAdapter()

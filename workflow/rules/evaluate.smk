@@ -24,7 +24,7 @@ rule figures:
     input:
         metrics=paths.metrics_file(CFG.tag),
         tables=[paths.matching_tables(CFG.tag, s) for s in CFG.matched_samples()],
-        attention=[paths.attention_file(CFG.tag, m) for m in CFG.saja_models()],
+        attention=[paths.attention_file(CFG.tag, m) for m in CFG.networks_with("attention")],
         benchmarks=paths.benchmark_results(),
     output:
         **{name: report(paths.figure_file(CFG.tag, name), category=category, caption=f"../report/{name}.rst")

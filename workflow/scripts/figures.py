@@ -11,6 +11,6 @@ from analysis.plotting.names import FIGURE_NAMES  # noqa: E402
 
 cfg = from_dict(snakemake.config)
 run_figures(cfg, snakemake.input.metrics, {s: paths.matching_tables(cfg.tag, s) for s in cfg.matched_samples()},
-            {m: paths.attention_file(cfg.tag, m) for m in cfg.saja_models()},
+            {m: paths.attention_file(cfg.tag, m) for m in cfg.networks_with("attention")},
             {Path(p).stem: p for p in snakemake.input.benchmarks},
             {name: [snakemake.output[name], snakemake.output[f"{name}_pdf"]] for name in FIGURE_NAMES})
