@@ -1,0 +1,68 @@
+"""The always-valid decoding: it equals exhaustive search, is equivariant under jet
+permutations and blind to t <-> tbar, and agrees with argmax decoding where that is valid."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from analysis.assignments import slots_from_jet_classes
+from analysis.methods.decoding import best_valid_assignment, slot_classes
+
+N_CLASSES = 5
+
+
+def random_events(n_events: int, n_jets: int, seed: int):
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(scale=2.0, size=(n_events, n_jets, N_CLASSES))
+    log_p = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+    return log_p, np.ones((n_events, n_jets), bool), rng.uniform(30, 300, size=(n_events, n_jets))
+
+
+def gain(log_p: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    per_slot, other = slot_classes(N_CLASSES)
+    rows = np.arange(len(slots))[:, None]
+    return (log_p[rows, slots, per_slot] - log_p[rows, slots, other]).sum(axis=1)
+
+
+@pytest.mark.parametrize("n_jets", [6, 7, 8])
+def test_equals_exhaustive_search(n_jets):
+    log_p, mask, pt = random_events(100, n_jets, seed=n_jets)
+    slots, valid = best_valid_assignment(log_p, mask, pt)
+    assert valid.all()
+    every = np.array(list(itertools.permutations(range(n_jets), 6)))
+    best = np.stack([gain(log_p[[e] * len(every)], every).max() for e in range(len(log_p))])
+    np.testing.assert_allclose(gain(log_p, slots), best, rtol=1e-12)
+    assert all(len(set(row)) == 6 for row in slots.tolist())
+    rows = np.arange(len(slots))
+    for a, b in ((1, 2), (4, 5)):  # q1 is the harder W jet
+        assert (pt[rows, slots[:, a]] >= pt[rows, slots[:, b]]).all()
+
+
+def test_equivariant_under_jet_permutations_and_blind_to_top_swap():
+    log_p, mask, pt = random_events(200, 8, seed=1)
+    slots, _ = best_valid_assignment(log_p, mask, pt)
+    perm = np.random.default_rng(2).permutation(8)
+    permuted, _ = best_valid_assignment(log_p[:, perm], mask[:, perm], pt[:, perm])
+    np.testing.assert_array_equal(perm[permuted], slots)
+    swapped, _ = best_valid_assignment(log_p[..., [2, 3, 0, 1, 4]], mask, pt)  # b1 <-> b2, W1 <-> W2
+    np.testing.assert_array_equal(swapped, slots[:, [3, 4, 5, 0, 1, 2]])
+
+
+def test_agrees_with_argmax_where_argmax_is_valid_and_pads_are_never_chosen():
+    log_p, mask, pt = random_events(500, 9, seed=3)
+    mask[::3, 7:] = False
+    argmax, valid = slots_from_jet_classes(np.where(mask, log_p.argmax(axis=-1), N_CLASSES - 1), mask, pt)
+    slots, always = best_valid_assignment(log_p, mask, pt)
+    assert always.all() and valid.any()
+    np.testing.assert_array_equal(slots[valid], argmax[valid])
+    rows = np.arange(len(slots))[:, None]
+    assert mask[rows, slots].all()
+
+
+def test_too_few_jets_is_invalid():
+    log_p, mask, pt = random_events(4, 6, seed=4)
+    mask[:, 5] = False
+    slots, valid = best_valid_assignment(log_p, mask, pt)
+    assert not valid.any() and (slots == -1).all()
