@@ -85,8 +85,8 @@ def pipeline(tmp_path_factory, reco, qcd_file):
     """3000 all-hadronic ttbar events (test-config scale) and the QCD file through skim and match."""
     from types import SimpleNamespace
 
-    from analysis.matching import run_match
-    from analysis.selection import run_skim
+    from analysis.stages.match import run_match
+    from analysis.stages.skim import run_skim
 
     base = tmp_path_factory.mktemp("pipeline")
     ttbar = base / "ttbar.root"
@@ -98,6 +98,7 @@ def pipeline(tmp_path_factory, reco, qcd_file):
     for name, path in out.files.items():
         out.skim[name], out.cutflow[name] = base / f"{name}.parquet", base / f"{name}.cutflow.json"
         out.matched[name], out.tables[name] = base / f"{name}.matched.parquet", base / f"{name}.matching.json"
-        run_skim(cfg, name, [path], out.skim[name], out.cutflow[name])
-        run_match(cfg, name, out.skim[name], out.matched[name], out.tables[name])
+        run_skim(cfg, {"files": [path]}, {"skim": out.skim[name], "cutflow": out.cutflow[name]}, {"sample": name})
+        run_match(cfg, {"skim": out.skim[name]}, {"matched": out.matched[name], "tables": out.tables[name]},
+                  {"sample": name})
     return out

@@ -145,9 +145,9 @@ def test_cuda_without_a_gpu_stops_a_local_run_before_any_job(tmp_path):
 def test_a_sample_with_no_selected_event_goes_through_the_split(tmp_path, pipeline):
     """coffea's W + jets file passes no event of the selection: its skim is empty (a warning),
     and the split still writes the datasets with the other samples."""
-    from analysis.datasets import run_split
-    from analysis.matching import run_match
-    from analysis.selection import run_skim
+    from analysis.stages.match import run_match
+    from analysis.stages.skim import run_skim
+    from analysis.stages.split import run_split
 
     cfg = pipeline.cfg
     raw = dict(cfg.raw)
@@ -156,12 +156,15 @@ def test_a_sample_with_no_selected_event_goes_through_the_split(tmp_path, pipeli
     cfg = configlib.from_dict(raw, where="cfg.yaml")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        run_skim(cfg, "wjets", cfg.samples["wjets"].paths(), tmp_path / "w.parquet", tmp_path / "w.cutflow.json")
+        run_skim(cfg, {"files": cfg.samples["wjets"].paths()},
+                 {"skim": tmp_path / "w.parquet", "cutflow": tmp_path / "w.cutflow.json"}, {"sample": "wjets"})
     assert any("no event passes the selection" in str(w.message) for w in caught)
-    run_match(cfg, "wjets", tmp_path / "w.parquet", tmp_path / "w.matched.parquet", tmp_path / "w.matching.json")
+    run_match(cfg, {"skim": tmp_path / "w.parquet"},
+              {"matched": tmp_path / "w.matched.parquet", "tables": tmp_path / "w.matching.json"}, {"sample": "wjets"})
     matched = {**{name: pipeline.matched[name] for name in ("ttbar", "qcd")}, "wjets": tmp_path / "w.matched.parquet"}
     outputs = {name: tmp_path / f"{name}.h5" for name in ("train", "val", "test")}
-    summary = run_split(cfg, matched, outputs, tmp_path / "event_info.yaml")
+    summary = run_split(cfg, {"matched": list(matched.values())},
+                        {**outputs, "event_info": tmp_path / "event_info.yaml"}, {})
     assert "wjets" not in summary["events"]["test"] and summary["events"]["train"]["ttbar"]["matched"] > 0
     assert json.loads((tmp_path / "w.cutflow.json").read_text())["empty"]
 
