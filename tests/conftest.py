@@ -68,13 +68,16 @@ def qcd_file(tmp_path_factory, reco) -> Path:
 
 def files_config(tmp_path: Path, samples: dict[str, Path], **sections) -> configlib.Config:
     """The test config with every sample read from `files` (cross-section 1 pb per sample, the
-    file holding the whole generated sample), plus config `sections` overriding the defaults."""
+    file holding the whole generated sample) and no generator-study alternatives (the stages
+    expect the files of every sample of their config), plus config `sections` overriding the
+    defaults."""
     from analysis.events.delphes import open_tree
 
     raw = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
     raw["tag"] = "unit"
     raw["samples"] = {name: {"source": "files", "files": [str(path)], "cross_section_pb": 1.0,
                              "generated_events": open_tree(path).num_entries} for name, path in samples.items()}
+    raw["generators"] = {}
     raw["datasets"]["training_sample"] = next(iter(samples))
     raw.update(sections)
     return configlib.from_dict(raw, where=str(tmp_path / "config.yaml"))

@@ -245,21 +245,30 @@ def test_two_writers_of_one_artifact_fail_loudly_and_the_first_completes(tmp_pat
 
 def test_each_rule_tracks_only_the_config_it_depends_on():
     """The params hash of each rule (Config.rule_config): a network's hyperparameters reach its own
-    train/predict/export and the evaluation, not the other network nor the baselines; a q/g
-    tagger's reach only that tagger's training and scoring, and the calibration."""
+    train/predict/export, its metrics and the evaluation, not the other network nor the baselines
+    (nor the Fig. 8 masses, which are another method's); a q/g tagger's reach only that tagger's
+    training and scoring, and the calibration; the reconstruction settings only the masses."""
     from analysis.core.provenance import config_hash
 
     def hashes(change=lambda c: None) -> dict[tuple[str, str | None], str]:
         cfg = configlib.from_dict(edited(change))
         keys = [("train", "saja"), ("train", "spanet"), ("predict", "saja"), ("predict", "spanet"),
                 ("chi2", None), ("klfitter", None), ("evaluate", None), ("split", None),
-                ("qg_train", "shapes"), ("qg_train", "transformer"), ("qg_calibrate", None)]
+                ("method_metrics", "saja"), ("method_metrics", "spanet"), ("method_metrics", "chi2_6"),
+                ("reconstruction", None), ("qg_train", "shapes"), ("qg_train", "transformer"), ("qg_calibrate", None)]
         return {(rule, name): config_hash(cfg.rule_config(rule, None, name)) for rule, name in keys}
 
     base = hashes()
     model = hashes(lambda c: c["models"]["saja"].update(d_k=16))
-    assert {k for k in base if base[k] != model[k]} == {("train", "saja"), ("predict", "saja"), ("evaluate", None)}
+    assert {k for k in base if base[k] != model[k]} == {("train", "saja"), ("predict", "saja"), ("evaluate", None),
+                                                        ("method_metrics", "saja")}
+    masses = hashes(lambda c: c["models"]["spanet"].update(d_model=16))  # spanet: the test config's Fig. 8 method
+    assert {k for k in base if base[k] != masses[k]} == {("train", "spanet"), ("predict", "spanet"), ("evaluate", None),
+                                                         ("method_metrics", "spanet"), ("reconstruction", None)}
+    cut = hashes(lambda c: c["evaluation"]["reconstruction"].update(efficiency=0.3))
+    assert {k for k in base if base[k] != cut[k]} == {("evaluate", None), ("reconstruction", None)}
     tagger = hashes(lambda c: c["qg"]["taggers"]["shapes"].update(hidden=8))
     assert {k for k in base if base[k] != tagger[k]} == {("qg_train", "shapes"), ("qg_calibrate", None)}
     widths = hashes(lambda c: c["baselines"]["klfitter"].update(width_w=2.2))
-    assert {k for k in base if base[k] != widths[k]} == {("chi2", None), ("klfitter", None), ("evaluate", None)}
+    assert {k for k in base if base[k] != widths[k]} == {("chi2", None), ("klfitter", None), ("evaluate", None),
+                                                         ("method_metrics", "chi2_6")}
