@@ -64,16 +64,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    """Every argument is checked before Pythia starts (the chunk by run_chunk): a bad one fails in
-    a second, not after minutes of generation."""
-    from analysis.events.generate import run_chunk
+    """Every argument is checked before Pythia starts (the chunk by run_generate): a bad one fails
+    in a second, not after minutes of generation."""
+    from analysis.stages.generate import run_generate
 
     cfg = configlib.load(args.config)
     samples = cfg.generated()
     if args.sample not in samples:
         raise configlib.ConfigError(f"{args.config}: no generated sample {args.sample!r}; have {sorted(samples)}")
     _require_writable(Path(args.output))
-    summary = run_chunk(cfg, args.sample, args.chunk, args.output)
+    summary = run_generate(cfg, {}, {"events": args.output}, {"sample": args.sample, "chunk": args.chunk})
     print(f"{args.output}: {summary.events} events, sigma = {summary.cross_section_pb:.4g} pb")
     return 0
 

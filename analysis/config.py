@@ -319,20 +319,25 @@ class Config:
         """The config subset a rule's outputs depend on, as the workflow passes it to snakemake
         (a param, so that editing it reruns that rule and what depends on it, and nothing else):
         a sample's own settings for its generation, the stage subsets of `stage_config` further
-        down, and for the networks and q/g taggers (`model`) only their own entry."""
+        down, for the networks and q/g taggers (`model`) only their own entry, and for a method's
+        metrics (`model`: the method) and the masses of the reconstruction method only the subset
+        that made its assignments, so that editing one method recomputes that method alone."""
         if rule in ("generate", "check_input", "qg_samples"):
             return self.qg_config(sample) if rule == "qg_samples" else self.sample_config(sample)
         if rule in ("skim", "match"):
             return self.stage_config(rule, sample)
-        if rule in ("train", "predict", "export_onnx", "attention"):
+        if rule in ("train", "predict", "export_onnx", "attention") or (rule == "method_metrics" and model in self.models):
             return {**self.stage_config("split"), "model": self.raw["models"][model], "training": self.raw["training"]}
+        if rule == "reconstruction":
+            method = self.raw["evaluation"]["reconstruction"]["method"]
+            return {**self.rule_config("method_metrics", model=method), "evaluation": self.raw["evaluation"]}
         if rule in ("qg_train", "qg_score"):
             study = self.qg_config()
             return {**study, "qg": {**study["qg"], "taggers": {model: self.raw["qg"]["taggers"][model]}}}
         if rule.startswith("qg_"):
             return self.qg_config()
         stage = {"split": "split", "chi2_widths": "baselines", "chi2": "baselines", "transfer_functions": "baselines",
-                 "klfitter": "baselines"}.get(rule, "evaluate")
+                 "klfitter": "baselines", "method_metrics": "baselines"}.get(rule, "evaluate")
         return self.stage_config(stage)
 
     def qg_config(self, sample: str | None = None) -> dict:

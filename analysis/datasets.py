@@ -26,12 +26,11 @@ from pathlib import Path
 import awkward as ak
 import h5py
 import numpy as np
-import yaml
 
 from analysis import spanet_h5
-from analysis.config import Config, ConfigError, FileSample, SpanetSample
+from analysis.config import Config, ConfigError, FileSample
 from analysis.core.jagged import padded
-from analysis.core.provenance import atomic_output, now, sweep_leftovers, write_meta, write_text
+from analysis.core.provenance import atomic_output
 from analysis.events.delphes import DelphesInputError
 from analysis.labels import CATEGORIES, LABELS, SLOTS
 from analysis.matching import MATCHED, OTHER, SLOT_LABELS, UNMATCHED
@@ -263,64 +262,6 @@ def load(path: str | Path, features: Sequence[str] | None = None, scaled: bool =
     return out
 
 
-def run_split(cfg: Config, matched: dict[str, str | Path], outputs: dict[str, str | Path],
-              event_info_output: str | Path) -> dict:
-    """The `split` stage: `matched[sample]` parquet files of the Delphes samples and the HDF5 files
-    of the SPANet-format ones (`cfg.spanet_samples()`) -> train / val / test HDF5 files."""
-    sweep_leftovers([*outputs.values(), event_info_output])
-    started = now()
-    training = cfg.datasets.training_sample
-    samples = [name for name in cfg.samples if name in matched or name in cfg.spanet_samples()]
-    events = {name: ak.from_parquet(matched[name]) for name in samples if name in matched}
-    h5_events = {name: spanet_h5.read(spec.paths()) for name, spec in cfg.spanet_samples().items()}
-    shapes = not h5_events and all(set(SHAPES) <= set(ev.jets.fields) for ev in events.values())
-    if training in events:
-        _check_training_sample(training, events[training], matched[training])
-    counts = [int(np.max(ak.to_numpy(ak.num(ev.jets)), initial=6)) for ev in events.values()]  # an empty skim has no maximum
-    counts += [int(ev.counts.max(initial=6)) for ev in h5_events.values()]
-    n_jets = min(cfg.datasets.max_jets, max(counts))
-
-    def table_of(name: str) -> Table:
-        if name not in h5_events:
-            return build_table(events[name], samples.index(name), n_jets, shapes)
-        weight_pb = _weight_pb(cfg.spanet_samples()[name], len(h5_events[name]))
-        return spanet_table(h5_events[name], samples.index(name), n_jets, weight_pb)
-
-    table = table_of(training)
-    if training in h5_events and not (table.extra["category"] == MATCHED).any():
-        raise DatasetError(f"sample {training!r} ({[str(p) for p in h5_events[training].paths]}): no event has all "
-                           "six targets set (TARGETS/t1|t2/{b, q1, q2} >= 0), so there is nothing to train on; "
-                           "choose another datasets.training_sample")
-    which = _training_sets(cfg, table, h5_events.get(training))
-    sets = {name: [select(table, which == i)] for i, name in enumerate(SETS)}
-    for name in samples:
-        if name != training and len(h5_events[name] if name in h5_events else events[name]):
-            sets["test"].append(table_of(name))
-    tables = {name: concatenate(parts) for name, parts in sets.items()}
-    if not (tables["train"].extra["category"] == MATCHED).any():
-        raise DatasetError(
-            f"sample {training!r}: no fully matched event landed in the training set. Generate more events "
-            f"(samples.{training}.events) or use larger split fractions (datasets.fractions.train)."
-        )
-    scaling = fit_scaling(tables["train"])
-    for name, table in tables.items():
-        write_h5(outputs[name], table, scaling, samples)
-    features = [k for k in tables["train"].inputs if k != "MASK"]
-    write_text(event_info_output, yaml.safe_dump(event_info(features), sort_keys=False))
-    summary = {
-        "samples": samples, "training_sample": training, "max_jets": n_jets, "features": features,
-        "jet_shapes": shapes, "scaling": scaling,
-        "events": {name: _census(t, samples) for name, t in tables.items()},
-        "matched_lost_to_max_jets": int(sum(t.extra["truncated_matched"].sum() for t in tables.values())),
-        "spanet_h5": {name: ev.report for name, ev in h5_events.items()},
-    }
-    inputs = [*matched.values(), *(p for ev in h5_events.values() for p in ev.paths)]
-    for artifact in (*outputs.values(), event_info_output):
-        write_meta(artifact, tag=cfg.tag, stage="split", config=cfg.stage_config("split"), inputs=inputs,
-                   started=started, extra=summary)
-    return summary
-
-
 def check_model_features(cfg: Config) -> None:
     """A ConfigError, before any job runs, when a network takes jet-shape inputs that a sample's
     files lack. Every network is applied to every sample of the analysis and the split keeps the
@@ -351,49 +292,3 @@ def check_model_features(cfg: Config) -> None:
             "(or their shape features) from 'models', or remove the sample(s), or write the shape branches into "
             "the files (README, 'Your own Delphes files')."
         )
-
-
-def _weight_pb(sample: SpanetSample, n_events: int) -> float:
-    """Cross-section weight of each event of a SPANet-format sample: its cross-section shared
-    by its events, or 1 (unit weights) when the config gives none."""
-    return sample.cross_section_pb / n_events if sample.cross_section_pb and n_events else 1.0
-
-
-def _training_sets(cfg: Config, table: Table, h5_events: spanet_h5.Events | None) -> np.ndarray:
-    """Set index (0 train, 1 val, 2 test) of each event of the training sample: by the event hash
-    with `datasets.fractions`, or, for a SPANet-format sample with `roles`, by its file's role,
-    the validation events hashed out of the train files (val / (train + val) of them) when no
-    file has that role."""
-    training = cfg.datasets.training_sample
-    u = split_fractions(cfg.seed, training, table.extra["file"].astype(str), table.extra["event"])
-    spec = cfg.samples[training]
-    if not (isinstance(spec, SpanetSample) and spec.roles):
-        return assign_sets(u, cfg.datasets.fractions)
-    role_of = {path: SETS.index(role) for role, paths in spec.role_paths().items() for path in paths}
-    which = np.array([role_of[p] for p in h5_events.paths], dtype=np.int8)[h5_events.file_index]
-    if "val" not in spec.roles:
-        train, val, _ = cfg.datasets.fractions
-        which[(which == 0) & (u >= train / (train + val))] = SETS.index("val")
-    return which
-
-
-def _check_training_sample(name: str, events: ak.Array, path: str | Path) -> None:
-    category = ak.to_numpy(events.category)
-    if len(category) == 0:
-        raise DatasetError(f"sample {name!r} ({path}): no event passed the selection, so there is nothing to "
-                           f"train on. See its cutflow; generate more events or loosen the `selection:` cuts.")
-    if not (category != CATEGORIES.index("background")).any():
-        raise DatasetError(f"sample {name!r} ({path}): no event has a t tbar -> b q q' b q q' decay chain in its "
-                           "Particle record, so it cannot be the training sample (datasets.training_sample).")
-    if not (category == MATCHED).any():
-        raise DatasetError(f"sample {name!r} ({path}): no event has all six partons matched to jets "
-                           "(matching.dr_max); generate more events or check the Particle record.")
-
-
-def _census(table: Table, samples: Sequence[str]) -> dict:
-    out = {}
-    for index, sample in enumerate(samples):
-        of_sample = table.extra["sample"] == index
-        if of_sample.any():
-            out[sample] = {c: int((of_sample & (table.extra["category"] == i)).sum()) for i, c in enumerate(CATEGORIES)}
-    return out

@@ -12,18 +12,13 @@ fully hadronic t tbar decay chain.
 """
 from __future__ import annotations
 
-import warnings
-from pathlib import Path
-
 import awkward as ak
 import numpy as np
 
-from analysis.config import Config
 from analysis.core import jagged
 from analysis.core.jagged import Columns
 from analysis.core.kinematics import wrap_phi
-from analysis.core.provenance import atomic_output, now, sweep_leftovers, write_json, write_meta
-from analysis.labels import CATEGORIES, LABELS, SLOTS
+from analysis.labels import LABELS, SLOTS
 
 OTHER = LABELS.index("other")
 SLOT_LABELS = np.array([LABELS.index(name) for name in ("b1", "W1", "W1", "b2", "W2", "W2")])
@@ -111,12 +106,13 @@ def jet_labels(parton_jet: np.ndarray, n_jets: np.ndarray) -> ak.Array:
 
 def match_events(events: ak.Array, dr_max: float) -> tuple[np.ndarray, np.ndarray]:
     """(parton_jet (events, 6), category (events,)) for skim records."""
-    jets, partons = _positions(events)
+    jets, partons = positions(events)
     parton_jet = Pairs.of(jets, partons).match(dr_max)
     return parton_jet, categories(partons.counts, parton_jet)
 
 
-def _positions(events: ak.Array) -> tuple[Columns, Columns]:
+def positions(events: ak.Array) -> tuple[Columns, Columns]:
+    """The (eta, phi) columns of the jets and of the partons of skim records."""
     return Columns.of(events.jets, ("eta", "phi")), Columns.of(events.partons, ("eta", "phi"))
 
 
@@ -168,41 +164,3 @@ class MatchingTables:
             "n_jets_matched": {"n_jets": n_jets, "events": [self.n_jets_matched[k] for k in n_jets]},
             "fraction_within_leading_n": {"n": leading_n, "fraction": within},
         }
-
-
-def run_match(cfg: Config, sample: str, skim_path: str | Path, output: str | Path,
-              tables_output: str | Path) -> dict:
-    """The `match` stage: skim records + parton_jet, jet_label, category; and the tables."""
-    sweep_leftovers([output, tables_output])
-    started = now()
-    n_groups = ak.metadata_from_parquet(skim_path)["num_row_groups"]
-    tables = MatchingTables(cfg.matching.dr_scan)
-    counts = np.zeros(len(CATEGORIES), dtype=np.int64)
-
-    def matched_groups():
-        for group in range(n_groups):
-            events = ak.from_parquet(skim_path, row_groups=[group])
-            jets, partons = _positions(events)
-            pairs = Pairs.of(jets, partons)
-            parton_jet = pairs.match(cfg.matching.dr_max)
-            category = categories(partons.counts, parton_jet)
-            tables.fill(pairs, jets.counts, parton_jet, category)
-            counts[:] += np.bincount(category, minlength=len(CATEGORIES))
-            events["parton_jet"] = parton_jet.astype(np.int32)
-            events["jet_label"] = jet_labels(parton_jet, jets.counts)
-            events["category"] = category
-            yield events
-
-    with atomic_output(output) as tmp:
-        ak.to_parquet_row_groups(matched_groups(), tmp)
-    summary = {"sample": sample, "dr_max": cfg.matching.dr_max,
-               "events": dict(zip(CATEGORIES, counts.tolist(), strict=True)),
-               "labels": list(LABELS), "categories": list(CATEGORIES), "slots": list(SLOTS)}
-    if counts[MATCHED] == 0 and counts[UNMATCHED] + counts[MATCHED] > 0:
-        warnings.warn(f"sample {sample!r}: no event has all six partons matched within Delta R < "
-                      f"{cfg.matching.dr_max}", stacklevel=2)
-    write_json(tables_output, {**summary, **tables.as_dict()})
-    for artifact in (output, tables_output):
-        write_meta(artifact, tag=cfg.tag, stage="match", config=cfg.stage_config("match", sample),
-                   inputs=[skim_path], started=started, extra=summary)
-    return summary

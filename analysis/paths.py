@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from analysis.config import ROOT, Config
-from analysis.plotting.names import FIGURE_NAMES, QG_FIGURE_NAMES
+from analysis.plotting.figures import FIGURES
 
 
 def results_dir(tag: str) -> str:
@@ -71,8 +71,18 @@ def transfer_functions_file(tag: str) -> str:
     return f"{results_dir(tag)}/baselines/transfer_functions.json"
 
 
+def method_metrics_file(tag: str, method: str) -> str:
+    """One method's metrics (analysis.evaluation.summary.method_metrics): its entry in metrics.json."""
+    return f"{results_dir(tag)}/metrics/methods/{method}.json"
+
+
+def reconstruction_file(tag: str) -> str:
+    """The Fig. 8 masses of the reconstruction method: metrics.json's `reconstruction`."""
+    return f"{results_dir(tag)}/metrics/reconstruction.json"
+
+
 def metrics_file(tag: str) -> str:
-    """Every method's metrics and the mass reconstruction (analysis.evaluation.summary)."""
+    """Every method's metrics and the mass reconstruction, merged (analysis.stages.evaluate)."""
     return f"{results_dir(tag)}/metrics/metrics.json"
 
 
@@ -121,6 +131,22 @@ def figure_file(tag: str, name: str, ext: str = "png") -> str:
     return f"{results_dir(tag)}/figures/{name}.{ext}"
 
 
+def figures(cfg: Config) -> list[str]:
+    """The figures of this config (analysis.plotting.figures): the q/g study's only when it has one."""
+    return [name for name, figure in FIGURES.items() if figure.study != "qg" or cfg.qg is not None]
+
+
+def figure_inputs(cfg: Config, name: str) -> dict[str, str | list[str]]:
+    """What figure `name` reads, under the name of its kind (analysis.plotting.figures.READS)."""
+    reads = FIGURES[name].reads
+    files = {"matching_tables": lambda: [matching_tables(cfg.tag, s) for s in cfg.matched_samples()],
+             "metrics": lambda: metrics_file(cfg.tag),
+             "attention": lambda: [attention_file(cfg.tag, m) for m in cfg.networks_with("attention")],
+             "benchmarks": benchmark_results,
+             "qg_calibration": lambda: qg_calibration_file(cfg.tag)}
+    return {reads: files[reads]()}
+
+
 def event_files(cfg: Config, sample: str) -> list[str]:
     """The Delphes files of a sample: generated chunks, or the user's files."""
     spec = cfg.event_samples()[sample]
@@ -145,10 +171,9 @@ def all_targets(cfg: Config) -> list[str]:
         targets.append(transfer_functions_file(cfg.tag).replace(".json", ".png"))
     targets += [metrics_table(cfg.tag, fmt) for fmt in ("md", "tex")]
     targets.append(generator_study(cfg.tag, "md"))
-    targets += [figure_file(cfg.tag, name, ext) for name in FIGURE_NAMES for ext in ("png", "pdf")]
+    targets += [figure_file(cfg.tag, name, ext) for name in figures(cfg) for ext in ("png", "pdf")]
     if cfg.qg is not None:
         targets.append(qg_calibration_file(cfg.tag, "md"))
-        targets += [figure_file(cfg.tag, name, ext) for name in QG_FIGURE_NAMES for ext in ("png", "pdf")]
     for model in cfg.models:
         targets += [assignment_file(cfg.tag, model, sample) for sample in cfg.samples]
     targets += [f"{model_dir(cfg.tag, model)}/model.onnx" for model in cfg.networks_with("onnx")]

@@ -8,7 +8,6 @@ grow with the size of the sample.
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +15,11 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
-from analysis.config import Config, Cuts, FileSample, GeneratedSample
+from analysis.config import Cuts
 from analysis.core import jagged
 from analysis.core.jagged import Columns
-from analysis.core.keys import file_keys
-from analysis.core.provenance import atomic_output, now, sweep_leftovers, write_json, write_meta
 from analysis.events import delphes
 from analysis.events.jets import SHAPE_BRANCHES
-from analysis.normalisation import file_sample_normalisation, weight_scales
 from analysis.partons import PARTON_FIELDS, find_ttbar_partons
 
 JET_BRANCHES = {"PT": "pt", "Eta": "eta", "Phi": "phi", "Mass": "mass", "BTag": "btag"}
@@ -211,74 +207,3 @@ def skim(files: Sequence[str | Path], scales: dict[str, float], keys: dict[str, 
     """Stream the selected events of `files`, step by step (`keys`: analysis.core.keys.file_keys)."""
     for path, arrays in delphes.iterate(files, layout.spec(), step_size=step_size):
         yield skim_step(arrays, path, layout, cuts, scales[str(path)], cutflow, keys[str(path)], btag_bit)
-
-
-def run_skim(cfg: Config, sample: str, files: Sequence[str | Path], output: str | Path,
-             cutflow_output: str | Path) -> Cutflow:
-    """The `skim` stage: `output` (parquet) and `cutflow_output` (JSON), each with provenance."""
-    sweep_leftovers([output, cutflow_output])
-    started = now()
-    files = [str(f) for f in files]
-    if not files:
-        raise SkimError(f"sample {sample!r}: no input files")
-    layout = inspect_layout(files)
-    if not layout.has_particles:
-        warnings.warn(f"sample {sample!r}: no Particle branches ({', '.join(PARTON_FIELDS)}); its events "
-                      "have no partons and count as background in the matching", stacklevel=2)
-    cutflow = Cutflow(cut_names(cfg.cuts))
-    spec = cfg.samples[sample]
-    normalisation = file_sample_normalisation(spec, files) if isinstance(spec, FileSample) else None
-    scales = ({f: normalisation.scale for f in files} if normalisation is not None else weight_scales(spec, files))
-    keys = file_keys(files)
-    steps = skim(files, scales, keys, cfg.cuts, cfg.read_step, cutflow, layout, spec.btag_bit)
-    chains = ChainCounter()
-    with atomic_output(output) as tmp:
-        ak.to_parquet_row_groups(chains.count(_non_empty(steps)), tmp)
-    selected = int(cutflow.events[-1])
-    if selected == 0:
-        warnings.warn(f"sample {sample!r}: no event passes the selection (cutflow in {cutflow_output}); "
-                      "the skim is empty", stacklevel=2)
-    elif layout.has_particles and chains.events == 0 and not (isinstance(spec, GeneratedSample) and spec.process == "qcd"):
-        warnings.warn(f"sample {sample!r}: the Particle record of none of its {selected} selected events yields a "
-                      "hadronic t tbar chain (t -> b W, W -> q q' through the M1/D1/D2 links), so all of them count "
-                      "as background. Expected for a background sample; for a t tbar sample the record lacks the "
-                      "decay links (e.g. Pythia 6 status-3 lines): `python -m analysis check-input` shows it",
-                      stacklevel=2)
-    summary = {"sample": sample, "selected_events": selected, "empty": selected == 0,
-               "jet_features": [OPTIONAL_JET_BRANCHES.get(b, JET_BRANCHES.get(b)) for b in
-                                (*JET_BRANCHES, *layout.jet_extras)],
-               "jet_shapes": layout.has_shapes, "partons": layout.has_particles,
-               "events_with_ttbar_chain": chains.events, "btag_bit": spec.btag_bit,
-               "file_keys": keys}
-    if normalisation is not None:
-        summary["normalisation"] = normalisation.as_dict()
-    write_json(cutflow_output, {**summary, "cutflow": cutflow.table()})
-    for artifact in (output, cutflow_output):
-        write_meta(artifact, tag=cfg.tag, stage="skim", config=cfg.stage_config("skim", sample), inputs=files,
-                   started=started, extra=summary)
-    return cutflow
-
-
-class ChainCounter:
-    """Counts the selected events whose record gave the six decay partons, as steps stream by."""
-
-    def __init__(self):
-        self.events = 0
-
-    def count(self, steps: Iterator[ak.Array]) -> Iterator[ak.Array]:
-        for step in steps:
-            self.events += int(np.count_nonzero(ak.to_numpy(ak.num(step.partons)) > 0))
-            yield step
-
-
-def _non_empty(steps: Iterator[ak.Array]) -> Iterator[ak.Array]:
-    """Row groups with events; one empty (but typed) group when nothing passes."""
-    last = None
-    wrote = False
-    for step in steps:
-        last = step
-        if len(step):
-            wrote = True
-            yield step
-    if not wrote and last is not None:
-        yield last

@@ -44,9 +44,11 @@ from analysis.core.provenance import now
 from analysis.events import delphes
 from analysis.events.generate import Reconstruction, generate_chunk
 from analysis.events.pythia import GeneratorSettings
-from analysis.matching import Pairs, run_match
+from analysis.matching import Pairs
 from analysis.partons import PARTON_FIELDS, find_ttbar_partons
-from analysis.selection import run_skim, select
+from analysis.selection import select
+from analysis.stages.match import run_match
+from analysis.stages.skim import run_skim
 from benchmarks._common import ROOT, machine, peak_rss_mb, report
 from tests import reference
 
@@ -73,7 +75,8 @@ def generate(path: Path, n_events: int, seed: int) -> None:
 def skim_job(files: list[str], events: int, out: str, queue) -> None:
     """A skim over `files`; reports its peak RSS in MB."""
     cfg = make_config([Path(f) for f in files], events, RSS_READ_STEP)
-    run_skim(cfg, "ttbar", files, Path(out) / "s.parquet", Path(out) / "s.json")
+    run_skim(cfg, {"files": files}, {"skim": Path(out) / "s.parquet", "cutflow": Path(out) / "s.json"},
+             {"sample": "ttbar"})
     queue.put(peak_rss_mb())
 
 
@@ -160,8 +163,10 @@ def main() -> None:
         cfg = make_config(files, total)
 
         start = time.perf_counter()
-        run_skim(cfg, "ttbar", files, tmp / "skim.parquet", tmp / "cutflow.json")
-        run_match(cfg, "ttbar", tmp / "skim.parquet", tmp / "matched.parquet", tmp / "tables.json")
+        run_skim(cfg, {"files": files}, {"skim": tmp / "skim.parquet", "cutflow": tmp / "cutflow.json"},
+                 {"sample": "ttbar"})
+        run_match(cfg, {"skim": tmp / "skim.parquet"},
+                  {"matched": tmp / "matched.parquet", "tables": tmp / "tables.json"}, {"sample": "ttbar"})
         stage_seconds = time.perf_counter() - start
 
         names = [str(f) for f in files]

@@ -68,13 +68,16 @@ def qcd_file(tmp_path_factory, reco) -> Path:
 
 def files_config(tmp_path: Path, samples: dict[str, Path], **sections) -> configlib.Config:
     """The test config with every sample read from `files` (cross-section 1 pb per sample, the
-    file holding the whole generated sample), plus config `sections` overriding the defaults."""
+    file holding the whole generated sample) and no generator-study alternatives (the stages
+    expect the files of every sample of their config), plus config `sections` overriding the
+    defaults."""
     from analysis.events.delphes import open_tree
 
     raw = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
     raw["tag"] = "unit"
     raw["samples"] = {name: {"source": "files", "files": [str(path)], "cross_section_pb": 1.0,
                              "generated_events": open_tree(path).num_entries} for name, path in samples.items()}
+    raw["generators"] = {}
     raw["datasets"]["training_sample"] = next(iter(samples))
     raw.update(sections)
     return configlib.from_dict(raw, where=str(tmp_path / "config.yaml"))
@@ -85,8 +88,8 @@ def pipeline(tmp_path_factory, reco, qcd_file):
     """3000 all-hadronic ttbar events (test-config scale) and the QCD file through skim and match."""
     from types import SimpleNamespace
 
-    from analysis.matching import run_match
-    from analysis.selection import run_skim
+    from analysis.stages.match import run_match
+    from analysis.stages.skim import run_skim
 
     base = tmp_path_factory.mktemp("pipeline")
     ttbar = base / "ttbar.root"
@@ -98,6 +101,7 @@ def pipeline(tmp_path_factory, reco, qcd_file):
     for name, path in out.files.items():
         out.skim[name], out.cutflow[name] = base / f"{name}.parquet", base / f"{name}.cutflow.json"
         out.matched[name], out.tables[name] = base / f"{name}.matched.parquet", base / f"{name}.matching.json"
-        run_skim(cfg, name, [path], out.skim[name], out.cutflow[name])
-        run_match(cfg, name, out.skim[name], out.matched[name], out.tables[name])
+        run_skim(cfg, {"files": [path]}, {"skim": out.skim[name], "cutflow": out.cutflow[name]}, {"sample": name})
+        run_match(cfg, {"skim": out.skim[name]}, {"matched": out.matched[name], "tables": out.tables[name]},
+                  {"sample": name})
     return out

@@ -8,8 +8,10 @@ import pytest
 import yaml
 
 from analysis.core.provenance import read_meta
-from analysis.datasets import SETS, DatasetError, assign_sets, load, run_split, split_fractions
-from analysis.matching import CATEGORIES, MATCHED
+from analysis.datasets import SETS, DatasetError, assign_sets, load, split_fractions
+from analysis.labels import CATEGORIES
+from analysis.matching import MATCHED
+from analysis.stages.split import run_split
 
 from .conftest import files_config
 
@@ -19,7 +21,9 @@ pytestmark = pytest.mark.xdist_group("pipeline")  # one worker builds the shared
 def split(pipeline, directory, cfg=None, matched=None):
     directory.mkdir(exist_ok=True)
     outputs = {name: directory / f"{name}.h5" for name in SETS}
-    summary = run_split(cfg or pipeline.cfg, matched or pipeline.matched, outputs, directory / "event_info.yaml")
+    matched = matched or pipeline.matched
+    summary = run_split(cfg or pipeline.cfg, {"matched": list(matched.values())},
+                        {**outputs, "event_info": directory / "event_info.yaml"}, {})
     return outputs, summary
 
 

@@ -15,7 +15,7 @@ import yaml
 from analysis import config as configlib
 from analysis.core.provenance import meta_path, read_meta, sha256
 from analysis.events.delphes import read
-from analysis.events.generate import run_chunk
+from analysis.stages.generate import run_generate
 
 from .conftest import REPO
 
@@ -36,7 +36,7 @@ def test_same_seed_gives_identical_files_and_chunks_differ(tmp_path, two_chunk_c
     again = tmp_path / "b" / "chunk0.root"
     other = tmp_path / "a" / "chunk1.root"
     for path, chunk in ((first, 0), (again, 0), (other, 1)):
-        run_chunk(cfg, "ttbar", chunk, path)
+        run_generate(cfg, {}, {"events": path}, {"sample": "ttbar", "chunk": chunk})
     assert sha256(first) == sha256(again)
     jets_first = read(first, {"Jet": ("PT",)})["Jet"].PT
     jets_other = read(other, {"Jet": ("PT",)})["Jet"].PT
@@ -79,7 +79,8 @@ def test_generate_sweeps_its_own_leftovers_and_nothing_else(tmp_path, two_chunk_
               events / ".chunk1.root.tmp-77": b"root, being written"}
     for path, content in others.items():
         path.write_bytes(content)
-    run_chunk(configlib.load(two_chunk_config), "ttbar", 0, events / "chunk0.root")
+    run_generate(configlib.load(two_chunk_config), {}, {"events": events / "chunk0.root"},
+                 {"sample": "ttbar", "chunk": 0})
     assert sorted(p.name for p in events.iterdir()) == sorted(
         ["chunk0.root", "chunk0.root.meta.json", *(p.name for p in others)])
     assert read_meta(events / "chunk0.root")["stage"] == "generate"

@@ -12,9 +12,10 @@ from analysis.datasets import build_table
 from analysis.evaluation import generators, metrics
 from analysis.events.generate import generate_chunk
 from analysis.events.pythia import GeneratorSettings
-from analysis.matching import MATCHED, run_match
+from analysis.matching import MATCHED
 from analysis.methods.chi2 import Chi2Settings, best_assignment
-from analysis.selection import run_skim
+from analysis.stages.match import run_match
+from analysis.stages.skim import run_skim
 
 from .conftest import REPO, files_config
 from .test_workflow import snakemake
@@ -54,8 +55,8 @@ def test_a_sample_under_generators_reaches_every_output(tmp_path):
 def _sample_summary(cfg, name, path, directory):
     skim, cutflow = directory / f"{name}.parquet", directory / f"{name}.cutflow.json"
     matched, tables = directory / f"{name}.matched.parquet", directory / f"{name}.matching.json"
-    run_skim(cfg, name, [path], skim, cutflow)
-    run_match(cfg, name, skim, matched, tables)
+    run_skim(cfg, {"files": [path]}, {"skim": skim, "cutflow": cutflow}, {"sample": name})
+    run_match(cfg, {"skim": skim}, {"matched": matched, "tables": tables}, {"sample": name})
     import json
 
     table = json.loads(tables.read_text())

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from analysis.matching import BACKGROUND, LABELS, MATCHED, UNMATCHED, Pairs, jet_labels, match_events
-from analysis.selection import run_skim
+from analysis.stages.skim import run_skim
 
 from . import reference
 from .conftest import files_config
@@ -96,10 +96,12 @@ def test_labels_and_categories_through_the_stages(tmp_path):
     path = write_delphes(tmp_path / "events.root", [matched_jets, far, matched_jets],
                          particles=[record, record, []])
     cfg = files_config(tmp_path, {"tt": path})
-    from analysis.matching import run_match
+    from analysis.stages.match import run_match
 
-    run_skim(cfg, "tt", [path], tmp_path / "skim.parquet", tmp_path / "cutflow.json")
-    summary = run_match(cfg, "tt", tmp_path / "skim.parquet", tmp_path / "m.parquet", tmp_path / "m.json")
+    run_skim(cfg, {"files": [path]}, {"skim": tmp_path / "skim.parquet", "cutflow": tmp_path / "cutflow.json"},
+             {"sample": "tt"})
+    summary = run_match(cfg, {"skim": tmp_path / "skim.parquet"},
+                        {"matched": tmp_path / "m.parquet", "tables": tmp_path / "m.json"}, {"sample": "tt"})
     assert summary["events"] == {"matched": 1, "unmatched": 1, "background": 1}
     events = ak.from_parquet(tmp_path / "m.parquet")
     assert events.category.tolist() == [MATCHED, UNMATCHED, BACKGROUND]

@@ -141,7 +141,7 @@ def test_htcondor_names_follow_every_rules_resources(tmp_path):
         capture_output=True, text=True, env={**os.environ, "CONDOR_CONFIG": "/dev/null"})
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = dry_run_jobs(result.stdout)
-    assert {"generate", "skim", "split", "train", "klfitter", "qg_train", "figures"} <= set(jobs)
+    assert {"generate", "skim", "split", "train", "klfitter", "qg_train", "method_metrics", "figure"} <= set(jobs)
     for rule, listed in jobs.items():
         for job in listed:
             assert job["request_memory"] == job["mem_mb"], rule

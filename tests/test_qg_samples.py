@@ -11,6 +11,7 @@ from analysis import config as configlib
 from analysis.events import delphes
 from analysis.qg import samples
 from analysis.qg.training import flat_weights
+from analysis.stages.qg import run_qg_samples
 
 from .conftest import REPO
 
@@ -148,7 +149,7 @@ def test_flat_weights_make_each_class_flat_and_balanced():
 def test_the_stage_streams_the_same_jets_to_its_file(tmp_path, dijets, qcd_file):
     cfg, jets = dijets
     output = tmp_path / "dijet.h5"
-    census = samples.run_qg_sample(cfg, "dijet", [qcd_file], output)
+    census = run_qg_samples(cfg, {"files": [qcd_file]}, {"jets": output}, {"sample": "dijet"})
     written = samples.load(output)
     assert set(written) == set(jets) and census["jets"] == len(jets["pt"])
     for name, values in jets.items():
@@ -156,5 +157,6 @@ def test_the_stage_streams_the_same_jets_to_its_file(tmp_path, dijets, qcd_file)
     assert samples.sample_name(output) == "dijet"
     empty = tmp_path / "empty.h5"
     with pytest.raises(samples.QGSampleError, match="no event passes"):
-        samples.run_qg_sample(qg_config([qcd_file], jet_pt_min=5000), "dijet", [qcd_file], empty)
+        run_qg_samples(qg_config([qcd_file], jet_pt_min=5000), {"files": [qcd_file]}, {"jets": empty},
+                       {"sample": "dijet"})
     assert not empty.exists() and not list(tmp_path.glob(".empty.h5*"))

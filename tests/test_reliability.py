@@ -145,9 +145,9 @@ def test_cuda_without_a_gpu_stops_a_local_run_before_any_job(tmp_path):
 def test_a_sample_with_no_selected_event_goes_through_the_split(tmp_path, pipeline):
     """coffea's W + jets file passes no event of the selection: its skim is empty (a warning),
     and the split still writes the datasets with the other samples."""
-    from analysis.datasets import run_split
-    from analysis.matching import run_match
-    from analysis.selection import run_skim
+    from analysis.stages.match import run_match
+    from analysis.stages.skim import run_skim
+    from analysis.stages.split import run_split
 
     cfg = pipeline.cfg
     raw = dict(cfg.raw)
@@ -156,12 +156,15 @@ def test_a_sample_with_no_selected_event_goes_through_the_split(tmp_path, pipeli
     cfg = configlib.from_dict(raw, where="cfg.yaml")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        run_skim(cfg, "wjets", cfg.samples["wjets"].paths(), tmp_path / "w.parquet", tmp_path / "w.cutflow.json")
+        run_skim(cfg, {"files": cfg.samples["wjets"].paths()},
+                 {"skim": tmp_path / "w.parquet", "cutflow": tmp_path / "w.cutflow.json"}, {"sample": "wjets"})
     assert any("no event passes the selection" in str(w.message) for w in caught)
-    run_match(cfg, "wjets", tmp_path / "w.parquet", tmp_path / "w.matched.parquet", tmp_path / "w.matching.json")
+    run_match(cfg, {"skim": tmp_path / "w.parquet"},
+              {"matched": tmp_path / "w.matched.parquet", "tables": tmp_path / "w.matching.json"}, {"sample": "wjets"})
     matched = {**{name: pipeline.matched[name] for name in ("ttbar", "qcd")}, "wjets": tmp_path / "w.matched.parquet"}
     outputs = {name: tmp_path / f"{name}.h5" for name in ("train", "val", "test")}
-    summary = run_split(cfg, matched, outputs, tmp_path / "event_info.yaml")
+    summary = run_split(cfg, {"matched": list(matched.values())},
+                        {**outputs, "event_info": tmp_path / "event_info.yaml"}, {})
     assert "wjets" not in summary["events"]["test"] and summary["events"]["train"]["ttbar"]["matched"] > 0
     assert json.loads((tmp_path / "w.cutflow.json").read_text())["empty"]
 
@@ -242,21 +245,30 @@ def test_two_writers_of_one_artifact_fail_loudly_and_the_first_completes(tmp_pat
 
 def test_each_rule_tracks_only_the_config_it_depends_on():
     """The params hash of each rule (Config.rule_config): a network's hyperparameters reach its own
-    train/predict/export and the evaluation, not the other network nor the baselines; a q/g
-    tagger's reach only that tagger's training and scoring, and the calibration."""
+    train/predict/export, its metrics and the evaluation, not the other network nor the baselines
+    (nor the Fig. 8 masses, which are another method's); a q/g tagger's reach only that tagger's
+    training and scoring, and the calibration; the reconstruction settings only the masses."""
     from analysis.core.provenance import config_hash
 
     def hashes(change=lambda c: None) -> dict[tuple[str, str | None], str]:
         cfg = configlib.from_dict(edited(change))
         keys = [("train", "saja"), ("train", "spanet"), ("predict", "saja"), ("predict", "spanet"),
                 ("chi2", None), ("klfitter", None), ("evaluate", None), ("split", None),
-                ("qg_train", "shapes"), ("qg_train", "transformer"), ("qg_calibrate", None)]
+                ("method_metrics", "saja"), ("method_metrics", "spanet"), ("method_metrics", "chi2_6"),
+                ("reconstruction", None), ("qg_train", "shapes"), ("qg_train", "transformer"), ("qg_calibrate", None)]
         return {(rule, name): config_hash(cfg.rule_config(rule, None, name)) for rule, name in keys}
 
     base = hashes()
     model = hashes(lambda c: c["models"]["saja"].update(d_k=16))
-    assert {k for k in base if base[k] != model[k]} == {("train", "saja"), ("predict", "saja"), ("evaluate", None)}
+    assert {k for k in base if base[k] != model[k]} == {("train", "saja"), ("predict", "saja"), ("evaluate", None),
+                                                        ("method_metrics", "saja")}
+    masses = hashes(lambda c: c["models"]["spanet"].update(d_model=16))  # spanet: the test config's Fig. 8 method
+    assert {k for k in base if base[k] != masses[k]} == {("train", "spanet"), ("predict", "spanet"), ("evaluate", None),
+                                                         ("method_metrics", "spanet"), ("reconstruction", None)}
+    cut = hashes(lambda c: c["evaluation"]["reconstruction"].update(efficiency=0.3))
+    assert {k for k in base if base[k] != cut[k]} == {("evaluate", None), ("reconstruction", None)}
     tagger = hashes(lambda c: c["qg"]["taggers"]["shapes"].update(hidden=8))
     assert {k for k in base if base[k] != tagger[k]} == {("qg_train", "shapes"), ("qg_calibrate", None)}
     widths = hashes(lambda c: c["baselines"]["klfitter"].update(width_w=2.2))
-    assert {k for k in base if base[k] != widths[k]} == {("chi2", None), ("klfitter", None), ("evaluate", None)}
+    assert {k for k in base if base[k] != widths[k]} == {("chi2", None), ("klfitter", None), ("evaluate", None),
+                                                         ("method_metrics", "chi2_6")}

@@ -9,11 +9,12 @@ import torch
 from analysis import assignments
 from analysis.core.training import TrainingSettings, train
 from analysis.datasets import build_table
-from analysis.matching import MATCHED, run_match
+from analysis.matching import MATCHED
 from analysis.methods.networks import predict
 from analysis.methods.saja import ADAPTER as SAJA
 from analysis.methods.saja import Saja, SajaHyperparameters, predictive_entropy, saja_loss
-from analysis.selection import run_skim
+from analysis.stages.match import run_match
+from analysis.stages.skim import run_skim
 
 from .conftest import files_config
 
@@ -89,8 +90,10 @@ def loose_events(pipeline, tmp_path_factory):
     base = tmp_path_factory.mktemp("loose")
     cfg = files_config(base, {"ttbar": pipeline.files["ttbar"]},
                        selection={"jet_pt_min": 20.0, "n_jets_pt_min": 20.0, "n_btag_min": 0, "ht_min": 0.0})
-    run_skim(cfg, "ttbar", [pipeline.files["ttbar"]], base / "s.parquet", base / "c.json")
-    run_match(cfg, "ttbar", base / "s.parquet", base / "m.parquet", base / "t.json")
+    run_skim(cfg, {"files": [pipeline.files["ttbar"]]}, {"skim": base / "s.parquet", "cutflow": base / "c.json"},
+             {"sample": "ttbar"})
+    run_match(cfg, {"skim": base / "s.parquet"}, {"matched": base / "m.parquet", "tables": base / "t.json"},
+              {"sample": "ttbar"})
     events = ak.from_parquet(base / "m.parquet")
     table = build_table(events[events.category == MATCHED], 0, 14, shapes=False)
     features = ["pt", "eta", "phi", "pt_ht", "btag"]

@@ -10,7 +10,8 @@ import pytest
 from analysis.core.provenance import meta_path, read_meta, write_json
 from analysis.events.delphes import DelphesInputError
 from analysis.normalisation import weight_scales
-from analysis.selection import SkimError, run_skim
+from analysis.selection import SkimError
+from analysis.stages.skim import run_skim
 
 from .conftest import files_config
 from .delphes_builders import write_delphes
@@ -45,7 +46,7 @@ def edge_file(tmp_path):
 def skim_file(tmp_path, path, **sections):
     cfg = files_config(tmp_path, {"sample": path}, **sections)
     out, cutflow = tmp_path / "skim.parquet", tmp_path / "cutflow.json"
-    run_skim(cfg, "sample", [path], out, cutflow)
+    run_skim(cfg, {"files": [path]}, {"skim": out, "cutflow": cutflow}, {"sample": "sample"})
     return ak.from_parquet(out), json.loads(cutflow.read_text()), out
 
 

@@ -10,10 +10,11 @@ import yaml
 from analysis import config as configlib
 from analysis import spanet_h5
 from analysis.config import SPANET_H5_FEATURES, ConfigError
-from analysis.datasets import KINEMATIC_FEATURES, SETS, build_table, load, run_split, spanet_table
+from analysis.datasets import KINEMATIC_FEATURES, SETS, build_table, load, spanet_table
 from analysis.labels import LABELS
 from analysis.matching import MATCHED, UNMATCHED
 from analysis.spanet_h5 import SpanetFormatError
+from analysis.stages.split import run_split
 
 from .conftest import REPO
 from .spanet_builders import from_matched, shuffled, write_spanet
@@ -189,7 +190,8 @@ def test_split_of_a_spanet_training_sample_by_hash(pipeline, spanet_files, tmp_p
     cfg = load_config(raw, tmp_path)
     assert cfg.matched_samples() == ["qcd"] and list(cfg.spanet_samples()) == ["tt"]
     outputs = {name: tmp_path / f"{name}.h5" for name in SETS}
-    summary = run_split(cfg, {"qcd": pipeline.matched["qcd"]}, outputs, tmp_path / "event_info.yaml")
+    summary = run_split(cfg, {"matched": [pipeline.matched["qcd"]]},
+                        {**outputs, "event_info": tmp_path / "event_info.yaml"}, {})
     assert summary["features"] == list(KINEMATIC_FEATURES) and not summary["jet_shapes"]
     assert summary["spanet_h5"]["tt"][str(spanet_files[1])]["reordered_events"] > 0
     data = {name: load(outputs[name], scaled=False) for name in SETS}
@@ -213,7 +215,7 @@ def test_roles_assign_whole_files_and_hash_val_out_of_train(pipeline, spanet_fil
     roles = {"train": [str(spanet_files[0]), str(spanet_files[1])], "test": [str(spanet_files[2])]}
     cfg = load_config(spanet_raw({"tt": {"source": "spanet_h5", "roles": roles}}, "tt"), tmp_path)
     outputs = {name: tmp_path / f"{name}.h5" for name in SETS}
-    summary = run_split(cfg, {}, outputs, tmp_path / "event_info.yaml")
+    summary = run_split(cfg, {"matched": []}, {**outputs, "event_info": tmp_path / "event_info.yaml"}, {})
     files = {name: set(load(outputs[name], scaled=False)["file"].tolist()) for name in SETS}
     assert files["train"] == files["val"] == {b"part0.h5", b"part1.h5"} and files["test"] == {b"part2.h5"}
     counts = {name: sum(summary["events"][name]["tt"].values()) for name in SETS}
@@ -225,7 +227,7 @@ def test_roles_with_a_val_role_keep_files_whole(pipeline, spanet_files, tmp_path
     roles = {"train": [str(spanet_files[0])], "val": [str(spanet_files[1])], "test": [str(spanet_files[2])]}
     cfg = load_config(spanet_raw({"tt": {"source": "spanet_h5", "roles": roles}}, "tt"), tmp_path)
     outputs = {name: tmp_path / f"{name}.h5" for name in SETS}
-    run_split(cfg, {}, outputs, tmp_path / "event_info.yaml")
+    run_split(cfg, {"matched": []}, {**outputs, "event_info": tmp_path / "event_info.yaml"}, {})
     files = {name: set(load(outputs[name], scaled=False)["file"].tolist()) for name in SETS}
     assert files == {"train": {b"part0.h5"}, "val": {b"part1.h5"}, "test": {b"part2.h5"}}
 
@@ -235,7 +237,8 @@ def test_a_spanet_training_sample_without_matched_events_stops_the_split(tmp_pat
     path = write_spanet(tmp_path / "partial.h5", inputs, np.where(np.arange(6) == 5, -1, targets))
     cfg = load_config(spanet_raw({"tt": {"source": "spanet_h5", "files": [str(path)]}}, "tt"), tmp_path)
     with pytest.raises(ValueError, match=r"sample 'tt'.*no event has all six targets set"):
-        run_split(cfg, {}, {name: tmp_path / f"{name}.h5" for name in SETS}, tmp_path / "event_info.yaml")
+        run_split(cfg, {"matched": []}, {**{name: tmp_path / f"{name}.h5" for name in SETS},
+                                         "event_info": tmp_path / "event_info.yaml"}, {})
 
 
 @pytest.fixture
@@ -313,8 +316,8 @@ def test_spanet_sample_needs_no_skim_and_reaches_every_method(two_files, ttbar_s
 def test_matching_figures_without_any_matching_table_say_why(tmp_path):
     """A config of SPANet-format datasets only has no matching tables: Figs. 2-4 are still drawn,
     saying which samples have no parton-level matching."""
-    from analysis.plotting.paper import FROM_TABLES
+    from analysis.plotting.figures import FIGURES
 
-    for name, draw in FROM_TABLES.items():
-        draw({}, tmp_path / f"{name}.png", ["tt"])
+    for name in (name for name, figure in FIGURES.items() if figure.reads == "matching_tables"):
+        FIGURES[name].function()({}, tmp_path / f"{name}.png", ["tt"])
         assert (tmp_path / f"{name}.png").stat().st_size > 1000

@@ -19,7 +19,8 @@ from analysis import config as configlib
 from analysis.datasets import split_fractions
 from analysis.events.weights import read_weights
 from analysis.normalisation import NormalisationError, file_sample_normalisation
-from analysis.selection import run_skim, tagged
+from analysis.selection import tagged
+from analysis.stages.skim import run_skim
 
 from .conftest import REPO, SNAKEMAKE
 from .delphes_builders import write_delphes
@@ -55,7 +56,7 @@ def skim(tmp_path: Path, sample: dict, files: list[Path], name: str = "user", **
     out, cutflow = tmp_path / f"{name}.parquet", tmp_path / f"{name}.cutflow.json"
     with warnings.catch_warnings():  # empty skims and background records warn; not the point here
         warnings.simplefilter("ignore", UserWarning)
-        run_skim(cfg, name, [str(f) for f in files], out, cutflow)
+        run_skim(cfg, {"files": [str(f) for f in files]}, {"skim": out, "cutflow": cutflow}, {"sample": name})
     return json.loads(cutflow.read_text()), ak.from_parquet(out)
 
 

@@ -18,11 +18,13 @@ import uproot
 import yaml
 
 from analysis import cli
-from analysis.events import generate, inspect
+from analysis.events import inspect
 from analysis.events.delphes import JET_KINEMATICS, DelphesInputError, iterate, read
 from analysis.events.inspect import check_file, write_report
 from analysis.partons import PARTON_FIELDS
-from analysis.selection import Layout, SkimError, run_skim
+from analysis.selection import Layout, SkimError
+from analysis.stages import generate as generate_stage
+from analysis.stages.skim import run_skim
 
 from .conftest import REPO, files_config
 from .delphes_builders import write_collections, write_unclosed
@@ -150,7 +152,8 @@ def test_skim_refuses_nan_jets_in_the_same_words(tmp_path, nan_jets):
     path, expected = nan_jets
     cfg = files_config(tmp_path, {"ttbar": path})
     with pytest.raises(SkimError) as err:
-        run_skim(cfg, "ttbar", [path], tmp_path / "skim.parquet", tmp_path / "cutflow.json")
+        run_skim(cfg, {"files": [path]}, {"skim": tmp_path / "skim.parquet", "cutflow": tmp_path / "cutflow.json"},
+                 {"sample": "ttbar"})
     assert str(err.value) == expected
 
 
@@ -244,7 +247,7 @@ def test_output_that_cannot_be_written_fails_before_generating(tmp_path, capsys,
     def no_generation(*args, **kwargs):
         raise AssertionError("generation started")
 
-    monkeypatch.setattr(generate, "run_chunk", no_generation)
+    monkeypatch.setattr(generate_stage, "run_generate", no_generation)
     code, _, err = run(capsys, *generate_args(output=tmp_path))
     assert (code, err) == (2, f"error: --output {tmp_path}: is a directory; give a file name, e.g. "
                               f"{tmp_path}/events.root\n")
@@ -278,7 +281,7 @@ def test_interrupt_exits_130_without_traceback(capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(generate, "run_chunk", interrupted)
+    monkeypatch.setattr(generate_stage, "run_generate", interrupted)
     assert run(capsys, *generate_args()) == (130, "", "interrupted\n")
     monkeypatch.setattr(inspect, "check_file", interrupted)
     assert run(capsys, "check-input", "x.root") == (130, "", "interrupted\n")

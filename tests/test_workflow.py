@@ -68,9 +68,9 @@ def test_end_to_end_on_test_config(test_config_run, tmp_path):
     methods = ["saja", "saja_shape", "spanet", "chi2_6", "chi2_7", "klfitter_6", "klfitter_7"]
     assert metrics["method_order"] == methods and set(metrics["methods"]) == set(methods)
     assert all(f"| {m} |" in (results / "metrics" / "tables.md").read_text() for m in methods)
-    from analysis.plotting.names import FIGURE_NAMES
+    from analysis.plotting.figures import FIGURES
 
-    for name in FIGURE_NAMES:
+    for name in (name for name, figure in FIGURES.items() if figure.study == "ttbar"):
         for ext in ("png", "pdf"):
             assert (results / "figures" / f"{name}.{ext}").stat().st_size > 1000
         assert (results / "figures" / f"{name}.png.meta.json").exists()
@@ -81,11 +81,10 @@ def test_end_to_end_on_test_config(test_config_run, tmp_path):
     for tagger in calibration["taggers"].values():
         assert [b["pt"] for b in tagger["bins"]] == [[200, 300], [300, 600]]
         assert all("methods" in b for b in tagger["bins"])
-    from analysis.plotting.names import QG_FIGURE_NAMES
-
-    for name in QG_FIGURE_NAMES:
+    for name in (name for name, figure in FIGURES.items() if figure.study == "qg"):
         assert (results / "figures" / f"{name}.pdf").stat().st_size > 1000
-        assert json.loads((results / "figures" / f"{name}.png.meta.json").read_text())["stage"] == "qg_figures"
+        meta = json.loads((results / "figures" / f"{name}.png.meta.json").read_text())
+        assert meta["stage"] == "figure" and list(meta["inputs"]) == ["results/test/qg/calibration.json"]
     report = snakemake(workdir, "--cores", "1", "--report", str(tmp_path / "report.html"))
     assert report.returncode == 0, report.stderr[-3000:]
     assert (tmp_path / "report.html").stat().st_size > 10000
@@ -108,9 +107,10 @@ def test_spanet_h5_training_sample_end_to_end(tmp_path, reco):
     from analysis.evaluation.metrics import Events
     from analysis.events.generate import generate_chunk
     from analysis.events.pythia import GeneratorSettings
-    from analysis.matching import MATCHED, run_match
-    from analysis.plotting.names import FIGURE_NAMES
-    from analysis.selection import run_skim
+    from analysis.matching import MATCHED
+    from analysis.plotting.figures import FIGURES
+    from analysis.stages.match import run_match
+    from analysis.stages.skim import run_skim
 
     from .conftest import files_config
     from .spanet_builders import from_matched, shuffled, write_spanet
@@ -121,8 +121,10 @@ def test_spanet_h5_training_sample_end_to_end(tmp_path, reco):
     generate_chunk(GeneratorSettings(process="ttbar_allhad", seed=31), reco, n_events=2000, first_event_number=0,
                    output=delphes, detector_seed=5, progress=False)
     loose = files_config(inputs, {"ttbar": delphes}, selection={"n_jets_pt_min": 30, "n_btag_min": 0, "ht_min": 0})
-    run_skim(loose, "ttbar", [delphes], inputs / "skim.parquet", inputs / "cutflow.json")
-    run_match(loose, "ttbar", inputs / "skim.parquet", inputs / "matched.parquet", inputs / "matching.json")
+    run_skim(loose, {"files": [delphes]}, {"skim": inputs / "skim.parquet", "cutflow": inputs / "cutflow.json"},
+             {"sample": "ttbar"})
+    run_match(loose, {"skim": inputs / "skim.parquet"},
+              {"matched": inputs / "matched.parquet", "tables": inputs / "matching.json"}, {"sample": "ttbar"})
     events = ak.from_parquet(inputs / "matched.parquet")
     jets, targets = from_matched(events, int(ak.max(ak.num(events.jets))))
     jets["mass"] = np.where(jets["MASK"] & (jets["mass"] < 3), -0.01, jets["mass"]).astype(np.float32)
@@ -168,7 +170,7 @@ def test_spanet_h5_training_sample_end_to_end(tmp_path, reco):
     assert metrics["method_order"] == methods and metrics["main_samples"] == ["ttbar_h5"]
     assert metrics["reconstruction"]["unit_weight_samples"] == ["ttbar_h5"]
     assert all(f"| {m} |" in (results / "metrics" / "tables.md").read_text() for m in methods)
-    for name in FIGURE_NAMES:
+    for name in (name for name, figure in FIGURES.items() if figure.study == "ttbar"):
         assert (results / "figures" / f"{name}.png").stat().st_size > 1000
     study = json.loads((results / "generators" / "study.json").read_text())
     assert study["nominal"] == "ttbar_h5" and study["matched_fraction"] == {}

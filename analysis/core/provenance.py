@@ -21,6 +21,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -223,6 +224,46 @@ def write_meta(
     path = meta_path(artifact)
     write_json(path, payload)
     return path
+
+
+@dataclass
+class StageRun:
+    """One stage job's provenance while it runs (see `stage_run`): what every sidecar of its
+    outputs shares, and which sidecars it has written."""
+
+    tag: str
+    stage: str
+    config: Mapping[str, Any]
+    inputs: Sequence[str | Path]
+    started: str
+    extra: Mapping[str, Any] | None = None
+    """Written into every sidecar `stage_run` writes at the end (set it once the block knows it)."""
+    recorded: set[Path] = field(default_factory=set)
+
+    def record(self, artifact: str | Path, *, inputs: Sequence[str | Path] | None = None,
+               extra: Mapping[str, Any] | None = None) -> Path:
+        """`artifact`.meta.json now, with its own `inputs` or `extra` where they differ from the
+        stage's (one sample's assignment file, say)."""
+        self.recorded.add(Path(artifact))
+        return write_meta(artifact, tag=self.tag, stage=self.stage, config=self.config,
+                          inputs=self.inputs if inputs is None else inputs, started=self.started,
+                          extra=self.extra if extra is None else extra)
+
+
+@contextlib.contextmanager
+def stage_run(tag: str, stage: str, config: Mapping[str, Any], outputs: Iterable[str | Path],
+              inputs: Sequence[str | Path] = ()) -> Iterator[StageRun]:
+    """What every stage does around its work, in one place: remove what earlier jobs left beside
+    `outputs` (`sweep_leftovers`), note the start time, and, when the block succeeds, write the
+    sidecar of every output it did not `record` itself (config subset, `inputs`, `run.extra`).
+    A failing block writes no sidecar, so snakemake's removal of its outputs leaves nothing."""
+    outputs = list(outputs)
+    sweep_leftovers(outputs)
+    run = StageRun(tag, stage, config, inputs, now())
+    yield run
+    for artifact in outputs:
+        if Path(artifact) not in run.recorded:
+            run.record(artifact)
 
 
 def read_meta(artifact: str | Path) -> dict:

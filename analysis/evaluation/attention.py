@@ -7,16 +7,10 @@ keys), so that each row still sums to one.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
-from analysis import assignments, datasets
-from analysis.config import Config
-from analysis.core.provenance import now, sweep_leftovers, write_json, write_meta
-from analysis.matching import MATCHED
-from analysis.methods.networks import adapter, load_model, predict
+from analysis.methods.networks import adapter
 
 ORDER = ("b", "W+ (1)", "W+ (2)", "bbar", "W- (1)", "W- (2)", "other")
 
@@ -58,20 +52,3 @@ def block_attention(model: torch.nn.Module, architecture: str, x: np.ndarray, ma
         weights = attention(model, torch.from_numpy(x[part]), torch.from_numpy(mask[part]))
         blocks.append([w.float().numpy() for w in weights])
     return [np.concatenate(per_block) for per_block in zip(*blocks, strict=True)] if blocks else []
-
-
-def run_attention(cfg: Config, name: str, model_path: str | Path, test_path: str | Path, output: str | Path) -> dict:
-    sweep_leftovers([output])
-    started = now()
-    model, saved = load_model(model_path)
-    data = datasets.load(test_path, saved["features"])
-    slots, valid, _, _ = predict(model, saved["architecture"], data["x"], data["mask"], data["jet_pt"])
-    chosen = (data["category"] == MATCHED) & valid & assignments.correct(slots, data["targets"])
-    x, mask, targets = data["x"][chosen], data["mask"][chosen], data["targets"][chosen]
-    matrices = [average(folded(w, targets, mask), mask.sum(axis=1) > 6).tolist() for w in
-                block_attention(model, saved["architecture"], x, mask)] if len(targets) else []
-    result = {"model": name, "order": list(ORDER), "events": int(chosen.sum()), "blocks": matrices}
-    write_json(output, result)
-    write_meta(output, tag=cfg.tag, stage="attention", config=cfg.stage_config("train"),
-               inputs=[model_path, test_path], started=started, extra={"events": result["events"]})
-    return result

@@ -8,13 +8,9 @@ under `generators:` in the config appears here by itself.
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
 from analysis.config import Config
-from analysis.core.provenance import now, sweep_leftovers, write_json, write_meta, write_text
 from analysis.core.tables import table
 from analysis.selection import SHAPE_FEATURES
 
@@ -101,17 +97,3 @@ def _cell(d: dict) -> str:
     mark = "**" if abs(d["pull"]) > PULL_LIMIT else ""
     return (f"{mark}{100 * d['value']:.1f} % ({100 * d['difference']:+.1f} +- {100 * d['difference_error']:.1f}, "
             f"{d['pull']:+.1f}){mark}")
-
-
-def run_generator_study(cfg: Config, metrics_path: str | Path, table_paths: dict[str, str | Path],
-                        output: str | Path, table_output: str | Path) -> dict:
-    sweep_leftovers([output, table_output])
-    started = now()
-    tables = {s: json.loads(Path(p).read_text()) for s, p in table_paths.items()}
-    result = study(cfg, json.loads(Path(metrics_path).read_text()), tables)
-    write_json(output, result)
-    write_text(table_output, render(result))
-    for artifact in (output, table_output):
-        write_meta(artifact, tag=cfg.tag, stage="generator_study", config=cfg.stage_config("evaluate"),
-                   inputs=[metrics_path, *table_paths.values()], started=started)
-    return result

@@ -1,8 +1,10 @@
-"""The evaluation stage: every method's metrics and the mass reconstruction, as JSON and tables.
+"""The evaluation's summaries: one method's metrics from its assignment files, the Fig. 8 mass
+reconstruction from one method's assignments, and the headline tables of them all.
 
-Reads only the assignment files, the test dataset (jet kinematics for the masses) and the
+They read only the assignment files, the test dataset (jet kinematics for the masses) and the
 cutflows (cross-sections; the config's for SPANet-format datasets, which have no cutflow), so a
-method added to the config appears everywhere by itself.
+method added to the config appears everywhere by itself. The stages (analysis.stages.evaluate)
+compute each method apart and merge them into metrics.json.
 """
 from __future__ import annotations
 
@@ -15,7 +17,6 @@ import numpy as np
 
 from analysis import assignments, datasets, methods
 from analysis.config import Config
-from analysis.core.provenance import now, sweep_leftovers, write_json, write_meta, write_text
 from analysis.core.tables import table
 from analysis.evaluation import metrics, reconstruction
 
@@ -89,44 +90,19 @@ def evaluation_jets(test_path: str | Path, samples: list[str], events: metrics.E
     return {name: data["x"][order][..., i] for i, name in enumerate(("pt", "eta", "phi", "mass"))}
 
 
-def run_evaluation(cfg: Config, files: dict[str, dict[str, str | Path]], test_path: str | Path,
-                   cutflows: dict[str, str | Path], output: str | Path, tables: dict[str, str | Path]) -> dict:
-    """metrics.json (per method), the headline tables (Markdown and LaTeX) and the Fig. 8 masses."""
-    sweep_leftovers([output, *tables.values()])
-    started = now()
-    evaluation = cfg.raw["evaluation"]
-    samples = list(cfg.samples)
-    main = main_samples(cfg)
-    result = {"methods": {}, "method_order": list(files), "samples": samples, "main_samples": main,
-              "luminosity_fb": evaluation["luminosity_fb"]}
-    loaded = {}
-    for method, per_sample in files.items():
-        loaded[method] = load_method(per_sample)
-        result["methods"][method] = method_metrics(loaded[method], score_name(cfg, method), main)
-    result["reconstruction"] = _reconstruction(cfg, loaded, test_path, cutflows, samples, main)
-    write_json(output, result)
-    for fmt, path in tables.items():
-        write_text(path, render_table(result, fmt))
-    inputs = [p for per_sample in files.values() for p in per_sample.values()] + [test_path, *cutflows.values()]
-    for artifact in (output, *tables.values()):
-        write_meta(artifact, tag=cfg.tag, stage="evaluate", config=cfg.stage_config("evaluate"), inputs=inputs,
-                   started=started)
-    return result
-
-
 def main_samples(cfg: Config) -> list[str]:
     """The samples of the headline metrics and of Fig. 8: all but the generator alternatives."""
     alternatives = set(cfg.generators()[1:])
     return [s for s in cfg.samples if s not in alternatives]
 
 
-def _reconstruction(cfg: Config, loaded: dict, test_path, cutflows, samples, main: list[str]) -> dict:
+def mass_reconstruction(cfg: Config, events: metrics.Events, test_path: str | Path,
+                        cutflows: dict[str, str | Path]) -> dict:
+    """The W and top candidate masses (Fig. 8) of `evaluation.reconstruction.method`, whose
+    assignments of every sample are `events`, after its score cut, weighted to the luminosity."""
     spec = cfg.raw["evaluation"]["reconstruction"]
     method = spec["method"]
-    if method not in loaded:
-        raise ValueError(f"evaluation.reconstruction.method: {method!r} is not a method of this config; "
-                         f"choose one of {sorted(loaded)}")
-    events = loaded[method]
+    samples, main = list(cfg.samples), main_samples(cfg)
     jets = evaluation_jets(test_path, samples, events)
     keep = np.isin(events.sample, main)
     events, jets = events.select(keep), {name: values[keep] for name, values in jets.items()}
@@ -184,26 +160,3 @@ def render_table(result: dict, fmt: str) -> str:
 
 def _number(value: float) -> str:
     return "-" if np.isnan(value) else f"{value:.3f}"
-
-
-def run_figures(cfg: Config, metrics_path: str | Path, table_paths: dict[str, str | Path],
-                attention_paths: dict[str, str | Path], benchmark_paths: dict[str, str | Path],
-                outputs: dict[str, list[str]]) -> None:
-    """Every figure (analysis.plotting.paper) to `outputs[name]` (png and pdf), with provenance;
-    `table_paths` are the matching tables of the samples that have them (not the SPANet-format
-    datasets, which the matching figures name instead)."""
-    from analysis.plotting.paper import draw_all
-
-    sweep_leftovers([path for paths in outputs.values() for path in paths])
-    started = now()
-
-    def read(paths: dict[str, str | Path]) -> dict[str, dict]:
-        return {key: json.loads(Path(p).read_text()) for key, p in paths.items()}
-
-    draw_all(read(table_paths), json.loads(Path(metrics_path).read_text()), read(attention_paths),
-             read(benchmark_paths), outputs.__getitem__, list(cfg.spanet_samples()))
-    inputs = [metrics_path, *table_paths.values(), *attention_paths.values(), *benchmark_paths.values()]
-    for paths in outputs.values():
-        for path in paths:
-            write_meta(path, tag=cfg.tag, stage="figures", config=cfg.stage_config("evaluate"), inputs=inputs,
-                       started=started)

@@ -10,8 +10,6 @@ import awkward as ak
 import numpy as np
 from tqdm import tqdm
 
-from analysis.config import Config, ConfigError
-from analysis.core.provenance import atomic_output, now, sweep_leftovers, write_meta
 from analysis.events import jets as jetlib
 from analysis.events.delphes import DelphesWriter
 from analysis.events.detector import Candidates, DetectorResponse, TagEfficiency, btag, reconstruct
@@ -147,49 +145,3 @@ def _storage(values: np.ndarray) -> np.ndarray:
     """Delphes stores floats as float32 and integers as int32."""
     values = np.asarray(values)
     return values.astype(np.float32) if values.dtype.kind == "f" else values.astype(np.int32)
-
-
-def run_chunk(cfg: Config, sample: str, chunk: int, output: str | Path) -> ChunkSummary:
-    """The `generate` stage: chunk `chunk` of `sample`, written atomically with its provenance."""
-    sweep_leftovers([output])
-    started = now()
-    spec = cfg.generated()[sample]
-    if not 0 <= chunk < spec.n_chunks:
-        raise ConfigError(f"sample {sample!r} has chunks 0 to {spec.n_chunks - 1} (its `chunks` times its "
-                          f"pT-hat bins), not {chunk}")
-    settings = cfg.generator_settings(sample, chunk)
-    n_events, first_number = spec.chunk_events(chunk)
-    with atomic_output(output) as tmp:
-        summary = generate_chunk(
-            settings,
-            Reconstruction.from_config(cfg.detector),
-            n_events=n_events,
-            first_event_number=first_number,
-            output=tmp,
-            detector_seed=cfg.chunk_seeds(sample, chunk)[1],
-            constituents=spec.constituents,
-            batch_size=cfg.batch_size,
-            progress=cfg.progress,
-            file_id=f"{cfg.tag}/{sample}/{chunk}",
-        )
-    low, high = spec.chunk_bin(chunk)
-    write_meta(
-        output,
-        tag=cfg.tag,
-        stage="generate",
-        config=cfg.sample_config(sample),
-        started=started,
-        extra={
-            "sample": sample,
-            "chunk": chunk,
-            "pythia_settings": settings.strings(),
-            "pthat_bin": [low, high],
-            "events": summary.events,
-            "sum_of_weights": summary.sum_of_weights,
-            "cross_section_pb": summary.cross_section_pb,
-            "cross_section_error_pb": summary.cross_section_error_pb,
-            "seconds": summary.seconds,
-            "setup_seconds": summary.setup_seconds,
-        },
-    )
-    return summary

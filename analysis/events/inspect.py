@@ -242,10 +242,9 @@ def duplicate_warning(duplicates: dict[str, int]) -> str:
 
 
 def write_report(files: Iterable[str | Path], output: str | Path, sample: str) -> None:
-    """The `check_input` rule: vet a user sample's files; fail naming every unusable one."""
-    from analysis.core.provenance import sweep_leftovers, write_json
+    """Vet a user sample's files (the `check_input` rule); fail naming every unusable one."""
+    from analysis.core.provenance import write_json
 
-    sweep_leftovers([output])
     reports = [check_file(f) for f in files]
     bad = [r.error for r in reports if not r.usable]
     if bad:

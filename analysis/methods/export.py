@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from analysis.core.provenance import atomic_output, now, sweep_leftovers, write_meta
-from analysis.methods.networks import adapter, load_model
+from analysis.core.provenance import atomic_output
+from analysis.methods.networks import adapter
 
 OPSET = 17
 
@@ -47,17 +47,3 @@ def compare(model: torch.nn.Module, architecture: str, path: str | Path, n_featu
         theirs = session.run(None, {"x": x, "mask": mask})[0]
         worst = max(worst, float(np.abs(ours - theirs)[mask].max()))
     return {"max_abs_difference": worst, "onnxruntime": onnxruntime.__version__, "opset": OPSET}
-
-
-def run_export(model_path: str | Path, output: str | Path, tag: str, config: dict) -> dict:
-    sweep_leftovers([output])
-    started = now()
-    model, saved = load_model(model_path)
-    n_features = len(saved["features"])
-    export(model, saved["architecture"], n_features, output)
-    check = compare(model, saved["architecture"], output, n_features)
-    if check["max_abs_difference"] > 1e-4:
-        raise RuntimeError(f"{output}: ONNX Runtime and torch differ by {check['max_abs_difference']:.2e}")
-    write_meta(output, tag=tag, stage="export", config=config, inputs=[model_path], started=started,
-               extra={**check, "features": saved["features"]})
-    return check

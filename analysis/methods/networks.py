@@ -1,20 +1,15 @@
-"""The train and predict stages of the assignment networks (rules `train`, `predict`)."""
+"""The assignment networks behind one interface (training rows, tensors, loss, assignment), and
+loading and batched prediction of a trained one (stages: analysis.stages.train)."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Protocol
 
-import awkward as ak
 import numpy as np
 import torch
 
-from analysis import assignments, datasets, methods
-from analysis.config import Config
-from analysis.core.provenance import now, sweep_leftovers, write_meta
-from analysis.core.training import TrainingSettings, epoch_timing, load_trained, pick_device, train
-
-log = logging.getLogger(__name__)
+from analysis import methods
+from analysis.core.training import load_trained
 
 
 class NetworkAdapter(Protocol):
@@ -60,33 +55,6 @@ def select_rows(data: dict, keep: np.ndarray) -> dict:
     return {k: (v[keep] if isinstance(v, np.ndarray) and len(v) == len(keep) else v) for k, v in data.items()}
 
 
-def run_train(cfg: Config, name: str, train_path: str | Path, val_path: str | Path, out_dir: str | Path) -> list[dict]:
-    """Train model `name` of the config on the matched events of the training and validation sets."""
-    started = now()
-    spec = cfg.models[name]
-    method = adapter(spec.architecture)
-    train_data, val_data = (datasets.load(path, spec.features) for path in (train_path, val_path))
-    train_data = select_rows(train_data, method.training_rows(train_data))
-    val_data = select_rows(val_data, method.training_rows(val_data))
-    hyperparameters = {"n_features": len(spec.features), **spec.hyperparameters}
-    torch.manual_seed(cfg.seed)
-    model = build(spec.architecture, hyperparameters)
-    settings = TrainingSettings(**cfg.training, seed=cfg.seed, progress=cfg.progress)
-    log.info("%s: %d training, %d validation matched events; %d parameters on %s", name,
-             len(train_data["x"]), len(val_data["x"]), sum(p.numel() for p in model.parameters()),
-             pick_device(settings.device))
-    history = train(model, method.loss, method.tensors(train_data), method.tensors(val_data), settings, out_dir,
-                    extra={"architecture": spec.architecture, "hyperparameters": hyperparameters,
-                           "features": list(spec.features), "model": name})
-    out_dir = Path(out_dir)
-    for artifact in (out_dir / "model.pt", out_dir / "history.json"):
-        write_meta(artifact, tag=cfg.tag, stage="train", config=cfg.stage_config("train"),
-                   inputs=[train_path, val_path], started=started,
-                   extra={"model": name, "train_events": len(train_data["x"]), "val_events": len(val_data["x"]),
-                          "epoch_timing": epoch_timing(history)})
-    return history
-
-
 def load_model(path: str | Path, device: torch.device | None = None) -> tuple[torch.nn.Module, dict]:
     return load_trained(path, build, device)
 
@@ -105,22 +73,3 @@ def predict(model: torch.nn.Module, architecture: str, x: np.ndarray, mask: np.n
     if not parts:
         return (np.zeros((0, 6), np.int64), np.zeros(0, bool), np.zeros(0), np.zeros((0, x.shape[1], 5), np.float32))
     return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
-
-
-def run_predict(cfg: Config, name: str, model_path: str | Path, test_path: str | Path,
-                outputs: dict[str, str | Path]) -> None:
-    """Assignments of model `name` for every sample of the test set, in the common format."""
-    sweep_leftovers(outputs.values())
-    started = now()
-    model, saved = load_model(model_path, pick_device(cfg.training.get("device", "auto")))
-    data = datasets.load(test_path, saved["features"])
-    mask = data["mask"]
-    slots, valid, score, probabilities = predict(model, saved["architecture"], data["x"], mask, data["jet_pt"])
-    for sample, output in outputs.items():
-        rows = data["sample"] == data["samples"].index(sample)
-        per_jet = ak.unflatten(probabilities[rows][mask[rows]], mask[rows].sum(axis=1))
-        assignments.write_sample(output, sample, data, slots, valid, score, per_jet)
-        write_meta(output, tag=cfg.tag, stage="predict", config=cfg.stage_config("train"),
-                   inputs=[model_path, test_path], started=started,
-                   extra={"method": name, "sample": sample, "events": int(rows.sum()),
-                          "valid_fraction": float(valid[rows].mean()) if rows.any() else 0.0})

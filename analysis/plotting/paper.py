@@ -1,7 +1,9 @@
-"""The paper's figures (seed 000, Figs. 2-11) and the efficiency table, one function each.
+"""The paper's figures (seed 000, Figs. 2-13) and the efficiency table, one function each; which
+function draws which figure from what is analysis.plotting.figures.
 
 Inputs are the stage artifacts as dictionaries: the matching tables (Figs. 2-4, one curve per
-ttbar sample) and the evaluation's metrics.json (every method it lists).
+ttbar sample), the evaluation's metrics.json (every method it lists), the SAJA attention
+averages (Fig. 12) and the benchmark results (Fig. 13).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import numpy as np
 from analysis.evaluation.metrics import JET_BINS, bin_label
 from analysis.evaluation.reconstruction import GROUPS
 from analysis.labels import LABELS
+from analysis.methods import REGISTRY
 from analysis.plotting.style import finish, label, plt, save
 
 GROUP_LABELS = {"correct": r"correct $t\bar{t}$", "wrong": r"wrong $t\bar{t}$", "unmatched": r"unmatched $t\bar{t}$",
@@ -118,8 +121,9 @@ def fig06_valid_fraction(metrics: dict, path: str | Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 6.5))
     styles = ("-", ":", "--", "-.")
     colours = {"matched": "C3", "unmatched": "C0", "background": "k"}
+    entropy_scored = {m.score_name for m in REGISTRY.values() if m.entropy_cut}  # whose validity an entropy cut sets
     networks = [(method, m) for method, m in ordered_methods(metrics)
-                if "valid_vs_threshold" in m and m["score_name"] == "predictive entropy"]
+                if "valid_vs_threshold" in m and m["score_name"] in entropy_scored]
     for (method, m), style in zip(networks, styles * 4, strict=False):
         v = m["valid_vs_threshold"]
         for category, colour in colours.items():
@@ -325,32 +329,3 @@ def efficiency_table_figure(metrics: dict, path: str | Path) -> None:
     table.set_fontsize(10)
     table.scale(1, 1.3)
     save(fig, path)
-
-
-FROM_TABLES = {"fig02_matched_fraction": fig02_matched_fraction, "fig03_njets": fig03_njets,
-               "fig04_leading_n": fig04_leading_n}
-"""Figures drawn from the matching tables ({sample: table})."""
-FROM_METRICS = {"fig05_performance": fig05_performance, "fig06_valid_fraction": fig06_valid_fraction,
-                "fig07_correct_vs_njets": fig07_correct_vs_njets, "fig08_masses": fig08_masses,
-                "fig09_confusion": fig09_confusion, "fig10_per_sample": fig10_per_sample,
-                "generators_correct": generators_correct, "generators_entropy": generators_entropy,
-                "fig11_entropy": fig11_entropy,
-                "table_efficiencies": efficiency_table_figure}
-"""Figures drawn from metrics.json."""
-
-
-FROM_ATTENTION = {"fig12_attention": fig12_attention}
-"""Figures drawn from the SAJA models' attention averages ({model: attention})."""
-FROM_BENCHMARKS = {"fig13_latency": fig13_latency}
-"""Figures drawn from benchmarks/results ({benchmark name: its JSON})."""
-
-
-def draw_all(tables: dict[str, dict], metrics: dict, attention: dict[str, dict], benchmarks: dict[str, dict],
-             path_of, no_matching: Sequence[str] = ()) -> None:
-    """Every figure of analysis.plotting.names, to the paths `path_of(name)` returns; the matching
-    figures name the samples `no_matching` that have no matching tables."""
-    for name, draw in FROM_TABLES.items():
-        draw(tables, path_of(name), no_matching)
-    for figures, data in ((FROM_METRICS, metrics), (FROM_ATTENTION, attention), (FROM_BENCHMARKS, benchmarks)):
-        for name, draw in figures.items():
-            draw(data, path_of(name))

@@ -2,7 +2,7 @@
 closure of the extracted quark and gluon distributions, and the scale factors vs pT."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import mplhep
@@ -16,10 +16,6 @@ FLAVOUR_COLOURS = {"q": "#5790fc", "g": "#e42536"}
 
 def _measured(tagger: dict) -> list[dict]:
     return [b for b in tagger["bins"] if "skipped" not in b]
-
-
-def _summed(bins: list[dict], sample: str, key: str) -> np.ndarray:
-    return np.sum([b["templates"][sample][key] for b in bins], axis=0)
 
 
 def qg_tagger_output(calibration: dict, path: Sequence[str | Path]) -> None:
@@ -110,8 +106,3 @@ def qg_scale_factors(calibration: dict, path: Sequence[str | Path]) -> None:
             finish(ax, r"jet $p_T$ [GeV]", rf"$SF_{flavour}$", fontsize=9, title=METHOD_LABELS[method],
                    title_fontsize=11)
     save(fig, path)
-
-
-def draw_all(calibration: dict, path_of: Callable[[str], list[str]]) -> None:
-    for figure in (qg_tagger_output, qg_roc, qg_closure, qg_scale_factors):
-        figure(calibration, path_of(figure.__name__))

@@ -21,7 +21,6 @@ their truth flavour, jet shapes and padded constituents, in one HDF5 file per sa
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -34,13 +33,11 @@ from analysis.config import Config, QGStudy
 from analysis.core.jagged import padded
 from analysis.core.keys import file_keys
 from analysis.core.kinematics import wrap_phi
-from analysis.core.provenance import atomic_output, now, sweep_leftovers, write_meta
-from analysis.datasets import H5_OPTIONS, SETS, assign_sets, split_fractions
+from analysis.core.provenance import atomic_output
+from analysis.datasets import H5_OPTIONS, assign_sets, split_fractions
 from analysis.events import delphes
 from analysis.events.jets import shape_moments
 from analysis.normalisation import weight_scales
-
-log = logging.getLogger(__name__)
 
 RAW_CONSTITUENT_FIELDS = ("pt_rel", "e_rel", "deta", "dphi", "charged", "photon")
 """Per-constituent inputs stored for the tagger (analysis.qg.tagger derives its features):
@@ -227,7 +224,7 @@ def check(cfg: Config, sample: str, files: Sequence[str | Path], flavour: np.nda
 
 
 def build(cfg: Config, sample: str, files: Sequence[str | Path]) -> dict[str, np.ndarray]:
-    """Every selected jet of `sample`'s files in memory (run_qg_sample streams them to a file)."""
+    """Every selected jet of `sample`'s files in memory (the `qg_samples` stage streams them to a file)."""
     parts = list(steps(cfg, sample, files))
     jets = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {"flavour": np.zeros(0)}
     check(cfg, sample, files, jets["flavour"])
@@ -267,21 +264,3 @@ def load(path: str | Path, constituents: bool = True) -> dict[str, np.ndarray]:
 def sample_name(path: str | Path) -> str:
     with h5py.File(path, "r") as f:
         return str(f.attrs["sample"])
-
-
-def run_qg_sample(cfg: Config, sample: str, files: Sequence[str | Path], output: str | Path) -> dict:
-    """The `qg_samples` stage for one sample."""
-    sweep_leftovers([output])
-    started = now()
-    jets = write(output, steps(cfg, sample, files), sample, lambda flavour: check(cfg, sample, files, flavour))
-    flavour = jets["flavour"]
-    census = {"jets": len(flavour), "events": len(flavour) // 2,
-              "quark_fraction": float(is_quark(flavour).mean()), "gluon_fraction": float(is_gluon(flavour).mean()),
-              "unlabelled_fraction": float((flavour == UNLABELLED).mean()),
-              "truth": bool((flavour != UNKNOWN).all()),
-              "sets": {name: int((jets["set"] == i).sum()) for i, name in enumerate(SETS)}}
-    log.info("%s: %d dijet events; quark %.3f, gluon %.3f, unlabelled %.3f", sample, census["events"],
-             census["quark_fraction"], census["gluon_fraction"], census["unlabelled_fraction"])
-    write_meta(output, tag=cfg.tag, stage="qg_samples", config=cfg.qg_config(sample), inputs=files,
-               started=started, extra={"sample": sample, **census})
-    return census

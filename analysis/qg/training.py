@@ -7,22 +7,13 @@ carry the same total weight. The loop, early stopping and checkpoints are analys
 """
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
-from pathlib import Path
-
-import h5py
 import numpy as np
 import torch
 
-from analysis.config import Config, QGStudy
-from analysis.core.provenance import atomic_output, now, sweep_leftovers, write_meta
-from analysis.core.training import Batch, TrainingSettings, epoch_timing, load_trained, pick_device, train
-from analysis.datasets import H5_OPTIONS, SETS
+from analysis.config import QGStudy
+from analysis.core.training import Batch
 from analysis.qg import samples as qgsamples
-from analysis.qg import tagger as taggers
 
-log = logging.getLogger(__name__)
 SCORE_BATCH = 2048
 
 
@@ -83,41 +74,6 @@ def labelled(architecture: str, jets: dict[str, np.ndarray], rows: np.ndarray, s
             "label": torch.from_numpy(quark.astype(np.float32)), "weight": torch.from_numpy(weight.astype(np.float32))}
 
 
-def run_qg_train(cfg: Config, name: str, sample_path: str | Path, out_dir: str | Path) -> list[dict]:
-    """Train tagger `name` of the config on the mc sample's training jets."""
-    started = now()
-    spec = cfg.qg.taggers[name]
-    jets = qgsamples.load(sample_path, constituents=spec.architecture == "particle_transformer")
-    train_rows, val_rows = (training_rows(jets, SETS.index(which)) for which in ("train", "val"))
-    for rows, which in ((train_rows, "training"), (val_rows, "validation")):
-        flavour = jets["flavour"][rows]
-        if not (qgsamples.is_quark(flavour).any() and qgsamples.is_gluon(flavour).any()):
-            raise ValueError(f"{sample_path}: the {which} set has no quark or no gluon jets ({len(rows)} "
-                             "jets); generate more dijet events (qg.samples) or change qg.fractions")
-    standardisation = None
-    hyperparameters = dict(spec.hyperparameters)
-    if spec.architecture == "shapes":
-        x = shape_matrix(jets, train_rows)
-        standardisation = {"mean": x.mean(axis=0).tolist(), "std": (x.std(axis=0) + 1e-12).tolist()}
-        hyperparameters["n_features"] = len(qgsamples.SHAPE_INPUTS)
-    torch.manual_seed(cfg.seed)
-    model = taggers.build(spec.architecture, hyperparameters)
-    settings = TrainingSettings(**cfg.qg.training, seed=cfg.seed, progress=cfg.progress)
-    log.info("%s: %d training, %d validation jets; %d parameters on %s", name, len(train_rows), len(val_rows),
-             sum(p.numel() for p in model.parameters()), pick_device(settings.device))
-    history = train(model, weighted_bce,
-                    labelled(spec.architecture, jets, train_rows, cfg.qg, standardisation),
-                    labelled(spec.architecture, jets, val_rows, cfg.qg, standardisation), settings, out_dir,
-                    extra={"architecture": spec.architecture, "hyperparameters": hyperparameters,
-                           "standardisation": standardisation, "tagger": name})
-    out_dir = Path(out_dir)
-    for artifact in (out_dir / "model.pt", out_dir / "history.json"):
-        write_meta(artifact, tag=cfg.tag, stage="qg_train", config=cfg.qg_config(cfg.qg.mc), inputs=[sample_path],
-                   started=started, extra={"tagger": name, "train_jets": len(train_rows), "val_jets": len(val_rows),
-                                           "epoch_timing": epoch_timing(history)})
-    return history
-
-
 @torch.no_grad()
 def score(model: torch.nn.Module, saved: dict, jets: dict[str, np.ndarray]) -> np.ndarray:
     """The tagger output (quark probability) of every jet, in batches."""
@@ -128,17 +84,3 @@ def score(model: torch.nn.Module, saved: dict, jets: dict[str, np.ndarray]) -> n
         batch = {k: v.to(device) for k, v in inputs(saved["architecture"], jets, rows, saved["standardisation"]).items()}
         parts.append(torch.sigmoid(logits(model, batch).float()).cpu().numpy())
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
-
-
-def run_qg_score(cfg: Config, name: str, model_path: str | Path, sample_paths: Sequence[str | Path],
-                 output: str | Path) -> None:
-    """Tagger `name`'s output on every jet of the mc and data samples: one dataset per sample."""
-    sweep_leftovers([output])
-    started = now()
-    model, saved = load_trained(model_path, taggers.build, pick_device(cfg.qg.training.get("device", "auto")))
-    with atomic_output(output) as tmp, h5py.File(tmp, "w") as f:
-        for path in sample_paths:
-            jets = qgsamples.load(path, constituents=saved["architecture"] == "particle_transformer")
-            f.create_dataset(qgsamples.sample_name(path), data=score(model, saved, jets), **H5_OPTIONS)
-    write_meta(output, tag=cfg.tag, stage="qg_score", config=cfg.qg_config(), inputs=[model_path, *sample_paths],
-               started=started, extra={"tagger": name})

@@ -1,5 +1,6 @@
-"""The baseline stages: fit the chi^2 widths and the transfer functions on the matched training
-events, then assign every test sample with chi^2 and with the kinematic likelihood."""
+"""The rules of workflow/rules/baselines.smk: fit the chi^2 widths and the transfer functions on
+the matched training events (`chi2_widths`, `transfer_functions`), then assign every test sample
+with chi^2 and with the kinematic likelihood (`chi2`, `klfitter`)."""
 from __future__ import annotations
 
 import json
@@ -10,11 +11,12 @@ import numpy as np
 
 from analysis import assignments, datasets
 from analysis.config import Config
-from analysis.core.provenance import now, sweep_leftovers, write_json, write_meta
+from analysis.core.provenance import StageRun, stage_run, sweep_leftovers, write_json
 from analysis.matching import MATCHED
 from analysis.methods import klfitter
 from analysis.methods.chi2 import Chi2Settings, best_assignment, decay_masses, fit_widths, four_vectors
 from analysis.methods.transfer_functions import CATEGORIES, category, fit_all, models_from
+from analysis.stages._common import Files
 
 log = logging.getLogger(__name__)
 KINEMATICS = ("pt", "eta", "phi", "mass", "btag")
@@ -27,36 +29,41 @@ def raw_inputs(path: str | Path) -> dict:
     return data
 
 
-def run_chi2_widths(cfg: Config, train_path: str | Path, output: str | Path) -> dict:
-    sweep_leftovers([output])
-    started = now()
-    data = raw_inputs(train_path)
-    matched = data["category"] == MATCHED
-    p4 = four_vectors(data["pt"][matched], data["eta"][matched], data["phi"][matched], data["mass"][matched])
-    settings = Chi2Settings(m_top=cfg.baselines.m_top, m_w=cfg.baselines.m_w)
-    w, top = decay_masses(p4, data["targets"][matched])
-    widths = fit_widths(top.ravel(), w.ravel(), settings)
-    write_json(output, widths)
-    write_meta(output, tag=cfg.tag, stage="chi2_widths", config=cfg.stage_config("baselines"),
-               inputs=[train_path], started=started, extra=widths)
+def run_chi2_widths(cfg: Config, input: Files, output: Files, wildcards: Files) -> dict:
+    """The chi^2 resolutions of the top and W masses, fitted on the matched events of the training
+    set (`input["train"]`) -> `output["widths"]`."""
+    train_path, widths_output = input["train"], output["widths"]
+    with stage_run(cfg.tag, "chi2_widths", cfg.stage_config("baselines"), [widths_output],
+                   inputs=[train_path]) as run:
+        data = raw_inputs(train_path)
+        matched = data["category"] == MATCHED
+        p4 = four_vectors(data["pt"][matched], data["eta"][matched], data["phi"][matched], data["mass"][matched])
+        settings = Chi2Settings(m_top=cfg.baselines.m_top, m_w=cfg.baselines.m_w)
+        w, top = decay_masses(p4, data["targets"][matched])
+        widths = fit_widths(top.ravel(), w.ravel(), settings)
+        write_json(widths_output, widths)
+        run.extra = widths
     return widths
 
 
-def run_chi2(cfg: Config, n_jets: int, widths_path: str | Path, test_path: str | Path,
-             outputs: dict[str, str | Path], chunk: int = 2000) -> None:
-    sweep_leftovers(outputs.values())
-    started = now()
-    widths = json.loads(Path(widths_path).read_text())
-    settings = Chi2Settings(m_top=cfg.baselines.m_top, m_w=cfg.baselines.m_w, sigma_top=widths["sigma_top"],
-                            sigma_w=widths["sigma_w"], n_jets=n_jets, btag_aware=cfg.baselines.chi2_btag_aware)
-    data = raw_inputs(test_path)
+def run_chi2(cfg: Config, input: Files, output: Files, wildcards: Files, chunk: int = 2000) -> None:
+    """The chi^2 best assignment of every test event (`input["test"]`) among the
+    `wildcards["n_jets"]` leading jets, with the widths `input["widths"]` -> `output[sample]`,
+    `chunk` events at a time."""
+    n_jets, widths_path, test_path = int(wildcards["n_jets"]), input["widths"], input["test"]
+    outputs = {sample: output[sample] for sample in cfg.samples}
+    with stage_run(cfg.tag, "chi2", cfg.stage_config("baselines"), outputs.values(),
+                   inputs=[widths_path, test_path]) as run:
+        widths = json.loads(Path(widths_path).read_text())
+        settings = Chi2Settings(m_top=cfg.baselines.m_top, m_w=cfg.baselines.m_w, sigma_top=widths["sigma_top"],
+                                sigma_w=widths["sigma_w"], n_jets=n_jets, btag_aware=cfg.baselines.chi2_btag_aware)
+        data = raw_inputs(test_path)
 
-    def assign(part: dict, n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return best_assignment(part["pt"], part["eta"], part["phi"], part["mass"], part["btag"], n_real, settings)
+        def assign(part: dict, n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return best_assignment(part["pt"], part["eta"], part["phi"], part["mass"], part["btag"], n_real, settings)
 
-    slots, chi2 = in_chunks(data, assign, chunk, f"chi2_{n_jets}")
-    write_assignments(cfg, "chi2", f"chi2_{n_jets}", data, slots, chi2, outputs, [widths_path, test_path], started,
-                      settings.__dict__)
+        slots, chi2 = in_chunks(data, assign, chunk, f"chi2_{n_jets}")
+        write_assignments(run, f"chi2_{n_jets}", data, slots, chi2, outputs, settings.__dict__)
 
 
 def in_chunks(data: dict, assign, chunk: int, method: str) -> tuple[np.ndarray, np.ndarray]:
@@ -73,13 +80,13 @@ def in_chunks(data: dict, assign, chunk: int, method: str) -> tuple[np.ndarray, 
     return np.concatenate(slots), np.concatenate(score)
 
 
-def write_assignments(cfg: Config, stage: str, method: str, data: dict, slots: np.ndarray, score: np.ndarray,
-                      outputs: dict[str, str | Path], inputs: list, started: str, settings: dict) -> None:
-    """One assignment file per sample; events without an assignment have an infinite score."""
+def write_assignments(run: StageRun, method: str, data: dict, slots: np.ndarray, score: np.ndarray,
+                      outputs: dict[str, str | Path], settings: dict) -> None:
+    """One assignment file per sample, each with its sidecar; events without an assignment have
+    an infinite score."""
     for sample, output in outputs.items():
         assignments.write_sample(output, sample, data, slots, np.isfinite(score), score)
-        write_meta(output, tag=cfg.tag, stage=stage, config=cfg.stage_config("baselines"), inputs=inputs,
-                   started=started, extra={"method": method, "sample": sample, "settings": settings})
+        run.record(output, extra={"method": method, "sample": sample, "settings": settings})
 
 
 def response_pairs(data: dict, sample: str) -> dict[str, np.ndarray]:
@@ -96,51 +103,52 @@ def response_pairs(data: dict, sample: str) -> dict[str, np.ndarray]:
             "is_b": is_b.ravel(), "eta": jet["eta"].ravel()}
 
 
-def run_transfer_functions(cfg: Config, dataset_path: str | Path, output: str | Path, figure: str | Path) -> dict:
+def run_transfer_functions(cfg: Config, input: Files, output: Files, wildcards: Files) -> dict:
     """Crystal Ball transfer functions per category (analysis.methods.transfer_functions), their
-    JSON and a figure of the fits, from the matched jets of `cfg.transfer_sample()` in the
-    dataset (analysis.paths.transfer_dataset: the training set, or the test set for another
-    sample)."""
+    JSON (`output["json"]`) and a figure of the fits (`output["figure"]`, no sidecar: the JSON's
+    records it), from the matched jets of `cfg.transfer_sample()` in the dataset `input["dataset"]`
+    (analysis.paths.transfer_dataset: the training set, or the test set for another sample)."""
     from analysis.plotting.transfer_functions import plot_transfer_functions
 
-    sweep_leftovers([output, figure])
-    started = now()
-    sample = cfg.transfer_sample()
-    pairs = response_pairs(raw_inputs(dataset_path), sample)
-    cats = category(pairs["is_b"], pairs["eta"])
-    try:
-        fitted = fit_all(pairs["jet_energy"], pairs["parton_energy"], pairs["is_b"], pairs["eta"])
-    except ValueError as error:
-        raise ValueError(f"{dataset_path}, sample {sample!r} (baselines.klfitter.transfer_sample): {error}") from None
-    borrowed = {name: f["jets_from"] for name, f in fitted.items() if f["jets_from"] != "own"}
-    if borrowed:
-        log.warning("too few matched training jets for their own transfer functions: %s", borrowed)
-    x = (pairs["jet_energy"] - pairs["parton_energy"]) / pairs["parton_energy"]
-    plot_transfer_functions(fitted, {name: (x[cats == i], pairs["parton_energy"][cats == i])
-                                     for i, name in enumerate(CATEGORIES)}, figure)
-    write_json(output, fitted)
-    write_meta(output, tag=cfg.tag, stage="transfer_functions", config=cfg.stage_config("baselines"),
-               inputs=[dataset_path], started=started,
-               extra={"sample": sample, "borrowed": borrowed, "figure": str(figure)})
+    dataset_path, figure = input["dataset"], output["figure"]
+    sweep_leftovers([figure])
+    with stage_run(cfg.tag, "transfer_functions", cfg.stage_config("baselines"), [output["json"]],
+                   inputs=[dataset_path]) as run:
+        sample = cfg.transfer_sample()
+        pairs = response_pairs(raw_inputs(dataset_path), sample)
+        cats = category(pairs["is_b"], pairs["eta"])
+        try:
+            fitted = fit_all(pairs["jet_energy"], pairs["parton_energy"], pairs["is_b"], pairs["eta"])
+        except ValueError as error:
+            raise ValueError(f"{dataset_path}, sample {sample!r} (baselines.klfitter.transfer_sample): {error}") from None
+        borrowed = {name: f["jets_from"] for name, f in fitted.items() if f["jets_from"] != "own"}
+        if borrowed:
+            log.warning("too few matched training jets for their own transfer functions: %s", borrowed)
+        x = (pairs["jet_energy"] - pairs["parton_energy"]) / pairs["parton_energy"]
+        plot_transfer_functions(fitted, {name: (x[cats == i], pairs["parton_energy"][cats == i])
+                                         for i, name in enumerate(CATEGORIES)}, figure)
+        write_json(output["json"], fitted)
+        run.extra = {"sample": sample, "borrowed": borrowed, "figure": str(figure)}
     return fitted
 
 
-def run_klfitter(cfg: Config, n_jets: int, transfer_path: str | Path, test_path: str | Path,
-                 outputs: dict[str, str | Path], chunk: int = 400) -> None:
-    """The kinematic likelihood's best assignment of every test event, `chunk` events per batch;
-    score = -log L of the best assignment."""
-    sweep_leftovers(outputs.values())
-    started = now()
-    b = cfg.baselines
-    settings = klfitter.LikelihoodSettings(m_w=b.m_w, width_w=b.width_w, width_top=b.width_top)
-    likelihood = klfitter.Likelihood(models_from(json.loads(Path(transfer_path).read_text())), settings)
-    data = raw_inputs(test_path)
+def run_klfitter(cfg: Config, input: Files, output: Files, wildcards: Files, chunk: int = 400) -> None:
+    """The kinematic likelihood's best assignment of every test event (`input["test"]`) among the
+    `wildcards["n_jets"]` leading jets, with the transfer functions `input["transfer_functions"]`
+    -> `output[sample]`, `chunk` events per batch; score = -log L of the best assignment."""
+    n_jets, transfer_path, test_path = int(wildcards["n_jets"]), input["transfer_functions"], input["test"]
+    outputs = {sample: output[sample] for sample in cfg.samples}
+    with stage_run(cfg.tag, "klfitter", cfg.stage_config("baselines"), outputs.values(),
+                   inputs=[transfer_path, test_path]) as run:
+        b = cfg.baselines
+        settings = klfitter.LikelihoodSettings(m_w=b.m_w, width_w=b.width_w, width_top=b.width_top)
+        likelihood = klfitter.Likelihood(models_from(json.loads(Path(transfer_path).read_text())), settings)
+        data = raw_inputs(test_path)
 
-    def assign(part: dict, n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        slots, value, _ = klfitter.best_assignment(likelihood, part["pt"], part["eta"], part["phi"], part["mass"],
-                                                   part["btag"], n_real, n_jets, b.klfitter_btag_aware)
-        return slots, value
+        def assign(part: dict, n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            slots, value, _ = klfitter.best_assignment(likelihood, part["pt"], part["eta"], part["phi"], part["mass"],
+                                                       part["btag"], n_real, n_jets, b.klfitter_btag_aware)
+            return slots, value
 
-    slots, score = in_chunks(data, assign, chunk, f"klfitter_{n_jets}")
-    write_assignments(cfg, "klfitter", f"klfitter_{n_jets}", data, slots, score, outputs, [transfer_path, test_path],
-                      started, settings.__dict__)
+        slots, score = in_chunks(data, assign, chunk, f"klfitter_{n_jets}")
+        write_assignments(run, f"klfitter_{n_jets}", data, slots, score, outputs, settings.__dict__)

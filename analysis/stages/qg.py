@@ -1,154 +1,131 @@
-"""The `qg_calibrate` and `qg_figures` stages: tagger performance and the scale factors of every
-tagger, per jet-pT bin, from the mc sample's test jets and the whole data sample."""
+"""The rules of workflow/rules/qg.smk, the quark/gluon tagger study (seed 004): the dijet jets of
+a sample (`qg_samples`), a tagger's training and its output on every jet (`qg_train`,
+`qg_score`), and the performance and scale factors of every tagger per jet-pT bin
+(`qg_calibrate`). Its figures are drawn by the `figure` rule (analysis.stages.evaluate)."""
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 
 import h5py
 import numpy as np
+import torch
 
 from analysis.config import Config
-from analysis.core.provenance import now, sweep_leftovers, write_json, write_meta, write_text
-from analysis.core.tables import table
-from analysis.datasets import SETS
+from analysis.core.provenance import atomic_output, stage_run, write_json, write_text
+from analysis.core.training import TrainingSettings, epoch_timing, load_trained, pick_device, train
+from analysis.datasets import H5_OPTIONS, SETS
 from analysis.qg import samples as qgsamples
-from analysis.qg.measurement import Jets, measure_bin, performance, templates
+from analysis.qg import tagger as taggers
+from analysis.qg.study import calibrate_tagger, render, tagger_jets
+from analysis.qg.training import labelled, score, shape_matrix, training_rows, weighted_bce
+from analysis.stages._common import Files
 
 log = logging.getLogger(__name__)
-MIN_JETS = 20
-"""Fewest forward or central jets of a pT bin (in data and in MC) worth a measurement."""
 
 
-def tagger_jets(sample: dict[str, np.ndarray], score: np.ndarray) -> Jets:
-    return Jets(score, sample["pt"], sample["forward"].astype(bool), sample["flavour"], sample["weight"],
-                (sample["file"].astype(np.int64) << 40) | sample["event"])
+def run_qg_samples(cfg: Config, input: Files, output: Files, wildcards: Files) -> dict:
+    """The dijet jets of q/g sample `wildcards["sample"]` (its Delphes files `input["files"]`)
+    -> `output["jets"]` (HDF5, streamed)."""
+    sample, files, jets_path = wildcards["sample"], list(input["files"]), output["jets"]
+    with stage_run(cfg.tag, "qg_samples", cfg.qg_config(sample), [jets_path], inputs=files) as run:
+        jets = qgsamples.write(jets_path, qgsamples.steps(cfg, sample, files), sample,
+                               lambda flavour: qgsamples.check(cfg, sample, files, flavour))
+        flavour = jets["flavour"]
+        census = {"jets": len(flavour), "events": len(flavour) // 2,
+                  "quark_fraction": float(qgsamples.is_quark(flavour).mean()),
+                  "gluon_fraction": float(qgsamples.is_gluon(flavour).mean()),
+                  "unlabelled_fraction": float((flavour == qgsamples.UNLABELLED).mean()),
+                  "truth": bool((flavour != qgsamples.UNKNOWN).all()),
+                  "sets": {name: int((jets["set"] == i).sum()) for i, name in enumerate(SETS)}}
+        log.info("%s: %d dijet events; quark %.3f, gluon %.3f, unlabelled %.3f", sample, census["events"],
+                 census["quark_fraction"], census["gluon_fraction"], census["unlabelled_fraction"])
+        run.extra = {"sample": sample, **census}
+    return census
 
 
-def labelled_performance(jets: Jets) -> dict | None:
-    quark, gluon = qgsamples.is_quark(jets.flavour), qgsamples.is_gluon(jets.flavour)
-    if not (quark.any() and gluon.any()):
-        return None
-    keep = quark | gluon
-    return performance(jets.score[keep], quark[keep])
+def run_qg_train(cfg: Config, input: Files, output: Files, wildcards: Files) -> list[dict]:
+    """Train tagger `wildcards["tagger"]` of the config on the mc sample's training jets
+    (`input["jets"]`) -> `output["model"]`, `output["history"]`."""
+    name, sample_path = wildcards["tagger"], input["jets"]
+    out_dir = Path(output["model"]).parent
+    with stage_run(cfg.tag, "qg_train", cfg.qg_config(cfg.qg.mc), [output["model"], output["history"]],
+                   inputs=[sample_path]) as run:
+        spec = cfg.qg.taggers[name]
+        jets = qgsamples.load(sample_path, constituents=spec.architecture == "particle_transformer")
+        train_rows, val_rows = (training_rows(jets, SETS.index(which)) for which in ("train", "val"))
+        for rows, which in ((train_rows, "training"), (val_rows, "validation")):
+            flavour = jets["flavour"][rows]
+            if not (qgsamples.is_quark(flavour).any() and qgsamples.is_gluon(flavour).any()):
+                raise ValueError(f"{sample_path}: the {which} set has no quark or no gluon jets ({len(rows)} "
+                                 "jets); generate more dijet events (qg.samples) or change qg.fractions")
+        standardisation = None
+        hyperparameters = dict(spec.hyperparameters)
+        if spec.architecture == "shapes":
+            x = shape_matrix(jets, train_rows)
+            standardisation = {"mean": x.mean(axis=0).tolist(), "std": (x.std(axis=0) + 1e-12).tolist()}
+            hyperparameters["n_features"] = len(qgsamples.SHAPE_INPUTS)
+        torch.manual_seed(cfg.seed)
+        model = taggers.build(spec.architecture, hyperparameters)
+        settings = TrainingSettings(**cfg.qg.training, seed=cfg.seed, progress=cfg.progress)
+        log.info("%s: %d training, %d validation jets; %d parameters on %s", name, len(train_rows), len(val_rows),
+                 sum(p.numel() for p in model.parameters()), pick_device(settings.device))
+        history = train(model, weighted_bce,
+                        labelled(spec.architecture, jets, train_rows, cfg.qg, standardisation),
+                        labelled(spec.architecture, jets, val_rows, cfg.qg, standardisation), settings, out_dir,
+                        extra={"architecture": spec.architecture, "hyperparameters": hyperparameters,
+                               "standardisation": standardisation, "tagger": name})
+        run.extra = {"tagger": name, "train_jets": len(train_rows), "val_jets": len(val_rows),
+                     "epoch_timing": epoch_timing(history)}
+    return history
 
 
-def calibrate_tagger(cfg: Config, mc: Jets, data: Jets, rng: np.random.Generator) -> dict:
-    """Performance and per-pT-bin measurement of one tagger."""
-    study = cfg.qg
-    result = {"performance": {"mc": labelled_performance(mc), "data": labelled_performance(data), "by_pt": []},
-              "output": {k: v.tolist() for k, v in templates(mc, np.linspace(0.0, 1.0, study.output_bins + 1)).items()},
-              "bins": []}
-    for low, high in zip(study.pt_bins[:-1], study.pt_bins[1:], strict=True):
-        in_mc, in_data = mc.select((mc.pt >= low) & (mc.pt < high)), data.select((data.pt >= low) & (data.pt < high))
-        result["performance"]["by_pt"].append({"pt": [low, high], "mc": labelled_performance(in_mc)})
-        problem = _too_few(in_mc, in_data)
-        if problem:
-            log.warning("pT bin [%g, %g] GeV skipped: %s", low, high, problem)
-            result["bins"].append({"pt": [low, high], "skipped": problem})
-            continue
-        edges = template_edges(in_mc.score, study.output_bins)
-        result["bins"].append({"pt": [low, high], "edges": edges.tolist(),
-                               **measure_bin(in_data, in_mc, edges, study.working_points, study.quantile_bins,
-                                             study.bootstrap, rng)})
-    return result
+def run_qg_score(cfg: Config, input: Files, output: Files, wildcards: Files) -> None:
+    """Tagger `wildcards["tagger"]`'s output (`input["model"]`) on every jet of the mc and data
+    samples (`input["jets"]`) -> `output["scores"]`, one dataset per sample."""
+    name, model_path, sample_paths = wildcards["tagger"], input["model"], list(input["jets"])
+    with stage_run(cfg.tag, "qg_score", cfg.qg_config(), [output["scores"]],
+                   inputs=[model_path, *sample_paths]) as run:
+        model, saved = load_trained(model_path, taggers.build, pick_device(cfg.qg.training.get("device", "auto")))
+        with atomic_output(output["scores"]) as tmp, h5py.File(tmp, "w") as f:
+            for path in sample_paths:
+                jets = qgsamples.load(path, constituents=saved["architecture"] == "particle_transformer")
+                f.create_dataset(qgsamples.sample_name(path), data=score(model, saved, jets), **H5_OPTIONS)
+        run.extra = {"tagger": name}
 
 
-def template_edges(mc_score: np.ndarray, n_bins: int) -> np.ndarray:
-    """Bins of equal MC population spanning [0, 1]: a tagger's output may crowd into a narrow
-    range, and equal-width bins would then leave the templates one or two bins to work with."""
-    inner = np.quantile(mc_score, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
-    return np.unique(np.concatenate([[0.0], inner, [1.0]]))
-
-
-def _too_few(mc: Jets, data: Jets) -> str | None:
-    counts = {"data forward": data.forward.sum(), "data central": (~data.forward).sum(),
-              "MC forward quark": (mc.forward & qgsamples.is_quark(mc.flavour)).sum(),
-              "MC central gluon": (~mc.forward & qgsamples.is_gluon(mc.flavour)).sum()}
-    low = {k: int(v) for k, v in counts.items() if v < MIN_JETS}
-    return f"fewer than {MIN_JETS} jets: {low}" if low else None
-
-
-def render(calibration: dict) -> str:
-    """Tagger performance and the scale factors as Markdown tables."""
-    performance_rows = []
-    for name in calibration["tagger_order"]:
-        tagger = calibration["taggers"][name]
-        cells = [[f"{p['auc']:.3f}", f"{p['gluon_rejection_at_50']:.1f}"] if p else ["-", "-"]
-                 for p in (tagger["performance"]["mc"], tagger["performance"]["data"])]
-        performance_rows.append([name, *cells[0], *cells[1]])
-    truth = calibration["data_has_truth"]
-    rows = []
-    for name in calibration["tagger_order"]:
-        for b in calibration["taggers"][name]["bins"]:
-            pt = f"{b['pt'][0]:g}-{b['pt'][1]:g}"
-            if "skipped" in b:
-                rows.append([name, pt, "-", "-", f"skipped: {b['skipped']}", ""])
-                continue
-            for i, wp in enumerate(calibration["working_points"]):
-                for method, result in b["methods"].items():
-                    if "failed" in result:
-                        rows.append([name, pt, f"{wp:.0%}", method, f"failed: {result['failed']}", ""])
-                        continue
-                    point = result["working_points"][i]
-                    cells = []
-                    for flavour in ("q", "g"):
-                        known = f" [{b['data_truth'][i][f'sf_{flavour}']:.3f}]" if truth else ""
-                        cells.append(f"{point[f'sf_{flavour}']:.3f} +- {point[f'sf_{flavour}_unc']['total']:.3f}{known}")
-                    rows.append([name, pt, f"{wp:.0%}", method, *cells])
-    return (table(["tagger", "AUC (MC)", "1/eps_g at eps_q = 50 % (MC)", "AUC (data)", "1/eps_g (data)"],
-                  performance_rows, "md", f"Quark/gluon taggers (MC: {calibration['mc']}, data: {calibration['data']})")
-            + "\n" + table(["tagger", "pT [GeV]", "WP", "method", "SF_q", "SF_g"], rows, "md",
-                           "Scale factors (value +- total uncertainty"
-                           + ("; [true value of the pseudo-data])" if truth else ")")))
-
-
-def run_qg_calibration(cfg: Config, sample_paths: Sequence[str | Path], score_paths: dict[str, str | Path],
-                       output: str | Path, table_output: str | Path) -> dict:
-    """calibration.json (every tagger's performance and scale factors) and its Markdown tables."""
-    sweep_leftovers([output, table_output])
-    started = now()
-    study = cfg.qg
-    loaded = {qgsamples.sample_name(p): qgsamples.load(p, constituents=False) for p in sample_paths}
-    mc_sample, data_sample = loaded[study.mc], loaded[study.data]
-    test = mc_sample["set"] == SETS.index("test")
-    out = {"mc": study.mc, "data": study.data,
-           "labels": {name: cfg.qg_samples[name].label or name for name in (study.mc, study.data)},
-           "pt_bins": list(study.pt_bins), "output_edges": np.linspace(0, 1, study.output_bins + 1).tolist(),
-           "working_points": list(study.working_points), "quantile_bins": list(study.quantile_bins),
-           "data_has_truth": bool((data_sample["flavour"] >= 0).all()), "tagger_order": list(score_paths),
-           "taggers": {}}
-    for i, (tagger, path) in enumerate(score_paths.items()):
-        with h5py.File(path, "r") as f:
-            mc_score, data_score = f[study.mc][()], f[study.data][()]
-        for sample, score in ((mc_sample, mc_score), (data_sample, data_score)):
-            if len(score) != len(sample["pt"]):
-                raise ValueError(f"{path} has {len(score)} scores for {len(sample['pt'])} jets of the q/g samples "
-                                 f"({', '.join(map(str, sample_paths))}): it is stale; rerun the qg_score rule")
-        rng = np.random.default_rng([cfg.seed, i])
-        out["taggers"][tagger] = calibrate_tagger(cfg, tagger_jets(mc_sample, mc_score).select(test),
-                                                  tagger_jets(data_sample, data_score), rng)
-        performance_mc = out["taggers"][tagger]["performance"]["mc"]
-        log.info("%s: AUC on the MC test jets %s", tagger,
-                 f"{performance_mc['auc']:.4f}" if performance_mc else "undefined (one class has no jets)")
-    write_json(output, out)
-    write_text(table_output, render(out))
-    for artifact in (output, table_output):
-        write_meta(artifact, tag=cfg.tag, stage="qg_calibrate", config=cfg.qg_config(),
-                   inputs=[*sample_paths, *score_paths.values()], started=started)
+def run_qg_calibrate(cfg: Config, input: Files, output: Files, wildcards: Files) -> dict:
+    """calibration.json (`output["json"]`: every tagger's performance and scale factors) and its
+    Markdown tables (`output["md"]`), from the mc and data samples' jets (`input["jets"]`) and
+    each tagger's scores (`input["scores"]`, one file per tagger of `cfg.qg.taggers`, in order)."""
+    sample_paths = list(input["jets"])
+    score_paths = dict(zip(cfg.qg.taggers, input["scores"], strict=True))
+    with stage_run(cfg.tag, "qg_calibrate", cfg.qg_config(), [output["json"], output["md"]],
+                   inputs=[*sample_paths, *score_paths.values()]):
+        study = cfg.qg
+        loaded = {qgsamples.sample_name(p): qgsamples.load(p, constituents=False) for p in sample_paths}
+        mc_sample, data_sample = loaded[study.mc], loaded[study.data]
+        test = mc_sample["set"] == SETS.index("test")
+        out = {"mc": study.mc, "data": study.data,
+               "labels": {name: cfg.qg_samples[name].label or name for name in (study.mc, study.data)},
+               "pt_bins": list(study.pt_bins), "output_edges": np.linspace(0, 1, study.output_bins + 1).tolist(),
+               "working_points": list(study.working_points), "quantile_bins": list(study.quantile_bins),
+               "data_has_truth": bool((data_sample["flavour"] >= 0).all()), "tagger_order": list(score_paths),
+               "taggers": {}}
+        for i, (tagger, path) in enumerate(score_paths.items()):
+            with h5py.File(path, "r") as f:
+                mc_score, data_score = f[study.mc][()], f[study.data][()]
+            for sample, scores in ((mc_sample, mc_score), (data_sample, data_score)):
+                if len(scores) != len(sample["pt"]):
+                    raise ValueError(f"{path} has {len(scores)} scores for {len(sample['pt'])} jets of the q/g "
+                                     f"samples ({', '.join(map(str, sample_paths))}): it is stale; rerun the "
+                                     "qg_score rule")
+            rng = np.random.default_rng([cfg.seed, i])
+            out["taggers"][tagger] = calibrate_tagger(cfg, tagger_jets(mc_sample, mc_score).select(test),
+                                                      tagger_jets(data_sample, data_score), rng)
+            performance_mc = out["taggers"][tagger]["performance"]["mc"]
+            log.info("%s: AUC on the MC test jets %s", tagger,
+                     f"{performance_mc['auc']:.4f}" if performance_mc else "undefined (one class has no jets)")
+        write_json(output["json"], out)
+        write_text(output["md"], render(out))
     return out
-
-
-def run_qg_figures(cfg: Config, calibration_path: str | Path, outputs: dict[str, list[str]]) -> None:
-    """The q/g figures (analysis.plotting.qg) to `outputs[name]` (png and pdf), with provenance."""
-    from analysis.plotting.qg import draw_all
-
-    sweep_leftovers([path for paths in outputs.values() for path in paths])
-    started = now()
-    draw_all(json.loads(Path(calibration_path).read_text()), outputs.__getitem__)
-    for paths in outputs.values():
-        for path in paths:
-            write_meta(path, tag=cfg.tag, stage="qg_figures", config=cfg.qg_config(), inputs=[calibration_path],
-                       started=started)

@@ -1,8 +1,8 @@
 rule chi2_widths:
     input:
-        paths.dataset_file(CFG.tag, "train"),
+        train=paths.dataset_file(CFG.tag, "train"),
     output:
-        paths.chi2_widths_file(CFG.tag),
+        widths=paths.chi2_widths_file(CFG.tag),
     log:
         f"{RESULTS}/logs/chi2_widths.log",
     params:
@@ -31,7 +31,7 @@ rule chi2:
 
 rule transfer_functions:
     input:
-        paths.transfer_dataset(CFG),
+        dataset=paths.transfer_dataset(CFG),
     output:
         json=paths.transfer_functions_file(CFG.tag),
         figure=paths.transfer_functions_file(CFG.tag).replace(".json", ".png"),

@@ -24,6 +24,8 @@ wildcard_constraints:
     sample="|".join(CFG.event_samples()) or "NONE",
     chunk=r"\d+",
     model="|".join(CFG.models) or "NONE",
+    method="|".join(CFG.methods()) or "NONE",
+    figure="|".join(paths.figures(CFG)),
     n_jets=r"\d+",
 
 
@@ -33,7 +35,7 @@ def tracked_config(rule):
     from analysis.core.provenance import config_hash
 
     def param(wc):
-        model = getattr(wc, "model", None) or getattr(wc, "tagger", None)
+        model = getattr(wc, "model", None) or getattr(wc, "tagger", None) or getattr(wc, "method", None)
         return config_hash(CFG.rule_config(rule, getattr(wc, "sample", None), model))
 
     return param
@@ -44,9 +46,9 @@ def all_outputs():
 
 
 def event_inputs(wc):
-    """A sample's Delphes files (skim, qg_samples); generated chunks also bring their metadata
-    (normalisation), user files their check_input report."""
+    """A sample's Delphes files (`files`, for skim and qg_samples); generated chunks also bring
+    their metadata (normalisation), user files their check_input report (`checked`)."""
     files = paths.event_files(CFG, wc.sample)
     if wc.sample in CFG.generated():
-        return files + [f + META_SUFFIX for f in files]
-    return files + [paths.check_input_report(CFG.tag, wc.sample)]
+        return {"files": files, "checked": [f + META_SUFFIX for f in files]}
+    return {"files": files, "checked": paths.check_input_report(CFG.tag, wc.sample)}

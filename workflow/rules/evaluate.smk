@@ -1,11 +1,43 @@
-from analysis.plotting.names import FIGURES
+from analysis.core.provenance import config_hash
+from analysis.plotting.figures import FIGURES, STUDY_CONFIG
+
+RECONSTRUCTION_METHOD = CFG.raw["evaluation"]["reconstruction"]["method"]
+
+
+rule method_metrics:
+    input:
+        assignments=lambda wc: [paths.assignment_file(CFG.tag, wc.method, s) for s in CFG.samples],
+    output:
+        metrics=paths.method_metrics_file(CFG.tag, "{method}"),
+    log:
+        f"{RESULTS}/logs/method_metrics/{{method}}.log",
+    params:
+        config=tracked_config("method_metrics"),
+    threads: 1
+    script:
+        "../scripts/method_metrics.py"
+
+
+rule reconstruction:
+    input:
+        assignments=[paths.assignment_file(CFG.tag, RECONSTRUCTION_METHOD, s) for s in CFG.samples],
+        test=paths.dataset_file(CFG.tag, "test"),
+        cutflows=[paths.cutflow_file(CFG.tag, s) for s in CFG.matched_samples()],
+    output:
+        reconstruction=paths.reconstruction_file(CFG.tag),
+    log:
+        f"{RESULTS}/logs/reconstruction.log",
+    params:
+        config=tracked_config("reconstruction"),
+    threads: 1
+    script:
+        "../scripts/reconstruction.py"
 
 
 rule evaluate:
     input:
-        assignments=[paths.assignment_file(CFG.tag, m, s) for m in CFG.methods() for s in CFG.samples],
-        test=paths.dataset_file(CFG.tag, "test"),
-        cutflows=[paths.cutflow_file(CFG.tag, s) for s in CFG.matched_samples()],
+        methods=[paths.method_metrics_file(CFG.tag, m) for m in CFG.methods()],
+        reconstruction=paths.reconstruction_file(CFG.tag),
     output:
         metrics=paths.metrics_file(CFG.tag),
         md=report(paths.metrics_table(CFG.tag, "md"), category="Tables",
@@ -20,23 +52,20 @@ rule evaluate:
         "../scripts/evaluate.py"
 
 
-rule figures:
+rule figure:
     input:
-        metrics=paths.metrics_file(CFG.tag),
-        tables=[paths.matching_tables(CFG.tag, s) for s in CFG.matched_samples()],
-        attention=[paths.attention_file(CFG.tag, m) for m in CFG.networks_with("attention")],
-        benchmarks=paths.benchmark_results(),
+        unpack(lambda wc: paths.figure_inputs(CFG, wc.figure)),
     output:
-        **{name: report(paths.figure_file(CFG.tag, name), category=category, caption=f"../report/{name}.rst")
-           for name, category in FIGURES.items()},
-        **{f"{name}_pdf": paths.figure_file(CFG.tag, name, "pdf") for name in FIGURES},
+        png=report(paths.figure_file(CFG.tag, "{figure}"), category=lambda wc: FIGURES[wc.figure].category,
+                   caption="../report/figure.rst"),
+        pdf=paths.figure_file(CFG.tag, "{figure}", "pdf"),
     log:
-        f"{RESULTS}/logs/figures.log",
+        f"{RESULTS}/logs/figure/{{figure}}.log",
     params:
-        config=tracked_config("figures"),
+        config=lambda wc: config_hash(CFG.rule_config(STUDY_CONFIG[FIGURES[wc.figure].study])),
     threads: 1
     script:
-        "../scripts/figures.py"
+        "../scripts/figure.py"
 
 
 rule attention:
@@ -44,7 +73,7 @@ rule attention:
         model=paths.model_dir(CFG.tag, "{model}") + "/model.pt",
         test=paths.dataset_file(CFG.tag, "test"),
     output:
-        paths.attention_file(CFG.tag, "{model}"),
+        attention=paths.attention_file(CFG.tag, "{model}"),
     log:
         f"{RESULTS}/logs/attention/{{model}}.log",
     params:

@@ -6,8 +6,6 @@ rule generate:
         f"{RESULTS}/logs/generate/{{sample}}/chunk{{chunk}}.log",
     params:
         config=tracked_config("generate"),
-        sample=lambda wc: wc.sample,
-        chunk=lambda wc: int(wc.chunk),
     threads: 1
     resources:
         mem_mb=2000,
@@ -18,9 +16,9 @@ rule generate:
 
 rule check_input:
     input:
-        lambda wc: [str(p) for p in CFG.from_files()[wc.sample].paths()],
+        files=lambda wc: [str(p) for p in CFG.from_files()[wc.sample].paths()],
     output:
-        paths.check_input_report(CFG.tag, "{sample}"),
+        report=paths.check_input_report(CFG.tag, "{sample}"),
     log:
         f"{RESULTS}/logs/check_input/{{sample}}.log",
     params:

@@ -1,6 +1,6 @@
 rule match:
     input:
-        paths.skim_file(CFG.tag, "{sample}"),
+        skim=paths.skim_file(CFG.tag, "{sample}"),
     output:
         matched=paths.matched_file(CFG.tag, "{sample}"),
         tables=paths.matching_tables(CFG.tag, "{sample}"),

@@ -1,5 +1,5 @@
 # The quark/gluon tagger study (seed 004): dijet jets -> taggers -> matrix method / jet topics.
-from analysis.plotting.names import QG_FIGURES
+# Its figures are jobs of the `figure` rule (evaluate.smk).
 
 
 wildcard_constraints:
@@ -8,14 +8,13 @@ wildcard_constraints:
 
 rule qg_samples:
     input:
-        event_inputs,
+        unpack(event_inputs),
     output:
-        paths.qg_sample_file(CFG.tag, "{sample}"),
+        jets=paths.qg_sample_file(CFG.tag, "{sample}"),
     log:
         f"{RESULTS}/logs/qg_samples/{{sample}}.log",
     params:
         config=tracked_config("qg_samples"),
-        files=lambda wc: paths.event_files(CFG, wc.sample),
     threads: 1
     resources:
         mem_mb=6000,
@@ -25,7 +24,7 @@ rule qg_samples:
 
 rule qg_train:
     input:
-        paths.qg_sample_file(CFG.tag, CFG.qg.mc),
+        jets=paths.qg_sample_file(CFG.tag, CFG.qg.mc),
     output:
         model=paths.qg_model_dir(CFG.tag, "{tagger}") + "/model.pt",
         history=paths.qg_model_dir(CFG.tag, "{tagger}") + "/history.json",
@@ -45,9 +44,9 @@ rule qg_train:
 rule qg_score:
     input:
         model=paths.qg_model_dir(CFG.tag, "{tagger}") + "/model.pt",
-        samples=[paths.qg_sample_file(CFG.tag, s) for s in (CFG.qg.mc, CFG.qg.data)],
+        jets=[paths.qg_sample_file(CFG.tag, s) for s in (CFG.qg.mc, CFG.qg.data)],
     output:
-        paths.qg_scores_file(CFG.tag, "{tagger}"),
+        scores=paths.qg_scores_file(CFG.tag, "{tagger}"),
     log:
         f"{RESULTS}/logs/qg_score/{{tagger}}.log",
     params:
@@ -61,7 +60,7 @@ rule qg_score:
 
 rule qg_calibrate:
     input:
-        samples=[paths.qg_sample_file(CFG.tag, s) for s in (CFG.qg.mc, CFG.qg.data)],
+        jets=[paths.qg_sample_file(CFG.tag, s) for s in (CFG.qg.mc, CFG.qg.data)],
         scores=[paths.qg_scores_file(CFG.tag, t) for t in CFG.qg.taggers],
     output:
         json=paths.qg_calibration_file(CFG.tag),
@@ -74,18 +73,3 @@ rule qg_calibrate:
     script:
         "../scripts/qg_calibrate.py"
 
-
-rule qg_figures:
-    input:
-        calibration=paths.qg_calibration_file(CFG.tag, "json"),
-    output:
-        **{name: report(paths.figure_file(CFG.tag, name), category=category, caption=f"../report/{name}.rst")
-           for name, category in QG_FIGURES.items()},
-        **{f"{name}_pdf": paths.figure_file(CFG.tag, name, "pdf") for name in QG_FIGURES},
-    log:
-        f"{RESULTS}/logs/qg_figures.log",
-    params:
-        config=tracked_config("qg_figures"),
-    threads: 1
-    script:
-        "../scripts/qg_figures.py"

@@ -37,9 +37,9 @@ rule predict:
 
 rule export_onnx:
     input:
-        paths.model_dir(CFG.tag, "{model}") + "/model.pt",
+        model=paths.model_dir(CFG.tag, "{model}") + "/model.pt",
     output:
-        paths.model_dir(CFG.tag, "{model}") + "/model.onnx",
+        onnx=paths.model_dir(CFG.tag, "{model}") + "/model.onnx",
     log:
         f"{RESULTS}/logs/export_onnx/{{model}}.log",
     params:

@@ -2,8 +2,7 @@ from analysis.core.logs import redirect_to_log
 
 redirect_to_log(snakemake.log[0])
 
-from analysis.config import from_dict  # noqa: E402
-from analysis.evaluation.attention import run_attention  # noqa: E402
+from analysis.config import from_dict
+from analysis.stages.evaluate import run_attention
 
-run_attention(from_dict(snakemake.config), snakemake.wildcards.model, snakemake.input.model, snakemake.input.test,
-              snakemake.output[0])
+run_attention(from_dict(snakemake.config), snakemake.input, snakemake.output, snakemake.wildcards)

@@ -2,6 +2,7 @@ from analysis.core.logs import redirect_to_log
 
 redirect_to_log(snakemake.log[0])
 
-from analysis.events.inspect import write_report  # noqa: E402
+from analysis.config import from_dict
+from analysis.stages.generate import run_check_input
 
-write_report(snakemake.input, snakemake.output[0], sample=snakemake.wildcards.sample)
+run_check_input(from_dict(snakemake.config), snakemake.input, snakemake.output, snakemake.wildcards)

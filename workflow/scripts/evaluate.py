@@ -2,11 +2,7 @@ from analysis.core.logs import redirect_to_log
 
 redirect_to_log(snakemake.log[0])
 
-from analysis import paths  # noqa: E402
-from analysis.config import from_dict  # noqa: E402
-from analysis.evaluation.summary import run_evaluation  # noqa: E402
+from analysis.config import from_dict
+from analysis.stages.evaluate import run_evaluate
 
-cfg = from_dict(snakemake.config)
-files = {m: {s: paths.assignment_file(cfg.tag, m, s) for s in cfg.samples} for m in cfg.methods()}
-run_evaluation(cfg, files, snakemake.input.test, {s: paths.cutflow_file(cfg.tag, s) for s in cfg.matched_samples()},
-               snakemake.output.metrics, {"md": snakemake.output.md, "tex": snakemake.output.tex})
+run_evaluate(from_dict(snakemake.config), snakemake.input, snakemake.output, snakemake.wildcards)

@@ -2,8 +2,7 @@ from analysis.core.logs import redirect_to_log
 
 redirect_to_log(snakemake.log[0])
 
-from analysis.config import from_dict  # noqa: E402
-from analysis.matching import run_match  # noqa: E402
+from analysis.config import from_dict
+from analysis.stages.match import run_match
 
-run_match(from_dict(snakemake.config), snakemake.wildcards.sample, snakemake.input[0],
-          snakemake.output.matched, snakemake.output.tables)
+run_match(from_dict(snakemake.config), snakemake.input, snakemake.output, snakemake.wildcards)

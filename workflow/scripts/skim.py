@@ -2,8 +2,7 @@ from analysis.core.logs import redirect_to_log
 
 redirect_to_log(snakemake.log[0])
 
-from analysis.config import from_dict  # noqa: E402
-from analysis.selection import run_skim  # noqa: E402
+from analysis.config import from_dict
+from analysis.stages.skim import run_skim
 
-run_skim(from_dict(snakemake.config), snakemake.wildcards.sample, snakemake.params.files,
-         snakemake.output.skim, snakemake.output.cutflow)
+run_skim(from_dict(snakemake.config), snakemake.input, snakemake.output, snakemake.wildcards)

@@ -1,0 +1,128 @@
+"""The rules of workflow/rules/evaluate.smk: each method's metrics apart (`method_metrics`), the
+Fig. 8 masses (`reconstruction`), both merged into metrics.json and the tables (`evaluate`); the
+SAJA attention maps (`attention`), the generator study (`generator_study`) and every figure, one
+job each (`figure`)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from analysis import assignments, datasets
+from analysis.config import Config
+from analysis.core.provenance import stage_run, write_json, write_text
+from analysis.evaluation import generators, summary
+from analysis.evaluation.attention import ORDER, average, block_attention, folded
+from analysis.matching import MATCHED
+from analysis.methods.networks import load_model, predict
+from analysis.plotting.figures import FIGURES, STUDY_CONFIG
+from analysis.stages._common import Files
+
+
+def _read(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def run_method_metrics(cfg: Config, input: Files, output: Files, wildcards: Files) -> dict:
+    """Everything the tables and figures show of method `wildcards["method"]`, from its
+    assignment files (`input["assignments"]`, one per sample of the config, in its order) ->
+    `output["metrics"]`: metrics.json's entry of that method."""
+    method = wildcards["method"]
+    files = dict(zip(cfg.samples, input["assignments"], strict=True))
+    with stage_run(cfg.tag, "method_metrics", cfg.rule_config("method_metrics", model=method), [output["metrics"]],
+                   inputs=list(files.values())) as run:
+        result = summary.method_metrics(summary.load_method(files), summary.score_name(cfg, method),
+                                        summary.main_samples(cfg))
+        write_json(output["metrics"], result)
+        run.extra = {"method": method}
+    return result
+
+
+def run_reconstruction(cfg: Config, input: Files, output: Files, wildcards: Files) -> dict:
+    """The Fig. 8 W and top masses of `evaluation.reconstruction.method`, from its assignment
+    files (`input["assignments"]`, per sample of the config), the test set's jets (`input["test"]`)
+    and the cutflows' cross-sections (`input["cutflows"]`, per `cfg.matched_samples()`) ->
+    `output["reconstruction"]`: metrics.json's `reconstruction`."""
+    files = dict(zip(cfg.samples, input["assignments"], strict=True))
+    cutflows = dict(zip(cfg.matched_samples(), input["cutflows"], strict=True))
+    with stage_run(cfg.tag, "reconstruction", cfg.rule_config("reconstruction"), [output["reconstruction"]],
+                   inputs=[*files.values(), input["test"], *cutflows.values()]):
+        result = summary.mass_reconstruction(cfg, summary.load_method(files), input["test"], cutflows)
+        write_json(output["reconstruction"], result)
+    return result
+
+
+def run_evaluate(cfg: Config, input: Files, output: Files, wildcards: Files) -> dict:
+    """metrics.json (`output["metrics"]`): the methods' metrics (`input["methods"]`, one file per
+    method of `cfg.methods()`, in its order) and the reconstruction (`input["reconstruction"]`);
+    and the headline tables (`output["md"]`, `output["tex"]`)."""
+    tables = {fmt: output[fmt] for fmt in ("md", "tex")}
+    method_files = dict(zip(cfg.methods(), input["methods"], strict=True))
+    with stage_run(cfg.tag, "evaluate", cfg.stage_config("evaluate"), [output["metrics"], *tables.values()],
+                   inputs=[*method_files.values(), input["reconstruction"]]):
+        result = {"methods": {method: _read(path) for method, path in method_files.items()},
+                  "method_order": list(method_files), "samples": list(cfg.samples),
+                  "main_samples": summary.main_samples(cfg), "luminosity_fb": cfg.raw["evaluation"]["luminosity_fb"],
+                  "reconstruction": _read(input["reconstruction"])}
+        write_json(output["metrics"], result)
+        for fmt, path in tables.items():
+            write_text(path, summary.render_table(result, fmt))
+    return result
+
+
+def run_attention(cfg: Config, input: Files, output: Files, wildcards: Files) -> dict:
+    """Each block's average attention of SAJA model `wildcards["model"]` (`input["model"]`) on the
+    correctly assigned matched test events (`input["test"]`) -> `output["attention"]` (Fig. 12)."""
+    name, model_path, test_path = wildcards["model"], input["model"], input["test"]
+    with stage_run(cfg.tag, "attention", cfg.stage_config("train"), [output["attention"]],
+                   inputs=[model_path, test_path]) as run:
+        model, saved = load_model(model_path)
+        data = datasets.load(test_path, saved["features"])
+        slots, valid, _, _ = predict(model, saved["architecture"], data["x"], data["mask"], data["jet_pt"])
+        chosen = (data["category"] == MATCHED) & valid & assignments.correct(slots, data["targets"])
+        x, mask, targets = data["x"][chosen], data["mask"][chosen], data["targets"][chosen]
+        matrices = [average(folded(w, targets, mask), mask.sum(axis=1) > 6).tolist() for w in
+                    block_attention(model, saved["architecture"], x, mask)] if len(targets) else []
+        result = {"model": name, "order": list(ORDER), "events": int(chosen.sum()), "blocks": matrices}
+        write_json(output["attention"], result)
+        run.extra = {"events": result["events"]}
+    return result
+
+
+def run_generator_study(cfg: Config, input: Files, output: Files, wildcards: Files) -> dict:
+    """The generator-dependence study from metrics.json (`input["metrics"]`) and the matching
+    tables of the generator samples that have them (`input["tables"]`) -> `output["json"]` and
+    its table `output["md"]`."""
+    table_paths = list(input["tables"])
+    with stage_run(cfg.tag, "generator_study", cfg.stage_config("evaluate"), [output["json"], output["md"]],
+                   inputs=[input["metrics"], *table_paths]):
+        tables = {table["sample"]: table for table in map(_read, table_paths)}
+        result = generators.study(cfg, _read(input["metrics"]), tables)
+        write_json(output["json"], result)
+        write_text(output["md"], generators.render(result))
+    return result
+
+
+def run_figure(cfg: Config, input: Files, output: Files, wildcards: Files) -> None:
+    """Figure `wildcards["figure"]`: its FIGURES entry's function draws what the entry reads
+    (`input[entry.reads]`) to `output["png"]` and `output["pdf"]`."""
+    figure = FIGURES[wildcards["figure"]]
+    files = input[figure.reads]
+    paths = [output["png"], output["pdf"]]
+    with stage_run(cfg.tag, "figure", cfg.rule_config(STUDY_CONFIG[figure.study]), paths,
+                   inputs=[files] if isinstance(files, str | Path) else list(files)):
+        extra = {"no_matching": list(cfg.spanet_samples())} if figure.reads == "matching_tables" else {}
+        figure.function()(figure_data(figure.reads, files), paths, **extra)
+
+
+def figure_data(reads: str, files: str | Path | list[str]) -> Any:
+    """What a figure reads (analysis.plotting.figures.READS), loaded: one JSON, or the JSONs of a
+    set keyed by their sample, model or benchmark name."""
+    if reads == "matching_tables":
+        return {table["sample"]: table for table in map(_read, files)}
+    if reads == "attention":
+        return {attention["model"]: attention for attention in map(_read, files)}
+    if reads == "benchmarks":
+        return {Path(path).stem: _read(path) for path in files}
+    return _read(files)
+

@@ -1,0 +1,80 @@
+"""The rules of workflow/rules/train.smk: `train` and `predict` for the assignment networks of the
+config, and `export_onnx` of a trained SAJA."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import awkward as ak
+import torch
+
+from analysis import assignments, datasets
+from analysis.config import Config
+from analysis.core.provenance import stage_run
+from analysis.core.training import TrainingSettings, epoch_timing, pick_device, train
+from analysis.methods.export import compare, export
+from analysis.methods.networks import adapter, build, load_model, predict, select_rows
+from analysis.stages._common import Files
+
+log = logging.getLogger(__name__)
+
+
+def run_train(cfg: Config, input: Files, output: Files, wildcards: Files) -> list[dict]:
+    """Train model `wildcards["model"]` of the config on the matched events of the training and
+    validation sets (`input["train"]`, `input["val"]`) -> `output["model"]`, `output["history"]`."""
+    name, train_path, val_path = wildcards["model"], input["train"], input["val"]
+    out_dir = Path(output["model"]).parent
+    with stage_run(cfg.tag, "train", cfg.stage_config("train"), [output["model"], output["history"]],
+                   inputs=[train_path, val_path]) as run:
+        spec = cfg.models[name]
+        method = adapter(spec.architecture)
+        train_data, val_data = (datasets.load(path, spec.features) for path in (train_path, val_path))
+        train_data = select_rows(train_data, method.training_rows(train_data))
+        val_data = select_rows(val_data, method.training_rows(val_data))
+        hyperparameters = {"n_features": len(spec.features), **spec.hyperparameters}
+        torch.manual_seed(cfg.seed)
+        model = build(spec.architecture, hyperparameters)
+        settings = TrainingSettings(**cfg.training, seed=cfg.seed, progress=cfg.progress)
+        log.info("%s: %d training, %d validation matched events; %d parameters on %s", name,
+                 len(train_data["x"]), len(val_data["x"]), sum(p.numel() for p in model.parameters()),
+                 pick_device(settings.device))
+        history = train(model, method.loss, method.tensors(train_data), method.tensors(val_data), settings, out_dir,
+                        extra={"architecture": spec.architecture, "hyperparameters": hyperparameters,
+                               "features": list(spec.features), "model": name})
+        run.extra = {"model": name, "train_events": len(train_data["x"]), "val_events": len(val_data["x"]),
+                     "epoch_timing": epoch_timing(history)}
+    return history
+
+
+def run_predict(cfg: Config, input: Files, output: Files, wildcards: Files) -> None:
+    """Assignments of model `wildcards["model"]` (`input["model"]`) for every sample of the test
+    set (`input["test"]`), in the common format: `output[sample]`."""
+    name, model_path, test_path = wildcards["model"], input["model"], input["test"]
+    outputs = {sample: output[sample] for sample in cfg.samples}
+    with stage_run(cfg.tag, "predict", cfg.stage_config("train"), outputs.values(),
+                   inputs=[model_path, test_path]) as run:
+        model, saved = load_model(model_path, pick_device(cfg.training.get("device", "auto")))
+        data = datasets.load(test_path, saved["features"])
+        mask = data["mask"]
+        slots, valid, score, probabilities = predict(model, saved["architecture"], data["x"], mask, data["jet_pt"])
+        for sample, path in outputs.items():
+            rows = data["sample"] == data["samples"].index(sample)
+            per_jet = ak.unflatten(probabilities[rows][mask[rows]], mask[rows].sum(axis=1))
+            assignments.write_sample(path, sample, data, slots, valid, score, per_jet)
+            run.record(path, extra={"method": name, "sample": sample, "events": int(rows.sum()),
+                                    "valid_fraction": float(valid[rows].mean()) if rows.any() else 0.0})
+
+
+def run_export_onnx(cfg: Config, input: Files, output: Files, wildcards: Files) -> dict:
+    """`input["model"]` (a trained SAJA) as ONNX -> `output["onnx"]`, checked against torch with
+    ONNX Runtime."""
+    model_path, onnx = input["model"], output["onnx"]
+    with stage_run(cfg.tag, "export", cfg.stage_config("train"), [onnx], inputs=[model_path]) as run:
+        model, saved = load_model(model_path)
+        n_features = len(saved["features"])
+        export(model, saved["architecture"], n_features, onnx)
+        check = compare(model, saved["architecture"], onnx, n_features)
+        if check["max_abs_difference"] > 1e-4:
+            raise RuntimeError(f"{onnx}: ONNX Runtime and torch differ by {check['max_abs_difference']:.2e}")
+        run.extra = {**check, "features": saved["features"]}
+    return check
