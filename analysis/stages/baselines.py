@@ -9,17 +9,17 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis import assignments, datasets
+from analysis import assignments, datasets, methods
 from analysis.config import Config
 from analysis.core.provenance import StageRun, stage_run, sweep_leftovers, write_json
 from analysis.matching import MATCHED
 from analysis.methods import klfitter
-from analysis.methods.chi2 import Chi2Settings, best_assignment, decay_masses, fit_widths, four_vectors
-from analysis.methods.transfer_functions import CATEGORIES, category, fit_all, models_from
+from analysis.methods.baselines import KINEMATICS
+from analysis.methods.chi2 import Chi2Settings, decay_masses, fit_widths, four_vectors
+from analysis.methods.transfer_functions import CATEGORIES, category, fit_all
 from analysis.stages._common import Files
 
 log = logging.getLogger(__name__)
-KINEMATICS = ("pt", "eta", "phi", "mass", "btag")
 
 
 def raw_inputs(path: str | Path) -> dict:
@@ -46,24 +46,25 @@ def run_chi2_widths(cfg: Config, input: Files, output: Files, wildcards: Files) 
     return widths
 
 
-def run_chi2(cfg: Config, input: Files, output: Files, wildcards: Files, chunk: int = 2000) -> None:
+def run_chi2(cfg: Config, input: Files, output: Files, wildcards: Files) -> None:
     """The chi^2 best assignment of every test event (`input["test"]`) among the
-    `wildcards["n_jets"]` leading jets, with the widths `input["widths"]` -> `output[sample]`,
-    `chunk` events at a time."""
-    n_jets, widths_path, test_path = int(wildcards["n_jets"]), input["widths"], input["test"]
+    `wildcards["n_jets"]` leading jets, with the widths `input["widths"]` -> `output[sample]`."""
+    assign_test_set("chi2", cfg, input["widths"], input["test"], int(wildcards["n_jets"]), output)
+
+
+def assign_test_set(kind: str, cfg: Config, calibration_path: str | Path, test_path: str | Path, n_jets: int,
+                    output: Files) -> None:
+    """Baseline `kind`'s (analysis.methods.REGISTRY) best assignment of every test event among the
+    `n_jets` leading jets, given its calibration file, `ADAPTER.chunk` events at a time, one
+    assignment file per sample (`output[sample]`)."""
     outputs = {sample: output[sample] for sample in cfg.samples}
-    with stage_run(cfg.tag, "chi2", cfg.stage_config("baselines"), outputs.values(),
-                   inputs=[widths_path, test_path]) as run:
-        widths = json.loads(Path(widths_path).read_text())
-        settings = Chi2Settings(m_top=cfg.baselines.m_top, m_w=cfg.baselines.m_w, sigma_top=widths["sigma_top"],
-                                sigma_w=widths["sigma_w"], n_jets=n_jets, btag_aware=cfg.baselines.chi2_btag_aware)
+    with stage_run(cfg.tag, kind, cfg.stage_config("baselines"), outputs.values(),
+                   inputs=[calibration_path, test_path]) as run:
+        baseline = methods.get(kind).adapter()
+        assign, settings = baseline.assigner(cfg, json.loads(Path(calibration_path).read_text()), n_jets)
         data = raw_inputs(test_path)
-
-        def assign(part: dict, n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return best_assignment(part["pt"], part["eta"], part["phi"], part["mass"], part["btag"], n_real, settings)
-
-        slots, chi2 = in_chunks(data, assign, chunk, f"chi2_{n_jets}")
-        write_assignments(run, f"chi2_{n_jets}", data, slots, chi2, outputs, settings.__dict__)
+        slots, score = in_chunks(data, assign, baseline.chunk, f"{kind}_{n_jets}")
+        write_assignments(run, f"{kind}_{n_jets}", data, slots, score, outputs, settings)
 
 
 def in_chunks(data: dict, assign, chunk: int, method: str) -> tuple[np.ndarray, np.ndarray]:
@@ -132,23 +133,8 @@ def run_transfer_functions(cfg: Config, input: Files, output: Files, wildcards: 
     return fitted
 
 
-def run_klfitter(cfg: Config, input: Files, output: Files, wildcards: Files, chunk: int = 400) -> None:
+def run_klfitter(cfg: Config, input: Files, output: Files, wildcards: Files) -> None:
     """The kinematic likelihood's best assignment of every test event (`input["test"]`) among the
     `wildcards["n_jets"]` leading jets, with the transfer functions `input["transfer_functions"]`
-    -> `output[sample]`, `chunk` events per batch; score = -log L of the best assignment."""
-    n_jets, transfer_path, test_path = int(wildcards["n_jets"]), input["transfer_functions"], input["test"]
-    outputs = {sample: output[sample] for sample in cfg.samples}
-    with stage_run(cfg.tag, "klfitter", cfg.stage_config("baselines"), outputs.values(),
-                   inputs=[transfer_path, test_path]) as run:
-        b = cfg.baselines
-        settings = klfitter.LikelihoodSettings(m_w=b.m_w, width_w=b.width_w, width_top=b.width_top)
-        likelihood = klfitter.Likelihood(models_from(json.loads(Path(transfer_path).read_text())), settings)
-        data = raw_inputs(test_path)
-
-        def assign(part: dict, n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            slots, value, _ = klfitter.best_assignment(likelihood, part["pt"], part["eta"], part["phi"], part["mass"],
-                                                       part["btag"], n_real, n_jets, b.klfitter_btag_aware)
-            return slots, value
-
-        slots, score = in_chunks(data, assign, chunk, f"klfitter_{n_jets}")
-        write_assignments(run, f"klfitter_{n_jets}", data, slots, score, outputs, settings.__dict__)
+    -> `output[sample]`; score = -log L of the best assignment."""
+    assign_test_set("klfitter", cfg, input["transfer_functions"], input["test"], int(wildcards["n_jets"]), output)
