@@ -32,7 +32,7 @@ SCORE_NAMES = {"saja": "predictive entropy", "spanet": "-log P(assignment)", "ch
 
 
 def score_name(cfg: Config, method: str) -> str:
-    kind = cfg.models[method].architecture if method in cfg.models else method.rsplit("_", 1)[0]
+    kind = cfg.models[method].architecture if method in cfg.models else cfg.baseline_methods()[method][0].kind
     return SCORE_NAMES[kind]
 
 
@@ -98,11 +98,10 @@ def run_evaluation(cfg: Config, files: dict[str, dict[str, str | Path]], test_pa
     """metrics.json (per method), the headline tables (Markdown and LaTeX) and the Fig. 8 masses."""
     sweep_leftovers([output, *tables.values()])
     started = now()
-    evaluation = cfg.raw["evaluation"]
     samples = list(cfg.samples)
     main = main_samples(cfg)
     result = {"methods": {}, "method_order": list(files), "samples": samples, "main_samples": main,
-              "luminosity_fb": evaluation["luminosity_fb"]}
+              "luminosity_fb": cfg.evaluation.luminosity_fb}
     loaded = {}
     for method, per_sample in files.items():
         loaded[method] = load_method(per_sample)
@@ -125,8 +124,8 @@ def main_samples(cfg: Config) -> list[str]:
 
 
 def _reconstruction(cfg: Config, loaded: dict, test_path, cutflows, samples, main: list[str]) -> dict:
-    spec = cfg.raw["evaluation"]["reconstruction"]
-    method = spec["method"]
+    spec = cfg.evaluation.reconstruction
+    method = spec.method
     if method not in loaded:
         raise ValueError(f"evaluation.reconstruction.method: {method!r} is not a method of this config; "
                          f"choose one of {sorted(loaded)}")
@@ -134,14 +133,14 @@ def _reconstruction(cfg: Config, loaded: dict, test_path, cutflows, samples, mai
     jets = evaluation_jets(test_path, samples, events)
     keep = np.isin(events.sample, main)
     events, jets = events.select(keep), {name: values[keep] for name, values in jets.items()}
-    cut = reconstruction.score_cut(events, spec.get("score_cut"), spec.get("efficiency"))
+    cut = reconstruction.score_cut(events, spec.score_cut, spec.efficiency)
     warning = None
     if cut is None:
         warning = (f"{method}: no matched ttbar event has a valid assignment, so no score cut keeps "
-                   f"{spec['efficiency']} of them; the mass histograms are empty")
+                   f"{spec.efficiency} of them; the mass histograms are empty")
         log.warning(warning)
         cut = -np.inf
-    luminosity_pb = cfg.raw["evaluation"]["luminosity_fb"] * 1000.0
+    luminosity_pb = cfg.evaluation.luminosity_fb * 1000.0
     cross_sections = sample_cross_sections(cfg, main, cutflows)
     unit_weights = [s for s, value in cross_sections.items() if value is None]
     if unit_weights:

@@ -157,7 +157,8 @@ def run_chunk(cfg: Config, sample: str, chunk: int, output: str | Path) -> Chunk
     if not 0 <= chunk < spec.n_chunks:
         raise ConfigError(f"sample {sample!r} has chunks 0 to {spec.n_chunks - 1} (its `chunks` times its "
                           f"pT-hat bins), not {chunk}")
-    settings = cfg.generator_settings(sample, chunk)
+    generator_seed, detector_seed = cfg.chunk_seeds(sample, chunk)
+    settings = GeneratorSettings.for_chunk(spec, chunk, generator_seed)
     n_events, first_number = spec.chunk_events(chunk)
     with atomic_output(output) as tmp:
         summary = generate_chunk(
@@ -166,7 +167,7 @@ def run_chunk(cfg: Config, sample: str, chunk: int, output: str | Path) -> Chunk
             n_events=n_events,
             first_event_number=first_number,
             output=tmp,
-            detector_seed=cfg.chunk_seeds(sample, chunk)[1],
+            detector_seed=detector_seed,
             constituents=spec.constituents,
             batch_size=cfg.batch_size,
             progress=cfg.progress,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import awkward as ak
@@ -110,7 +111,7 @@ def run_train(cfg: Config, name: str, train_path: str | Path, val_path: str | Pa
     hyperparameters = {"n_features": len(spec.features), **spec.hyperparameters}
     torch.manual_seed(cfg.seed)
     model = build(spec.architecture, hyperparameters)
-    settings = TrainingSettings(**cfg.training, seed=cfg.seed, progress=cfg.progress)
+    settings = TrainingSettings(**asdict(cfg.training), seed=cfg.seed, progress=cfg.progress)
     log.info("%s: %d training, %d validation matched events; %d parameters on %s", name,
              len(train_data["x"]), len(val_data["x"]), sum(p.numel() for p in model.parameters()),
              pick_device(settings.device))
@@ -151,7 +152,7 @@ def run_predict(cfg: Config, name: str, model_path: str | Path, test_path: str |
     """Assignments of model `name` for every sample of the test set, in the common format."""
     sweep_leftovers(outputs.values())
     started = now()
-    model, saved = load_model(model_path, pick_device(cfg.training.get("device", "auto")))
+    model, saved = load_model(model_path, pick_device(cfg.training.device))
     data = datasets.load(test_path, saved["features"])
     mask = data["mask"]
     slots, valid, score, probabilities = predict(model, saved["architecture"], data["x"], mask, data["jet_pt"])

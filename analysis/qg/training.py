@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import h5py
@@ -102,7 +103,7 @@ def run_qg_train(cfg: Config, name: str, sample_path: str | Path, out_dir: str |
         hyperparameters["n_features"] = len(qgsamples.SHAPE_INPUTS)
     torch.manual_seed(cfg.seed)
     model = taggers.build(spec.architecture, hyperparameters)
-    settings = TrainingSettings(**cfg.qg.training, seed=cfg.seed, progress=cfg.progress)
+    settings = TrainingSettings(**asdict(cfg.qg.training), seed=cfg.seed, progress=cfg.progress)
     log.info("%s: %d training, %d validation jets; %d parameters on %s", name, len(train_rows), len(val_rows),
              sum(p.numel() for p in model.parameters()), pick_device(settings.device))
     history = train(model, weighted_bce,
@@ -135,7 +136,7 @@ def run_qg_score(cfg: Config, name: str, model_path: str | Path, sample_paths: S
     """Tagger `name`'s output on every jet of the mc and data samples: one dataset per sample."""
     sweep_leftovers([output])
     started = now()
-    model, saved = load_trained(model_path, taggers.build, pick_device(cfg.qg.training.get("device", "auto")))
+    model, saved = load_trained(model_path, taggers.build, pick_device(cfg.qg.training.device))
     with atomic_output(output) as tmp, h5py.File(tmp, "w") as f:
         for path in sample_paths:
             jets = qgsamples.load(path, constituents=saved["architecture"] == "particle_transformer")

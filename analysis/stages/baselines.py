@@ -48,7 +48,8 @@ def run_chi2(cfg: Config, n_jets: int, widths_path: str | Path, test_path: str |
     started = now()
     widths = json.loads(Path(widths_path).read_text())
     settings = Chi2Settings(m_top=cfg.baselines.m_top, m_w=cfg.baselines.m_w, sigma_top=widths["sigma_top"],
-                            sigma_w=widths["sigma_w"], n_jets=n_jets, btag_aware=cfg.baselines.chi2_btag_aware)
+                            sigma_w=widths["sigma_w"], n_jets=n_jets,
+                            btag_aware=cfg.baselines.kinds["chi2"].btag_aware)
     data = raw_inputs(test_path)
 
     def assign(part: dict, n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,7 +139,7 @@ def run_klfitter(cfg: Config, n_jets: int, transfer_path: str | Path, test_path:
 
     def assign(part: dict, n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         slots, value, _ = klfitter.best_assignment(likelihood, part["pt"], part["eta"], part["phi"], part["mass"],
-                                                   part["btag"], n_real, n_jets, b.klfitter_btag_aware)
+                                                   part["btag"], n_real, n_jets, b.kinds["klfitter"].btag_aware)
         return slots, value
 
     slots, score = in_chunks(data, assign, chunk, f"klfitter_{n_jets}")
