@@ -165,9 +165,9 @@ def all_targets(cfg: Config) -> list[str]:
     for name in cfg.matched_samples():
         targets += [cutflow_file(cfg.tag, name), matching_tables(cfg.tag, name)]
     targets += [dataset_file(cfg.tag, name) for name in ("train", "val", "test")]
-    for method in (*cfg.baselines.chi2_methods(), *cfg.baselines.klfitter_methods()):
+    for method in cfg.baseline_methods():
         targets += [assignment_file(cfg.tag, method, sample) for sample in cfg.samples]
-    if cfg.baselines.klfitter_methods():
+    if cfg.baselines.kinds["klfitter"].n_jets:
         targets.append(transfer_functions_file(cfg.tag).replace(".json", ".png"))
     targets += [metrics_table(cfg.tag, fmt) for fmt in ("md", "tex")]
     targets.append(generator_study(cfg.tag, "md"))

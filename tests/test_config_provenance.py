@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 
 import pytest
@@ -69,7 +70,7 @@ def test_chunks_partition_events_and_bins(test_config):
     qcd = test_config.generated()["qcd"]
     assert qcd.n_chunks == 2
     assert [qcd.chunk_bin(i) for i in range(2)] == [(200.0, 400.0), (400.0, None)]
-    sample = configlib.GeneratedSample(name="x", process="ttbar_allhad", events=10, chunks=3)
+    sample = dataclasses.replace(test_config.generated()["ttbar"], name="x", events=10, chunks=3)
     spans = [sample.chunk_events(i) for i in range(3)]
     assert spans == [(4, 0), (3, 4), (3, 7)]
 

@@ -1,6 +1,8 @@
 """Dijet jets for the q/g study: selection, truth flavour, constituents and bad input."""
 from __future__ import annotations
 
+import dataclasses
+
 import awkward as ak
 import numpy as np
 import pytest
@@ -27,8 +29,8 @@ def qg_config(mc_files, data_files=None, generated_events: int = 1000, **selecti
     return configlib.from_dict(raw)
 
 
-def test_dijet_selection_edges():
-    cuts = configlib.QGStudy(mc="a", data="b", jet_pt_min=100.0, jet_eta_max=2.0, balance_max=1.5)
+def test_dijet_selection_edges(test_config):
+    cuts = dataclasses.replace(test_config.qg, jet_pt_min=100.0, jet_eta_max=2.0, balance_max=1.5)
     pt = ak.Array([[200.0, 140.0], [150.0, 101.0, 200.0], [120.0], [200.0, 99.0], [200.0, 130.0], [200.0, 150.0]])
     eta = ak.Array([[0.1, -1.9], [0.0, 0.5, 1.0], [0.0], [0.0, 0.0], [0.0, 0.0], [2.05, 0.0]])
     events, leading = samples.select_dijets(pt, eta, cuts)
@@ -89,11 +91,11 @@ def test_quark_and_gluon_jets_differ_as_expected(dijets):
     assert jets["shape_ptd"][quark].mean() > jets["shape_ptd"][gluon].mean()
 
 
-def test_delta_r_association_matches_the_jet_index(qcd_file):
+def test_delta_r_association_matches_the_jet_index(qcd_file, test_config):
     """Delphes files have no JetIndex: the nearest-jet rule gives nearly the same constituents."""
     spec, _ = samples.read_spec(qcd_file)
     arrays = delphes.read(qcd_file, spec)
-    study = configlib.QGStudy(mc="a", data="b", jet_pt_min=200.0)
+    study = dataclasses.replace(test_config.qg, jet_pt_min=200.0, jet_eta_max=2.1, balance_max=1.5)
     events, leading = samples.select_dijets(arrays["Jet"].PT, arrays["Jet"].Eta, study)
     candidates = arrays["ParticleFlowCandidate"][events]
     eta, phi = (samples._take(arrays["Jet"][f][events], leading) for f in ("Eta", "Phi"))

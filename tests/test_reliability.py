@@ -15,7 +15,7 @@ import yaml
 from analysis import config as configlib
 from analysis.core.training import CheckpointError, load_trained, train
 
-from .conftest import REPO, SNAKEMAKE
+from .conftest import REPO, SNAKEMAKE, files_config
 from .test_training import data, model, settings
 from .test_workflow import ENV
 
@@ -149,11 +149,8 @@ def test_a_sample_with_no_selected_event_goes_through_the_split(tmp_path, pipeli
     from analysis.stages.skim import run_skim
     from analysis.stages.split import run_split
 
-    cfg = pipeline.cfg
-    raw = dict(cfg.raw)
-    raw["samples"] = {**raw["samples"], "wjets": {"source": "files", "cross_section_pb": 1.0, "generated_events": 25,
-                                                  "files": [str(REPO / "tests" / "samples" / "coffea_delphes.root")]}}
-    cfg = configlib.from_dict(raw, where="cfg.yaml")
+    # the pipeline's config plus the W + jets file (1 pb, its 25 events the whole generated sample)
+    cfg = files_config(tmp_path, {**pipeline.files, "wjets": REPO / "tests" / "samples" / "coffea_delphes.root"})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         run_skim(cfg, {"files": cfg.samples["wjets"].paths()},

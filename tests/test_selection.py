@@ -1,6 +1,7 @@
 """The skim: trigger selection edge cases, cutflow, normalisation and bad input."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import awkward as ak
@@ -121,7 +122,7 @@ def test_a_failed_rerun_leaves_no_orphan_sidecar_or_temporary(tmp_path):
     assert sorted(tmp_path.iterdir()) == sorted(kept)
 
 
-def test_cross_section_weights_of_generated_chunks(tmp_path):
+def test_cross_section_weights_of_generated_chunks(tmp_path, test_config):
     """Chunks of one pTHat bin share the bin's cross-section, averaged with their sums of weights."""
     metas = {"a": ([100, 200], 10.0, 4.0), "b": ([100, 200], 14.0, 12.0), "c": ([200, None], 2.0, 5.0)}
     files = []
@@ -129,9 +130,7 @@ def test_cross_section_weights_of_generated_chunks(tmp_path):
         files.append(tmp_path / f"{name}.root")
         files[-1].touch()
         write_json(meta_path(files[-1]), {"pthat_bin": pthat_bin, "cross_section_pb": sigma, "sum_of_weights": sum_w})
-    from analysis.config import GeneratedSample
-
-    sample = GeneratedSample(name="s", process="qcd", events=1, chunks=2)
+    sample = dataclasses.replace(test_config.generated()["qcd"], name="s", events=1, chunks=2)
     scales = weight_scales(sample, files)
     sigma_ab = (10.0 * 4 + 14.0 * 12) / 16
     assert scales[str(files[0])] == pytest.approx(sigma_ab / 16) == scales[str(files[1])]

@@ -279,7 +279,7 @@ def test_config_without_klfitter_or_with_a_transfer_sample_loads(two_files, ttba
     f = str(two_files[0])
     raw = spanet_raw({"tt": {"source": "spanet_h5", "files": [f]}}, "tt")
     cfg = load_config(raw, tmp_path)
-    assert cfg.baselines.klfitter_methods() == {} and cfg.methods() == ["saja", "spanet", "chi2_6", "chi2_7"]
+    assert cfg.baselines.kinds["klfitter"].methods() == {} and cfg.methods() == ["saja", "spanet", "chi2_6", "chi2_7"]
     raw = spanet_raw({"tt": {"source": "spanet_h5", "files": [f], "label": "SPANet file"}}, "tt",
                      generators={"ttbar": ttbar_spec})
     raw["baselines"]["klfitter"]["transfer_sample"] = "ttbar"

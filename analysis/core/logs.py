@@ -16,3 +16,19 @@ def redirect_to_log(path: str | Path) -> None:
     os.dup2(handle.fileno(), 1)
     os.dup2(handle.fileno(), 2)
     sys.stdout = sys.stderr = handle
+
+
+class quiet_stdout:
+    """Silence file descriptor 1 for a while: Pythia's C++ banner goes there whatever
+    Print:quiet says; keep job logs readable."""
+
+    def __enter__(self):
+        self._saved = os.dup(1)
+        self._null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(self._null, 1)
+
+    def __exit__(self, *exc):
+        os.dup2(self._saved, 1)
+        os.close(self._saved)
+        os.close(self._null)
+        return False

@@ -100,20 +100,20 @@ def mass_reconstruction(cfg: Config, events: metrics.Events, test_path: str | Pa
                         cutflows: dict[str, str | Path]) -> dict:
     """The W and top candidate masses (Fig. 8) of `evaluation.reconstruction.method`, whose
     assignments of every sample are `events`, after its score cut, weighted to the luminosity."""
-    spec = cfg.raw["evaluation"]["reconstruction"]
-    method = spec["method"]
+    spec = cfg.evaluation.reconstruction
+    method = spec.method
     samples, main = list(cfg.samples), main_samples(cfg)
     jets = evaluation_jets(test_path, samples, events)
     keep = np.isin(events.sample, main)
     events, jets = events.select(keep), {name: values[keep] for name, values in jets.items()}
-    cut = reconstruction.score_cut(events, spec.get("score_cut"), spec.get("efficiency"))
+    cut = reconstruction.score_cut(events, spec.score_cut, spec.efficiency)
     warning = None
     if cut is None:
         warning = (f"{method}: no matched ttbar event has a valid assignment, so no score cut keeps "
-                   f"{spec['efficiency']} of them; the mass histograms are empty")
+                   f"{spec.efficiency} of them; the mass histograms are empty")
         log.warning(warning)
         cut = -np.inf
-    luminosity_pb = cfg.raw["evaluation"]["luminosity_fb"] * 1000.0
+    luminosity_pb = cfg.evaluation.luminosity_fb * 1000.0
     cross_sections = sample_cross_sections(cfg, main, cutflows)
     unit_weights = [s for s, value in cross_sections.items() if value is None]
     if unit_weights:

@@ -5,11 +5,16 @@ pTHat range, bias) is translated here, so every other stage sees Delphes-layout 
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import awkward as ak
+
+from analysis.core.logs import quiet_stdout
+
+if TYPE_CHECKING:
+    from analysis.config import GeneratedSample
 
 SHOWER_MODELS = {"simple": 1, "vincia": 2}
 """`PartonShowers:model` codes available in pythia8mc 8.317 (Dire was removed from Pythia 8.3)."""
@@ -46,6 +51,23 @@ class GeneratorSettings:
     pthat_bias_power: float = 0.0
     pthat_bias_reference: float = 100.0
     extra: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def for_chunk(cls, sample: GeneratedSample, chunk: int, seed: int) -> GeneratorSettings:
+        """The run of chunk `chunk` of a config's generated sample, `seed` being the chunk's
+        generator seed (analysis.config.seeds), taken into Pythia's seed range."""
+        low, high = sample.chunk_bin(chunk)
+        return cls(
+            process=sample.process,
+            seed=seed % MAX_PYTHIA_SEED,
+            shower=sample.shower,
+            tune=sample.tune,
+            pthat_min=low,
+            pthat_max=high,
+            pthat_bias_power=sample.pthat_bias_power,
+            pthat_bias_reference=sample.pthat_bias_reference,
+            extra=sample.pythia_settings,
+        )
 
     def strings(self) -> list[str]:
         """The Pythia setting strings, in the order they are read."""
@@ -84,18 +106,6 @@ class GeneratorSettings:
         return out + list(self.extra)
 
 
-def rejected_settings(lines: tuple[str, ...] | list[str]) -> list[str]:
-    """The setting strings a fresh Pythia refuses (unknown name, meaningless value), so a typo in
-    a config fails at start-up rather than in the generation job."""
-    if not lines:
-        return []
-    import pythia8mc
-
-    with _quiet_stdout():
-        pythia = pythia8mc.Pythia("", False)
-        return [line for line in lines if not pythia.readString(line)]
-
-
 class PythiaRun:
     """A configured Pythia instance that yields awkward batches of full event records."""
 
@@ -103,7 +113,7 @@ class PythiaRun:
         import pythia8mc
 
         self.settings = settings
-        with _quiet_stdout():
+        with quiet_stdout():
             self.pythia = pythia8mc.Pythia("", False)
             for line in settings.strings():
                 if not self.pythia.readString(line):
@@ -134,18 +144,3 @@ class PythiaRun:
 
     def charge(self, pdg_id: int) -> float:
         return float(self.pythia.particleData.charge(int(pdg_id)))
-
-
-class _quiet_stdout:
-    """Pythia's C++ banner goes to fd 1 whatever Print:quiet says; keep job logs readable."""
-
-    def __enter__(self):
-        self._saved = os.dup(1)
-        self._null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(self._null, 1)
-
-    def __exit__(self, *exc):
-        os.dup2(self._saved, 1)
-        os.close(self._saved)
-        os.close(self._null)
-        return False

@@ -154,7 +154,7 @@ class Chi2Adapter:
     @staticmethod
     def assigner(cfg: Config, calibration: dict, n_jets: int) -> tuple[Assigner, dict]:
         settings = Chi2Settings(m_top=cfg.baselines.m_top, m_w=cfg.baselines.m_w, sigma_top=calibration["sigma_top"],
-                                sigma_w=calibration["sigma_w"], n_jets=n_jets, btag_aware=cfg.baselines.chi2_btag_aware)
+                                sigma_w=calibration["sigma_w"], n_jets=n_jets, btag_aware=cfg.baselines.kinds["chi2"].btag_aware)
 
         def assign(jets: dict[str, np.ndarray], n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return best_assignment(jets["pt"], jets["eta"], jets["phi"], jets["mass"], jets["btag"], n_real, settings)

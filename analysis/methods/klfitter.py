@@ -314,7 +314,7 @@ class KLFitterAdapter:
 
         def assign(jets: dict[str, np.ndarray], n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             slots, value, _ = best_assignment(likelihood, jets["pt"], jets["eta"], jets["phi"], jets["mass"],
-                                              jets["btag"], n_real, n_jets, b.klfitter_btag_aware)
+                                              jets["btag"], n_real, n_jets, b.kinds["klfitter"].btag_aware)
             return slots, value
 
         return assign, settings.__dict__

@@ -62,7 +62,7 @@ def run_evaluate(cfg: Config, input: Files, output: Files, wildcards: Files) -> 
                    inputs=[*method_files.values(), input["reconstruction"]]):
         result = {"methods": {method: _read(path) for method, path in method_files.items()},
                   "method_order": list(method_files), "samples": list(cfg.samples),
-                  "main_samples": summary.main_samples(cfg), "luminosity_fb": cfg.raw["evaluation"]["luminosity_fb"],
+                  "main_samples": summary.main_samples(cfg), "luminosity_fb": cfg.evaluation.luminosity_fb,
                   "reconstruction": _read(input["reconstruction"])}
         write_json(output["metrics"], result)
         for fmt, path in tables.items():

@@ -6,6 +6,7 @@ from analysis.config import Config, ConfigError
 from analysis.core.provenance import atomic_output, stage_run, sweep_leftovers
 from analysis.events.generate import ChunkSummary, Reconstruction, generate_chunk
 from analysis.events.inspect import write_report
+from analysis.events.pythia import GeneratorSettings
 from analysis.stages._common import Files
 
 
@@ -18,7 +19,8 @@ def run_generate(cfg: Config, input: Files, output: Files, wildcards: Files) -> 
         if not 0 <= chunk < spec.n_chunks:
             raise ConfigError(f"sample {sample!r} has chunks 0 to {spec.n_chunks - 1} (its `chunks` times its "
                               f"pT-hat bins), not {chunk}")
-        settings = cfg.generator_settings(sample, chunk)
+        generator_seed, detector_seed = cfg.chunk_seeds(sample, chunk)
+        settings = GeneratorSettings.for_chunk(spec, chunk, generator_seed)
         n_events, first_number = spec.chunk_events(chunk)
         with atomic_output(events) as tmp:
             summary = generate_chunk(
@@ -27,7 +29,7 @@ def run_generate(cfg: Config, input: Files, output: Files, wildcards: Files) -> 
                 n_events=n_events,
                 first_event_number=first_number,
                 output=tmp,
-                detector_seed=cfg.chunk_seeds(sample, chunk)[1],
+                detector_seed=detector_seed,
                 constituents=spec.constituents,
                 batch_size=cfg.batch_size,
                 progress=cfg.progress,

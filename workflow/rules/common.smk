@@ -16,8 +16,8 @@ onstart:
     if workflow.local_exec:
         from analysis.core.training import check_devices
 
-        check_devices({"training.device": CFG.training.get("device", "auto"),
-                       "qg.training.device": CFG.qg.training.get("device", "auto") if CFG.qg else "auto"})
+        check_devices({"training.device": CFG.training.device,
+                       "qg.training.device": CFG.qg.training.device if CFG.qg else "auto"})
 
 
 wildcard_constraints:

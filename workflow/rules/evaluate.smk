@@ -1,7 +1,7 @@
 from analysis.core.provenance import config_hash
 from analysis.plotting.figures import FIGURES, STUDY_CONFIG
 
-RECONSTRUCTION_METHOD = CFG.raw["evaluation"]["reconstruction"]["method"]
+RECONSTRUCTION_METHOD = CFG.evaluation.reconstruction.method
 
 
 rule method_metrics:
