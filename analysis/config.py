@@ -16,6 +16,7 @@ import jsonschema
 import numpy as np
 import yaml
 
+from analysis import topology
 from analysis.events.pythia import MAX_PYTHIA_SEED, GeneratorSettings, rejected_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,17 +155,13 @@ class Datasets:
 
 @dataclass(frozen=True)
 class Baselines:
-    """Masses of the fits (GeV) and the variants: one method `chi2_<N>` and one `klfitter_<N>`
-    per N leading jets."""
+    """The variants: one method `chi2_<N>` and one `klfitter_<N>` per N leading jets (the masses
+    and widths of the fits are the topology's, analysis.topology)."""
 
-    m_top: float = 172.5
-    m_w: float = 80.4
     chi2_n_jets: tuple[int, ...] = (6, 7)
     chi2_btag_aware: bool = True
     klfitter_n_jets: tuple[int, ...] = (6, 7)
     klfitter_btag_aware: bool = True
-    width_w: float = 2.085
-    width_top: float = 1.5
     transfer_sample: str | None = None
     """The sample whose matched jets give the transfer functions (None: the training sample)."""
 
@@ -287,7 +284,8 @@ class Config:
 
     def stage_config(self, stage: str, sample: str | None = None) -> dict:
         """The config subset a stage's artifacts depend on (hashed into provenance): the stage's own
-        section plus those of every stage upstream of it."""
+        section plus those of every stage upstream of it, and the topology file's content (its
+        resonance masses and widths only where the fits and figures read them)."""
         upstream = {"skim": ("selection",), "match": ("selection", "matching"),
                     "split": ("selection", "matching", "datasets"),
                     "train": ("selection", "matching", "datasets", "models", "training"),
@@ -295,6 +293,7 @@ class Config:
                     "evaluate": ("selection", "matching", "datasets", "models", "training", "baselines",
                                  "evaluation")}[stage]
         subset = {key: self.raw[key] for key in upstream}
+        subset["topology"] = topology.default().provenance(masses=stage in ("baselines", "evaluate"))
         if sample is not None:
             subset["sample"] = self.sample_config(sample)
         else:
@@ -476,10 +475,9 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
 
 def _baselines(section: dict) -> Baselines:
     chi2, klfitter = section["chi2"], section["klfitter"]
-    return Baselines(m_top=section["m_top"], m_w=section["m_w"], chi2_n_jets=tuple(chi2["n_jets"]),
-                     chi2_btag_aware=chi2["btag_aware"], klfitter_n_jets=tuple(klfitter["n_jets"]),
-                     klfitter_btag_aware=klfitter["btag_aware"], width_w=klfitter["width_w"],
-                     width_top=klfitter["width_top"], transfer_sample=klfitter.get("transfer_sample"))
+    return Baselines(chi2_n_jets=tuple(chi2["n_jets"]), chi2_btag_aware=chi2["btag_aware"],
+                     klfitter_n_jets=tuple(klfitter["n_jets"]), klfitter_btag_aware=klfitter["btag_aware"],
+                     transfer_sample=klfitter.get("transfer_sample"))
 
 
 def _model_specs(section: dict) -> dict[str, ModelSpec]:

@@ -9,7 +9,7 @@ import yaml
 
 from analysis.core.provenance import read_meta
 from analysis.datasets import SETS, DatasetError, assign_sets, load, run_split, split_fractions
-from analysis.matching import CATEGORIES, MATCHED
+from analysis.topology import CATEGORIES, MATCHED
 
 from .conftest import files_config
 

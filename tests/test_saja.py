@@ -9,10 +9,11 @@ import torch
 from analysis import assignments
 from analysis.core.training import TrainingSettings, train
 from analysis.datasets import build_table
-from analysis.matching import MATCHED, run_match
+from analysis.matching import run_match
 from analysis.methods.networks import SajaMethod, predict
 from analysis.methods.saja import Saja, SajaHyperparameters, predictive_entropy, saja_loss
 from analysis.selection import run_skim
+from analysis.topology import MATCHED
 
 from .conftest import files_config
 

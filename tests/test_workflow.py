@@ -108,9 +108,10 @@ def test_spanet_h5_training_sample_end_to_end(tmp_path, reco):
     from analysis.evaluation.metrics import Events
     from analysis.events.generate import generate_chunk
     from analysis.events.pythia import GeneratorSettings
-    from analysis.matching import MATCHED, run_match
+    from analysis.matching import run_match
     from analysis.plotting.names import FIGURE_NAMES
     from analysis.selection import run_skim
+    from analysis.topology import MATCHED
 
     from .conftest import files_config
     from .spanet_builders import from_matched, shuffled, write_spanet

@@ -12,9 +12,9 @@ from analysis import assignments, datasets
 from analysis.config import Config
 from analysis.core.provenance import now, sweep_leftovers, write_meta
 from analysis.core.training import TrainingSettings, epoch_timing, load_trained, pick_device, train
-from analysis.matching import MATCHED
 from analysis.methods.saja import Saja, SajaHyperparameters, predictive_entropy, saja_loss
 from analysis.methods.spanet import Spanet, SpanetHyperparameters, jet_marginals, resolve, spanet_loss
+from analysis.topology import MATCHED, TOPOLOGY
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +52,15 @@ class SajaMethod:
 
 
 class SpanetMethod:
-    """SPA-NET: one triplet distribution per top; trained on events with at least one fully
-    matched top (partial-event training)."""
+    """SPA-NET: one triplet distribution per top (the topology's cascades); trained on events
+    with at least one fully matched top (partial-event training)."""
 
     model, hyperparameters = Spanet, SpanetHyperparameters
 
     @staticmethod
     def training_rows(data: dict) -> np.ndarray:
         targets = data["targets"]
-        return (targets[:, :3] >= 0).all(axis=1) | (targets[:, 3:] >= 0).all(axis=1)
+        return np.any([(targets[:, list(top)] >= 0).all(axis=1) for top in TOPOLOGY.cascade_slots], axis=0)
 
     @staticmethod
     def tensors(data: dict) -> dict[str, torch.Tensor]:
@@ -72,19 +72,21 @@ class SpanetMethod:
 
     @staticmethod
     def assign(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, pt: np.ndarray):
-        """Score: -log of the two chosen triplets' probabilities (lower = more confident)."""
+        """Score: -log of the two chosen triplets' probabilities (lower = more confident). The
+        W's jets fill its slots in pT order (q1 the harder)."""
         log_p = model(x, mask).float()
         triplets, log_prob = resolve(log_p)
         triplets = triplets.cpu().numpy()
-        rows = np.arange(len(triplets))[:, None]
-        slots = []
-        for head in range(2):
+        rows = np.arange(len(triplets))
+        slots = np.empty((len(triplets), len(TOPOLOGY.slots)), dtype=triplets.dtype)
+        for head, top in enumerate(TOPOLOGY.cascades):
             b, qa, qb = triplets[:, head, 0], triplets[:, head, 1], triplets[:, head, 2]
-            a_harder = pt[rows[:, 0], qa] >= pt[rows[:, 0], qb]
-            slots += [b, np.where(a_harder, qa, qb), np.where(a_harder, qb, qa)]
-        valid = mask.sum(dim=1).cpu().numpy() >= len(slots)
+            a_harder = pt[rows, qa] >= pt[rows, qb]
+            slots[:, top.spectator] = b
+            slots[:, list(top.pair)] = np.stack([np.where(a_harder, qa, qb), np.where(a_harder, qb, qa)], axis=1)
+        valid = mask.sum(dim=1).cpu().numpy() >= len(TOPOLOGY.slots)
         score = -log_prob.sum(dim=1).cpu().numpy()
-        return np.stack(slots, axis=1), valid, score, jet_marginals(log_p, mask).cpu().numpy()
+        return slots, valid, score, jet_marginals(log_p, mask).cpu().numpy()
 
 
 ARCHITECTURES = {"saja": SajaMethod, "spanet": SpanetMethod}
@@ -133,7 +135,7 @@ def load_model(path: str | Path, device: torch.device | None = None) -> tuple[to
 @torch.no_grad()
 def predict(model: torch.nn.Module, architecture: str, x: np.ndarray, mask: np.ndarray, pt: np.ndarray,
             batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(slots (events, 6), valid, score, per-jet class probabilities (events, jets, 5)) in batches."""
+    """(slots (events, slots), valid, score, per-jet class probabilities (events, jets, classes)) in batches."""
     device = next(model.parameters()).device
     method = ARCHITECTURES[architecture]
     parts = []
@@ -142,7 +144,8 @@ def predict(model: torch.nn.Module, architecture: str, x: np.ndarray, mask: np.n
         parts.append(method.assign(model, torch.from_numpy(x[chunk]).to(device),
                                    torch.from_numpy(mask[chunk]).to(device), pt[chunk]))
     if not parts:
-        return (np.zeros((0, 6), np.int64), np.zeros(0, bool), np.zeros(0), np.zeros((0, x.shape[1], 5), np.float32))
+        return (np.zeros((0, len(TOPOLOGY.slots)), np.int64), np.zeros(0, bool), np.zeros(0),
+                np.zeros((0, x.shape[1], len(TOPOLOGY.classes)), np.float32))
     return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
 
 

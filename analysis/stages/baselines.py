@@ -10,11 +10,12 @@ import numpy as np
 
 from analysis import assignments, datasets
 from analysis.config import Config
+from analysis.core.kinematics import cascade_masses, energy_of, four_vectors
 from analysis.core.provenance import now, sweep_leftovers, write_json, write_meta
-from analysis.matching import MATCHED
 from analysis.methods import klfitter
-from analysis.methods.chi2 import Chi2Settings, best_assignment, decay_masses, fit_widths, four_vectors
+from analysis.methods.chi2 import Chi2Settings, best_assignment, fit_widths
 from analysis.methods.transfer_functions import CATEGORIES, category, fit_all, models_from
+from analysis.topology import MATCHED, TOPOLOGY
 
 log = logging.getLogger(__name__)
 KINEMATICS = ("pt", "eta", "phi", "mass", "btag")
@@ -33,8 +34,8 @@ def run_chi2_widths(cfg: Config, train_path: str | Path, output: str | Path) -> 
     data = raw_inputs(train_path)
     matched = data["category"] == MATCHED
     p4 = four_vectors(data["pt"][matched], data["eta"][matched], data["phi"][matched], data["mass"][matched])
-    settings = Chi2Settings(m_top=cfg.baselines.m_top, m_w=cfg.baselines.m_w)
-    w, top = decay_masses(p4, data["targets"][matched])
+    settings = Chi2Settings()
+    w, top = cascade_masses(p4, data["targets"][matched], TOPOLOGY.cascade_slots)
     widths = fit_widths(top.ravel(), w.ravel(), settings)
     write_json(output, widths)
     write_meta(output, tag=cfg.tag, stage="chi2_widths", config=cfg.stage_config("baselines"),
@@ -47,8 +48,8 @@ def run_chi2(cfg: Config, n_jets: int, widths_path: str | Path, test_path: str |
     sweep_leftovers(outputs.values())
     started = now()
     widths = json.loads(Path(widths_path).read_text())
-    settings = Chi2Settings(m_top=cfg.baselines.m_top, m_w=cfg.baselines.m_w, sigma_top=widths["sigma_top"],
-                            sigma_w=widths["sigma_w"], n_jets=n_jets, btag_aware=cfg.baselines.chi2_btag_aware)
+    settings = Chi2Settings(sigma_top=widths["sigma_top"], sigma_w=widths["sigma_w"], n_jets=n_jets,
+                            btag_aware=cfg.baselines.chi2_btag_aware)
     data = raw_inputs(test_path)
 
     def assign(part: dict, n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +65,7 @@ def in_chunks(data: dict, assign, chunk: int, method: str) -> tuple[np.ndarray, 
     from tqdm import tqdm
 
     n_real = data["mask"].sum(axis=1)
-    slots, score = [np.zeros((0, 6), np.int64)], [np.zeros(0)]
+    slots, score = [np.zeros((0, len(TOPOLOGY.slots)), np.int64)], [np.zeros(0)]
     for start in tqdm(range(0, len(n_real), chunk), desc=method, unit="chunk", mininterval=30):
         part = slice(start, start + chunk)
         s, v = assign({name: data[name][part] for name in KINEMATICS}, n_real[part])
@@ -91,8 +92,8 @@ def response_pairs(data: dict, sample: str) -> dict[str, np.ndarray]:
     jet = {name: data[name][matched][rows, targets] for name in ("pt", "eta", "mass")}
     parton = {name: data[f"parton_{name}"][matched] for name in ("pt", "eta", "mass")}
     is_b = np.zeros(targets.shape, dtype=bool)
-    is_b[:, list(klfitter.B_SLOTS)] = True
-    return {"jet_energy": klfitter.energy_of(**jet).ravel(), "parton_energy": klfitter.energy_of(**parton).ravel(),
+    is_b[:, list(TOPOLOGY.b_slots)] = True
+    return {"jet_energy": energy_of(**jet).ravel(), "parton_energy": energy_of(**parton).ravel(),
             "is_b": is_b.ravel(), "eta": jet["eta"].ravel()}
 
 
@@ -132,7 +133,7 @@ def run_klfitter(cfg: Config, n_jets: int, transfer_path: str | Path, test_path:
     sweep_leftovers(outputs.values())
     started = now()
     b = cfg.baselines
-    settings = klfitter.LikelihoodSettings(m_w=b.m_w, width_w=b.width_w, width_top=b.width_top)
+    settings = klfitter.LikelihoodSettings()
     likelihood = klfitter.Likelihood(models_from(json.loads(Path(transfer_path).read_text())), settings)
     data = raw_inputs(test_path)
 
