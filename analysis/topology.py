@@ -227,10 +227,15 @@ class Topology:
         """(spectator, *pair) slots of each cascade."""
         return tuple(c.slots for c in self.cascades)
 
-    @property
+    @cached_property
     def cascade_resonances(self) -> tuple[Resonance, Resonance]:
-        """(outer, inner): the resonances every cascade shares (the top and the W)."""
-        return self.cascades[0].outer, self.cascades[0].inner
+        """(outer, inner): the resonances every cascade shares (the top and the W), whose masses
+        the chi^2 and the likelihood use for every particle."""
+        shared = {(c.outer, c.inner) for c in self.cascades}
+        if len(shared) != 1:
+            raise TopologyError(f"topology {self.name!r}: key 'PARTICLES': the fits need every particle to decay "
+                                f"alike, not as {sorted((o.name, i.name) for o, i in shared)}")
+        return shared.pop()
 
     @cached_property
     def b_slots(self) -> tuple[int, ...]:
@@ -345,7 +350,8 @@ def _check(t: Topology, path: Path) -> None:
         if len(c.slots) > 1 and c.slots not in groups:
             fail(f"CLASSES.{c.name}", f"the slots {list(c.slots)} of one class are a group of interchangeable "
                  "daughters of one particle under PERMUTATIONS, in its order (jets fill them by pT)")
-    t.class_permutations  # noqa: B018 (raises for classes that a relabelling does not map onto classes)
+    for view in ("class_permutations", "cascade_resonances"):  # the views that check themselves
+        getattr(t, view)
 
 
 def _check_groups(fail, key: str, groups: tuple[tuple[str, ...], ...], allowed: set[str]) -> None:

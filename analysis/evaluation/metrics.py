@@ -74,10 +74,9 @@ def tops_correct(assignment: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray,
             columns[:, at] = np.sort(columns[:, at], axis=1)
         return columns
 
-    n_tops = len(TOPOLOGY.particles)
     reconstructable = np.stack([(truth[:, list(c)] >= 0).all(axis=1) for c in TOPOLOGY.particle_slots], axis=1)
     found = np.zeros_like(reconstructable)
-    for k in range(n_tops):
+    for k in range(len(TOPOLOGY.particles)):
         for j in sorted({perm[k] for perm in TOPOLOGY.particle_permutations}):
             found[:, k] |= (top(truth, k) == top(assignment, j)).all(axis=1)
     return reconstructable, found & reconstructable
