@@ -4,15 +4,16 @@
 evaluation set (the test split of the training sample, every event of the others):
 
     sample, file, event     which event (the dataset's EXTRA fields)
-    category                0 matched, 1 unmatched, 2 background (analysis.matching.CATEGORIES)
+    category                0 matched, 1 unmatched, 2 background (analysis.topology.CATEGORIES)
     weight_pb, n_jets       cross-section weight, jets in the event
-    truth                   6 jet indices, slots b1, q1_1, q2_1, b2, q1_2, q2_2 (-1: not matched)
-    assignment              6 jet indices in the same slots (-1: the method assigns none)
+    truth                   a jet index per parton slot of the topology (analysis.topology), -1: not matched
+    assignment              a jet index per slot, the same slots (-1: the method assigns none)
     valid                   the method gave a complete, topologically valid assignment
     score                   lower = more confident: predictive entropy (networks), chi^2, -log L
-    probabilities           per jet, the five class probabilities (networks; empty for fits)
+    probabilities           per jet, the jet-class probabilities (networks; empty for fits)
 
-Methods label the two tops arbitrarily; metrics compare up to t <-> tbar and q1 <-> q2.
+Methods label the two tops arbitrarily; metrics compare up to the topology's symmetries
+(t <-> tbar and q1 <-> q2).
 """
 from __future__ import annotations
 
@@ -22,22 +23,20 @@ import awkward as ak
 import numpy as np
 
 from analysis.core.provenance import atomic_output
-from analysis.labels import LABELS, SLOTS
+from analysis.topology import TOPOLOGY
 
-CLASS_SLOTS = ((LABELS.index("b1"), (0,)), (LABELS.index("W1"), (1, 2)),
-               (LABELS.index("b2"), (3,)), (LABELS.index("W2"), (4, 5)))
-"""Jet class -> the assignment slots it fills (W jets in pT order: q1 the harder)."""
 FIELDS = ("sample", "file", "event", "category", "weight_pb", "n_jets", "truth", "assignment", "valid", "score",
           "probabilities")
 
 
 def slots_from_jet_classes(classes: np.ndarray, mask: np.ndarray, pt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(assignment (events, 6), valid (events,)) from one predicted class per jet. Valid means
-    the paper's topological check: exactly one b1, two W1, one b2 and two W2 jets. Slots of a
+    """(assignment (events, slots), valid (events,)) from one predicted class per jet. Valid
+    means the paper's topological check: each class holds as many jets as it fills slots (one
+    b1, two W1, one b2 and two W2 jets), which fill them in pT order (q1 the harder). Slots of a
     class with the wrong number of jets stay -1."""
-    assignment = np.full((len(classes), len(SLOTS)), -1, dtype=np.int64)
+    assignment = np.full((len(classes), len(TOPOLOGY.slots)), -1, dtype=np.int64)
     valid = np.ones(len(classes), dtype=bool)
-    for cls, slots in CLASS_SLOTS:
+    for cls, slots in TOPOLOGY.class_slots:
         members = (classes == cls) & mask
         exact = members.sum(axis=1) == len(slots)
         order = np.argsort(np.where(members, -pt, np.inf), axis=1, kind="stable")[:, : len(slots)]
@@ -69,7 +68,7 @@ def write_sample(path: str | Path, sample: str, data: dict, assignment: np.ndarr
         "truth": data["targets"][rows], "assignment": assignment[rows], "valid": valid[rows],
         "score": score[rows].astype(np.float64),
         "probabilities": probabilities if probabilities is not None
-        else ak.unflatten(np.zeros((0, len(LABELS)), np.float32), np.zeros(n, np.int64)),
+        else ak.unflatten(np.zeros((0, len(TOPOLOGY.classes)), np.float32), np.zeros(n, np.int64)),
     })
     return n
 
@@ -88,29 +87,26 @@ def _as_array(values):
 
 
 def canonical(slots: np.ndarray) -> np.ndarray:
-    """Slots in a labelling-free form: q1 <-> q2 sorted within each W, then the two tops sorted,
-    so that two assignments are the same physics iff their canonical forms are equal."""
-    slots = np.asarray(slots)
-    tops = []
-    for b, q1, q2 in ((0, 1, 2), (3, 4, 5)):
-        qs = np.sort(slots[:, [q1, q2]], axis=1)
-        tops.append(np.concatenate([slots[:, [b]], qs], axis=1))
-    first, second = tops
-    swap = _lexicographic_greater(first, second)
-    return np.where(swap[:, None], np.concatenate([second, first], axis=1), np.concatenate([first, second], axis=1))
-
-
-def _lexicographic_greater(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    greater = np.zeros(len(a), dtype=bool)
-    decided = np.zeros(len(a), dtype=bool)
-    for column in range(a.shape[1]):
-        greater |= ~decided & (a[:, column] > b[:, column])
-        decided |= a[:, column] != b[:, column]
-    return greater
+    """Slots in a labelling-free form: each group of interchangeable slots sorted (q1 <-> q2
+    within each W), then each group of interchangeable particles sorted by their slots (the two
+    tops), so that two assignments are the same physics iff their canonical forms are equal."""
+    slots = np.array(slots)
+    for group in TOPOLOGY.symmetric_slots:
+        slots[:, list(group)] = np.sort(slots[:, list(group)], axis=1)
+    for group in TOPOLOGY.event_groups:
+        columns = [TOPOLOGY.particle_slots[TOPOLOGY.particle_index(name)] for name in group]
+        blocks = np.stack([slots[:, list(c)] for c in columns], axis=1)  # (events, particles, slots)
+        n, k, width = blocks.shape
+        flat = blocks.reshape(n * k, width)
+        order = np.lexsort([*(flat[:, c] for c in reversed(range(width))), np.repeat(np.arange(n), k)])
+        blocks = flat[order].reshape(n, k, width)
+        for position, c in enumerate(columns):
+            slots[:, list(c)] = blocks[:, position]
+    return slots
 
 
 def correct(assignment: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """All six jets right, up to t <-> tbar and q1 <-> q2 (only for fully matched truth)."""
+    """Every slot's jet right, up to the topology's symmetries (only for fully matched truth)."""
     assignment, truth = np.asarray(assignment), np.asarray(truth)
     complete = (truth >= 0).all(axis=1) & (assignment >= 0).all(axis=1)
     return complete & (canonical(assignment) == canonical(truth)).all(axis=1)

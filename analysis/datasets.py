@@ -11,7 +11,8 @@ files to the sets instead (`roles`).
 Each file holds
     INPUTS/Source/{MASK, pt, eta, phi, mass, btag, pt_ht, <jet shapes>}  (events, jets), raw values
     TARGETS/t1/{b, q1, q2}, TARGETS/t2/{b, q1, q2}                        jet index, -1 if unmatched
-(what the official SPANet package reads with `event_info.yaml`, written beside the files) and
+(what the official SPANet package reads with `event_info.yaml`, written beside the files from
+the topology file, analysis.topology) and
 our own groups
     SCALING/<feature>: [min, max] of the min-max scaling, fitted on the training set only
     EXTRA/...: jet labels, event category, sample, file, event number, weights, HT, partons.
@@ -32,18 +33,17 @@ from analysis.config import Config, ConfigError, FileSample
 from analysis.core.jagged import padded
 from analysis.core.provenance import atomic_output
 from analysis.events.delphes import DelphesInputError
-from analysis.labels import CATEGORIES, LABELS, SLOTS
-from analysis.matching import MATCHED, OTHER, SLOT_LABELS, UNMATCHED
+from analysis.matching import OTHER, SLOT_LABELS
 from analysis.selection import SHAPE_FEATURES, inspect_layout
+from analysis.topology import CATEGORIES, MATCHED, TOPOLOGY, UNMATCHED
 
 SETS = ("train", "val", "test")
 KINEMATIC_FEATURES = ("pt", "eta", "phi", "mass", "btag", "pt_ht")
 SHAPES = tuple(SHAPE_FEATURES.values())
 UNSCALED = ("btag",)
 """Min-max scaling applies to every feature except these (SAJA paper sec. 3.1)."""
-TARGET_SLOTS = {("t1", "b"): 0, ("t1", "q1"): 1, ("t1", "q2"): 2, ("t2", "b"): 3, ("t2", "q1"): 4, ("t2", "q2"): 5}
-SPANET_NORMALISATION = {"pt": "log_normalize", "mass": "log_normalize", "eta": "normalize", "phi": "normalize",
-                        "btag": "none", "pt_ht": "normalize"}
+TARGET_SLOTS = {(slot.particle, slot.daughter): index for index, slot in enumerate(TOPOLOGY.slots)}
+"""(particle, daughter) of SPANet's TARGETS -> the slot it holds."""
 H5_OPTIONS = {"track_times": False, "compression": "gzip", "compression_opts": 4, "shuffle": True}
 """No timestamps in dataset headers, so the same inputs give byte-identical files."""
 
@@ -57,7 +57,7 @@ class Table:
     """Events of one set, padded to a common number of jets."""
 
     inputs: dict[str, np.ndarray]   # feature -> (events, jets); plus MASK
-    targets: np.ndarray             # (events, 6) jet index per slot, -1 if none
+    targets: np.ndarray             # (events, slots) jet index per slot, -1 if none
     extra: dict[str, np.ndarray]
 
     def __len__(self) -> int:
@@ -126,15 +126,15 @@ def build_table(events: ak.Array, sample_index: int, n_jets: int, shapes: bool) 
     if "flavor" in events.jets.fields:
         extra["jet_flavor"] = padded(events.jets.flavor, n_jets, 0).astype(np.int32)
     for name in ("pt", "eta", "phi", "mass"):
-        extra[f"parton_{name}"] = padded(partons[name], len(SLOTS), np.nan).astype(np.float32)
-    extra["parton_pid"] = padded(partons.pid, len(SLOTS), 0).astype(np.int32)
+        extra[f"parton_{name}"] = padded(partons[name], len(TOPOLOGY.slots), np.nan).astype(np.float32)
+    extra["parton_pid"] = padded(partons.pid, len(TOPOLOGY.slots), 0).astype(np.int32)
     return Table(inputs, targets, extra)
 
 
 def spanet_table(events: spanet_h5.Events, sample_index: int, n_jets: int, weight_pb: float) -> Table:
     """The table of a SPANet-format dataset, like `build_table`'s: jets (pT-ordered by the reader)
     cut or padded to `n_jets`, targets beyond them demoted as there, HT from all real jets. A
-    file has no partons and no event categories of its own: an event is matched when all six
+    file has no partons and no event categories of its own: an event is matched when all its
     targets are set, else unmatched; every event weighs 1 and `weight_pb` pb."""
     width = events.inputs["MASK"].shape[1]
     counts = events.counts
@@ -163,13 +163,13 @@ def spanet_table(events: spanet_h5.Events, sample_index: int, n_jets: int, weigh
         "jet_label": target_labels(targets, inputs["MASK"]),
     }
     for name in ("pt", "eta", "phi", "mass"):
-        extra[f"parton_{name}"] = np.full((n, len(SLOTS)), np.nan, dtype=np.float32)
-    extra["parton_pid"] = np.zeros((n, len(SLOTS)), dtype=np.int32)
+        extra[f"parton_{name}"] = np.full((n, len(TOPOLOGY.slots)), np.nan, dtype=np.float32)
+    extra["parton_pid"] = np.zeros((n, len(TOPOLOGY.slots)), dtype=np.int32)
     return Table(inputs, targets, extra)
 
 
 def target_labels(targets: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(events, jets) jet class (LABELS) implied by the targets: -1 padding, `other` for a real
+    """(events, jets) jet class (the topology's classes) implied by the targets: -1 padding, `other` for a real
     jet that is no target (what the match stage gives Delphes events)."""
     labels = np.where(mask, OTHER, -1).astype(np.int8)
     event, slot = np.nonzero(targets >= 0)
@@ -222,24 +222,14 @@ def write_h5(path: str | Path, table: Table, scaling: dict[str, tuple[float, flo
             extra.create_dataset(name, data=values, **H5_OPTIONS)
         extra.attrs["samples"] = list(samples)
         extra.attrs["categories"] = list(CATEGORIES)
-        extra.attrs["labels"] = list(LABELS)
-        extra.attrs["slots"] = list(SLOTS)
-
-
-def event_info(features: Sequence[str]) -> dict:
-    """The SPANet event definition (`event_info.yaml`) for these files."""
-    return {
-        "INPUTS": {"SEQUENTIAL": {"Source": {f: SPANET_NORMALISATION.get(f, "normalize") for f in features}},
-                   "GLOBAL": {}},
-        "EVENT": {"t1": ["b", "q1", "q2"], "t2": ["b", "q1", "q2"]},
-        "PERMUTATIONS": {"EVENT": [["t1", "t2"]], "t1": [["q1", "q2"]], "t2": [["q1", "q2"]]},
-    }
+        extra.attrs["labels"] = list(TOPOLOGY.class_names)
+        extra.attrs["slots"] = list(TOPOLOGY.slot_names)
 
 
 def load(path: str | Path, features: Sequence[str] | None = None, scaled: bool = True) -> dict[str, np.ndarray]:
     """A dataset file as arrays: `x` (events, jets, features; min-max scaled with the stored
     training-set ranges unless `scaled=False`), `mask`, `jet_pt` (raw, GeV: it orders the W jets
-    of an assignment), `targets` (events, 6) and every EXTRA field."""
+    of an assignment), `targets` (events, slots) and every EXTRA field."""
     with h5py.File(path, "r") as h5:
         source = h5["INPUTS/Source"]
         features = list(features or [k for k in source if k != "MASK"])

@@ -5,10 +5,10 @@ both its jet and parton are removed, until no candidate pair is left. Columnar: 
 pairs of all events are flat arrays, ranked by distance within their event, and every event
 considers its pair of each rank at once.
 
-Per jet a label in LABELS (1 = top, 2 = antitop; slot order of analysis.partons), per parton
-the matched jet index (-1 if none), per event a category in CATEGORIES: `matched` when all six
-partons are matched, `unmatched` for the other t tbar events, `background` for events without a
-fully hadronic t tbar decay chain.
+Per jet a class of the topology (analysis.topology: b1, W1, b2, W2, other; 1 = top, 2 =
+antitop), per parton slot the matched jet index (-1 if none), per event a category in
+CATEGORIES: `matched` when all slots are matched, `unmatched` for the other t tbar events,
+`background` for events without a fully hadronic t tbar decay chain.
 """
 from __future__ import annotations
 
@@ -18,13 +18,12 @@ import numpy as np
 from analysis.core import jagged
 from analysis.core.jagged import Columns
 from analysis.core.kinematics import wrap_phi
-from analysis.labels import LABELS, SLOTS
+from analysis.topology import BACKGROUND, MATCHED, TOPOLOGY, UNMATCHED
 
-OTHER = LABELS.index("other")
-SLOT_LABELS = np.array([LABELS.index(name) for name in ("b1", "W1", "W1", "b2", "W2", "W2")])
-"""The jet label a jet gets when it matches the parton in each slot."""
-MATCHED, UNMATCHED, BACKGROUND = range(3)
-N_PARTONS = len(SLOTS)
+OTHER = TOPOLOGY.other_class
+SLOT_LABELS = np.array(TOPOLOGY.slot_classes)
+"""The jet class a jet gets when it matches the parton in each slot."""
+N_PARTONS = len(TOPOLOGY.slots)
 
 
 def delta_r(eta1: np.ndarray, phi1: np.ndarray, eta2: np.ndarray, phi2: np.ndarray) -> np.ndarray:
@@ -95,7 +94,7 @@ def _ranked(distance: np.ndarray, event: np.ndarray) -> np.ndarray:
 
 
 def jet_labels(parton_jet: np.ndarray, n_jets: np.ndarray) -> ak.Array:
-    """Per-jet class index (LABELS) from the matched jet of each parton slot."""
+    """Per-jet class index (the topology's classes) from the matched jet of each parton slot."""
     width = max(int(n_jets.max(initial=0)), 1)
     labels = np.full((len(parton_jet), width), OTHER, dtype=np.int8)
     ev, slot = np.nonzero(parton_jet >= 0)
@@ -105,7 +104,7 @@ def jet_labels(parton_jet: np.ndarray, n_jets: np.ndarray) -> ak.Array:
 
 
 def match_events(events: ak.Array, dr_max: float) -> tuple[np.ndarray, np.ndarray]:
-    """(parton_jet (events, 6), category (events,)) for skim records."""
+    """(parton_jet (events, slots), category (events,)) for skim records."""
     jets, partons = positions(events)
     parton_jet = Pairs.of(jets, partons).match(dr_max)
     return parton_jet, categories(partons.counts, parton_jet)
@@ -117,7 +116,7 @@ def positions(events: ak.Array) -> tuple[Columns, Columns]:
 
 
 def categories(n_partons: np.ndarray, parton_jet: np.ndarray) -> np.ndarray:
-    """Event category from the number of partons found (6 for t tbar) and the matching."""
+    """Event category from the number of partons found (one per slot for t tbar) and the matching."""
     all_matched = (parton_jet >= 0).all(axis=1)
     return np.where(n_partons != N_PARTONS, BACKGROUND, np.where(all_matched, MATCHED, UNMATCHED)).astype(np.int8)
 
@@ -142,7 +141,7 @@ class MatchingTables:
             self.matched_by_dr[i] += int((scanned >= 0).all(axis=1).sum())
         matched = category == MATCHED
         n_jets = n_jets[matched]
-        needed = parton_jet[matched].max(axis=1, initial=-1) + 1  # leading jets that hold all six
+        needed = parton_jet[matched].max(axis=1, initial=-1) + 1  # leading jets that hold every parton
         for table, values in ((self.n_jets_matched, n_jets), (self.leading_needed, needed)):
             for value, count in zip(*np.unique(values, return_counts=True), strict=True):
                 table[int(value)] = table.get(int(value), 0) + int(count)

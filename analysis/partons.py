@@ -5,43 +5,48 @@ file carries (copies of the top and W through recoil and radiation included) as 
 short hard-process list the embedded generator writes. Columnar over events: the record comes
 flattened (analysis.core.jagged.Columns) and every step is a numpy gather.
 
-Slot order (the order of the matching, the datasets and every assignment):
-    0 b1, 1 q1 of W1, 2 q2 of W1, 3 b2, 4 q1 of W2, 5 q2 of W2
-where 1 is the top (PID +6), 2 the antitop, and q1 is the W daughter with the higher pT
-(as in the SAJA paper's Fig. 12).
+The PDG ids and the slot order (the order of the matching, the datasets and every assignment)
+are the topology's (analysis.topology): b1, q1 of W1, q2 of W1, b2, q1 of W2, q2 of W2, where 1
+is the top (PID +6), 2 the antitop, and q1 is the W daughter with the higher pT (as in the SAJA
+paper's Fig. 12).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from analysis.core.jagged import Columns, event_index, last_of_runs
-from analysis.labels import SLOTS
+from analysis.topology import TOPOLOGY, Cascade
 
 PARTON_FIELDS = ("PID", "D1", "D2", "PT", "Eta", "Phi", "Mass")
 MAX_COPY_DEPTH = 200
-TOP, BOTTOM, W_BOSON = 6, 5, 24
-LIGHT_QUARKS = (1, 2, 3, 4, 5)  # d u s c b
-
-
-def _light_quark(abs_pid: np.ndarray) -> np.ndarray:
-    return (abs_pid >= LIGHT_QUARKS[0]) & (abs_pid <= LIGHT_QUARKS[-1])  # the ids are consecutive
 
 
 def find_ttbar_partons(particles: Columns) -> Columns:
-    """Per event the six decay partons (pt, eta, phi, mass, pid) in slot order, or none when
-    the record holds no fully hadronic t tbar decay chain (QCD, leptonic W decays).
+    """Per event the decay partons (pt, eta, phi, mass, pid) in slot order, or none when the
+    record holds no fully hadronic t tbar decay chain (QCD, leptonic W decays).
     `particles`: the PARTON_FIELDS columns of the events' particle records."""
     chosen = {"pt": "PT", "eta": "Eta", "phi": "Phi", "mass": "Mass", "pid": "PID"}
     if not len(particles["PID"]):  # no record at all: nothing to follow
         return Columns(particles.counts, {name: particles[field] for name, field in chosen.items()})
     record = _Record(particles)
-    rows, complete = [], np.ones(len(particles), dtype=bool)
-    for sign in (+1, -1):
-        b, q1, q2, found = record.top_decay(sign)
-        rows += [b, q1, q2]
+    rows, complete = [None] * len(TOPOLOGY.slots), np.ones(len(particles), dtype=bool)
+    for cascade in TOPOLOGY.cascades:
+        b, q1, q2, found = record.decay(cascade)
+        for slot, row in zip(cascade.slots, (b, q1, q2), strict=True):
+            rows[slot] = row
         complete &= found
     rows = np.stack(rows, axis=1)[complete].ravel()  # slot order, complete events only
-    return Columns(np.where(complete, len(SLOTS), 0), {name: particles[field][rows] for name, field in chosen.items()})
+    return Columns(np.where(complete, len(TOPOLOGY.slots), 0),
+                   {name: particles[field][rows] for name, field in chosen.items()})
+
+
+def _pdg_ids(cascade: Cascade) -> tuple[int, int, int, tuple[int, ...]]:
+    """(top, W, b, |quark|s) PDG ids of a cascade: the top's own daughters carry its sign, the
+    W's quarks are either sign."""
+    (b_id,) = TOPOLOGY.daughters[TOPOLOGY.slots[cascade.spectator].daughter].pdg_ids
+    quark_ids = TOPOLOGY.daughters[TOPOLOGY.slots[cascade.pair[0]].daughter].pdg_ids
+    sign = cascade.charge
+    return sign * cascade.outer.pdg_id, sign * cascade.inner.pdg_id, sign * b_id, quark_ids
 
 
 class _Record:
@@ -66,13 +71,15 @@ class _Record:
     def _pid_at(self, rows: np.ndarray) -> np.ndarray:
         return np.where(rows >= 0, self.pid[np.maximum(rows, 0)], 0)
 
-    def top_decay(self, sign: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Global rows of (b, q1, q2) per event for the top (sign +1) or antitop (-1), and
-        whether the event has that hadronic decay chain."""
+    def decay(self, cascade: Cascade) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Global rows of (b, q1, q2) per event for the top (charge +1) or antitop (-1) of a
+        cascade, and whether the event has that hadronic decay chain: t -> b W (a copy of the
+        W) -> two quarks (either sign)."""
+        top_id, w_id, b_id, quark_ids = _pdg_ids(cascade)
         first, second = self.d1_pid, self.d2_pid
-        decays = (self.pid == sign * TOP) & (
-            ((first == sign * BOTTOM) & (second == sign * W_BOSON))
-            | ((first == sign * W_BOSON) & (second == sign * BOTTOM))
+        decays = (self.pid == top_id) & (
+            ((first == b_id) & (second == w_id))
+            | ((first == w_id) & (second == b_id))
         )
         top = np.full(self.n_events, -1, dtype=np.int64)
         rows = np.flatnonzero(decays)  # ascending, so grouped by event
@@ -80,12 +87,12 @@ class _Record:
         top[self.event[last]] = last
         has_top = top >= 0
         t = np.maximum(top, 0)
-        b_first = self._pid_at(self.d1[t]) == sign * BOTTOM
+        b_first = self._pid_at(self.d1[t]) == b_id
         b = np.where(b_first, self.d1[t], self.d2[t])
         w = self._last_copy(np.where(b_first, self.d2[t], self.d1[t]))
         q_a, q_b = self.d1[w], self.d2[w]
         pid_a, pid_b = np.abs(self._pid_at(q_a)), np.abs(self._pid_at(q_b))
-        hadronic = _light_quark(pid_a) & _light_quark(pid_b) & (q_a != q_b)
+        hadronic = np.isin(pid_a, quark_ids) & np.isin(pid_b, quark_ids) & (q_a != q_b)
         a_harder = self.pt[np.maximum(q_a, 0)] >= self.pt[np.maximum(q_b, 0)]
         q1, q2 = np.where(a_harder, q_a, q_b), np.where(a_harder, q_b, q_a)
         return b, q1, q2, has_top & hadronic

@@ -18,13 +18,15 @@ import h5py
 import numpy as np
 
 from analysis.core import keys
+from analysis.topology import TOPOLOGY
 
 SOURCE = "INPUTS/Source"
 KINEMATICS = ("pt", "eta", "phi", "mass", "btag")
-TARGET_PATHS = ("TARGETS/t1/b", "TARGETS/t1/q1", "TARGETS/t1/q2", "TARGETS/t2/b", "TARGETS/t2/q1", "TARGETS/t2/q2")
-"""In the slot order of analysis.labels.SLOTS (b1, q1_1, q2_1, b2, q1_2, q2_2)."""
-LAYOUT = ("a SPANet-format file needs INPUTS/Source/{MASK, pt, eta, phi, mass, btag} of shape (events, jets) "
-          "and TARGETS/t1/{b, q1, q2}, TARGETS/t2/{b, q1, q2} of shape (events,), -1 for an unmatched parton")
+TARGET_PATHS = tuple(f"TARGETS/{slot.particle}/{slot.daughter}" for slot in TOPOLOGY.slots)
+"""In the topology's slot order (TARGETS/t1/b, TARGETS/t1/q1, ...)."""
+LAYOUT = ("a SPANet-format file needs INPUTS/Source/{MASK, pt, eta, phi, mass, btag} of shape (events, jets) and "
+          + ", ".join(f"TARGETS/{p.name}/{{{', '.join(p.daughters)}}}" for p in TOPOLOGY.particles)
+          + " of shape (events,), -1 for an unmatched parton")
 
 
 class SpanetFormatError(ValueError):
@@ -36,7 +38,7 @@ class SpanetFormatError(ValueError):
 class Events:
     """Events of one or more files, jets in descending pT with the padding last.
 
-    `inputs`: KINEMATICS and MASK, (events, jets); `targets`: (events, 6) jet index per slot,
+    `inputs`: KINEMATICS and MASK, (events, jets); `targets`: (events, slots) jet index per slot,
     -1 if unmatched; `file_index`: each event's file in `paths`; `event`: its row in that file;
     `report`: per file, its events, the events whose jets were reordered and the jets whose
     negative mass was set to zero."""
@@ -137,7 +139,7 @@ def _check_targets(path, mask: np.ndarray, targets: np.ndarray) -> None:
         event, slot = np.argwhere(~inside)[0]
         raise SpanetFormatError(f"{path}: {TARGET_PATHS[slot]} is {targets[event, slot]} in event {event}, which "
                                 f"is not a real jet of the event (MASK) nor -1; {int((~inside).sum())} such targets")
-    ordered = np.sort(np.where(on_jet, targets, -1 - np.arange(6)), axis=1)
+    ordered = np.sort(np.where(on_jet, targets, -1 - np.arange(len(TARGET_PATHS))), axis=1)
     twice = (np.diff(ordered, axis=1) == 0).any(axis=1)
     if twice.any():
         event = int(np.flatnonzero(twice)[0])

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from analysis import assignments
+from analysis.core.kinematics import four_vectors, invariant_mass
 from analysis.datasets import build_table
-from analysis.matching import MATCHED
-from analysis.methods.chi2 import Chi2Settings, assignment_chi2, best_assignment, four_vectors, invariant_mass
+from analysis.methods.chi2 import Chi2Settings, assignment_chi2, best_assignment
 from analysis.methods.permutations import btag_allowed, count, table
+from analysis.topology import MATCHED
 
 SETTINGS = Chi2Settings(m_top=172.5, m_w=80.4, sigma_top=15.0, sigma_w=10.0, n_jets=7, btag_aware=False)
 

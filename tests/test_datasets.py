@@ -9,9 +9,8 @@ import yaml
 
 from analysis.core.provenance import read_meta
 from analysis.datasets import SETS, DatasetError, assign_sets, load, split_fractions
-from analysis.labels import CATEGORIES
-from analysis.matching import MATCHED
 from analysis.stages.split import run_split
+from analysis.topology import CATEGORIES, MATCHED
 
 from .conftest import files_config
 

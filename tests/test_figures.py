@@ -13,6 +13,8 @@ import yaml
 
 from analysis import config as configlib
 from analysis import paths
+from analysis.config import SCHEMA
+from analysis.config.schema import read_yaml, validate
 from analysis.plotting.figures import FIGURES, READS, STUDY_CONFIG
 
 from .conftest import REPO, SNAKEMAKE
@@ -74,7 +76,7 @@ def test_the_qg_figures_exist_only_with_the_qg_study(tmp_path):
     assert names == [name for name, figure in FIGURES.items() if figure.study == "ttbar"]
 
 
-def test_every_figure_has_its_own_caption(test_config):
+def test_every_figure_has_its_own_caption():
     """workflow/report/figure.rst (the rule's one caption file) has one block per figure, and each
     renders, as snakemake's report renders it, to a caption of its own."""
     text = CAPTIONS.read_text()
@@ -82,7 +84,9 @@ def test_every_figure_has_its_own_caption(test_config):
     assert sorted(blocks) == sorted(FIGURES)
     template = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined
                                   ).from_string(text)
-    captions = {name: template.render(snakemake=SimpleNamespace(config=test_config.raw,
+    document = read_yaml(REPO / "config" / "test.yaml")
+    validate(document, SCHEMA, "config/test.yaml")  # snakemake's config: the file with the schema's defaults
+    captions = {name: template.render(snakemake=SimpleNamespace(config=document,
                                                                 wildcards=SimpleNamespace(figure=name))).strip()
                 for name in FIGURES}
     assert all(captions.values()) and len(set(captions.values())) == len(FIGURES)

@@ -12,10 +12,10 @@ from analysis.datasets import build_table
 from analysis.evaluation import generators, metrics
 from analysis.events.generate import generate_chunk
 from analysis.events.pythia import GeneratorSettings
-from analysis.matching import MATCHED
 from analysis.methods.chi2 import Chi2Settings, best_assignment
 from analysis.stages.match import run_match
 from analysis.stages.skim import run_skim
+from analysis.topology import MATCHED
 
 from .conftest import REPO, files_config
 from .test_workflow import snakemake

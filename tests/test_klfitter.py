@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from analysis import assignments
-from analysis.methods.chi2 import four_vectors, invariant_mass
+from analysis.core.kinematics import four_vectors, invariant_mass
 from analysis.methods.klfitter import Likelihood, LikelihoodSettings, best_assignment, fit_batch, fit_one, prepare
 from analysis.methods.permutations import btag_allowed, table
 from analysis.methods.transfer_functions import ResponseModel

@@ -7,8 +7,9 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from analysis.matching import BACKGROUND, LABELS, MATCHED, UNMATCHED, Pairs, jet_labels, match_events
+from analysis.matching import Pairs, jet_labels, match_events
 from analysis.stages.skim import run_skim
+from analysis.topology import BACKGROUND, MATCHED, TOPOLOGY, UNMATCHED
 
 from . import reference
 from .conftest import files_config
@@ -107,15 +108,15 @@ def test_labels_and_categories_through_the_stages(tmp_path):
     assert events.category.tolist() == [MATCHED, UNMATCHED, BACKGROUND]
     slot_of_jet = {jet: slot for jet, slot in enumerate(order)}
     expected = [["b1", "W1", "W1", "b2", "W2", "W2"][slot_of_jet[j]] for j in range(6)] + ["other"]
-    assert [LABELS[i] for i in events.jet_label[0]] == expected
+    assert [TOPOLOGY.class_names[i] for i in events.jet_label[0]] == expected
     assert events.parton_jet[0].tolist() == [order.index(s) for s in range(6)]
-    assert events.parton_jet[1].tolist()[0] == -1 and LABELS[events.jet_label[1][1]] == "other"
-    assert events.jet_label[2].tolist() == [LABELS.index("other")] * 7
+    assert events.parton_jet[1].tolist()[0] == -1 and TOPOLOGY.class_names[events.jet_label[1][1]] == "other"
+    assert events.jet_label[2].tolist() == [TOPOLOGY.class_names.index("other")] * 7
 
 
 def test_jet_labels_from_parton_slots():
     labels = jet_labels(np.array([[2, 0, 1, 5, 4, 3], [-1] * 6]), np.array([7, 2]))
-    assert [[LABELS[i] for i in ev] for ev in labels.tolist()] == [
+    assert [[TOPOLOGY.class_names[i] for i in ev] for ev in labels.tolist()] == [
         ["W1", "W1", "b1", "W2", "W2", "b2", "other"], ["other", "other"]]
 
 

@@ -11,15 +11,17 @@ import pytest
 import torch
 
 from analysis import assignments, datasets, methods
-from analysis.datasets import SETS, run_split
+from analysis.core.kinematics import cascade_masses, four_vectors
+from analysis.datasets import SETS
 from analysis.evaluation.attention import block_attention
 from analysis.evaluation.metrics import Events
 from analysis.evaluation.summary import method_metrics
-from analysis.matching import MATCHED
 from analysis.methods.baselines import KINEMATICS
-from analysis.methods.chi2 import decay_masses, fit_widths, four_vectors
+from analysis.methods.chi2 import fit_widths
 from analysis.methods.networks import adapter, predict, select_rows
 from analysis.methods.transfer_functions import fit_all
+from analysis.stages.split import run_split
+from analysis.topology import MATCHED, TOPOLOGY
 
 pytestmark = pytest.mark.xdist_group("pipeline")
 
@@ -28,7 +30,8 @@ pytestmark = pytest.mark.xdist_group("pipeline")
 def sets(pipeline, tmp_path_factory):
     directory = tmp_path_factory.mktemp("contract")
     outputs = {name: directory / f"{name}.h5" for name in SETS}
-    run_split(pipeline.cfg, pipeline.matched, outputs, directory / "event_info.yaml")
+    run_split(pipeline.cfg, {"matched": list(pipeline.matched.values())},
+              {**outputs, "event_info": directory / "event_info.yaml"}, {})
     return outputs
 
 
@@ -109,7 +112,7 @@ def calibration(kind: str, train: dict) -> dict:
     matched = train["category"] == MATCHED
     if kind == "chi2":
         p4 = four_vectors(*(train[k][matched] for k in ("pt", "eta", "phi", "mass")))
-        w, top = decay_masses(p4, train["targets"][matched])
+        w, top = cascade_masses(p4, train["targets"][matched], TOPOLOGY.cascade_slots)
         from analysis.methods.chi2 import Chi2Settings
 
         return fit_widths(top.ravel(), w.ravel(), Chi2Settings())

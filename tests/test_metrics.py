@@ -11,9 +11,8 @@ from scipy.stats import gaussian_kde
 
 from analysis.datasets import build_table
 from analysis.evaluation import metrics, reconstruction
-from analysis.labels import LABELS
-from analysis.matching import MATCHED
 from analysis.methods.permutations import count, table
+from analysis.topology import MATCHED, TOPOLOGY
 
 TRUTH = np.array([0, 1, 2, 3, 4, 5])
 
@@ -24,7 +23,7 @@ def events_of(truth, assignment, category=None, score=None, valid=None, n_jets=N
     n = len(truth)
     n_jets = np.full(n, 6) if n_jets is None else np.asarray(n_jets)
     if probabilities is None:
-        probabilities = ak.unflatten(np.zeros((0, len(LABELS)), np.float32), np.zeros(n, np.int64))
+        probabilities = ak.unflatten(np.zeros((0, len(TOPOLOGY.classes)), np.float32), np.zeros(n, np.int64))
     return metrics.Events(sample=np.full(n, sample), event=np.arange(n),
                           category=np.zeros(n, int) if category is None else np.asarray(category),
                           weight_pb=np.ones(n) if weight_pb is None else np.asarray(weight_pb), n_jets=n_jets,
@@ -74,7 +73,7 @@ def test_performance_curve_counts_accepted_events():
 
 def _swap_tops(events: metrics.Events) -> metrics.Events:
     """The same predictions with the two tops' labels exchanged."""
-    class_swap = np.array([LABELS.index(x) for x in ("b2", "W2", "b1", "W1", "other")])
+    class_swap = np.array([TOPOLOGY.class_names.index(x) for x in ("b2", "W2", "b1", "W1", "other")])
     probabilities = events.probabilities[:, :, class_swap]
     return metrics.Events(**{**{k: getattr(events, k) for k in events.__dataclass_fields__},
                              "assignment": events.assignment[:, [3, 4, 5, 0, 1, 2]], "probabilities": probabilities})
@@ -85,7 +84,7 @@ def test_metrics_do_not_change_when_a_method_swaps_its_top_labels():
     n = 300
     truth = np.array([rng.permutation(8)[:6] for _ in range(n)])
     assignment = np.where(rng.uniform(size=(n, 1)) < 0.4, truth, np.array([rng.permutation(8)[:6] for _ in range(n)]))
-    p = rng.dirichlet(np.ones(len(LABELS)), size=n * 8).astype(np.float32)
+    p = rng.dirichlet(np.ones(len(TOPOLOGY.classes)), size=n * 8).astype(np.float32)
     events = events_of(truth, assignment, category=rng.integers(0, 3, n), score=rng.uniform(size=n),
                        n_jets=np.full(n, 8), probabilities=ak.unflatten(p, np.full(n, 8)),
                        valid=rng.uniform(size=n) < 0.8)

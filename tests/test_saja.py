@@ -9,12 +9,12 @@ import torch
 from analysis import assignments
 from analysis.core.training import TrainingSettings, train
 from analysis.datasets import build_table
-from analysis.matching import MATCHED
 from analysis.methods.networks import predict
 from analysis.methods.saja import ADAPTER as SAJA
 from analysis.methods.saja import Saja, SajaHyperparameters, predictive_entropy, saja_loss
 from analysis.stages.match import run_match
 from analysis.stages.skim import run_skim
+from analysis.topology import MATCHED
 
 from .conftest import files_config
 

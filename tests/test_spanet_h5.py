@@ -11,16 +11,15 @@ from analysis import config as configlib
 from analysis import spanet_h5
 from analysis.config import SPANET_H5_FEATURES, ConfigError
 from analysis.datasets import KINEMATIC_FEATURES, SETS, build_table, load, spanet_table
-from analysis.labels import LABELS
-from analysis.matching import MATCHED, UNMATCHED
 from analysis.spanet_h5 import SpanetFormatError
 from analysis.stages.split import run_split
+from analysis.topology import MATCHED, TOPOLOGY, UNMATCHED
 
 from .conftest import REPO
 from .spanet_builders import from_matched, shuffled, write_spanet
 
 pytestmark = pytest.mark.xdist_group("pipeline")  # the Delphes comparison shares the pipeline fixture
-B1, W1, B2, W2, OTHER = range(len(LABELS))
+B1, W1, B2, W2, OTHER = range(len(TOPOLOGY.classes))
 
 
 def hand_built(width: int = 8) -> tuple[dict[str, np.ndarray], np.ndarray]:

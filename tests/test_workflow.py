@@ -107,10 +107,10 @@ def test_spanet_h5_training_sample_end_to_end(tmp_path, reco):
     from analysis.evaluation.metrics import Events
     from analysis.events.generate import generate_chunk
     from analysis.events.pythia import GeneratorSettings
-    from analysis.matching import MATCHED
     from analysis.plotting.figures import FIGURES
     from analysis.stages.match import run_match
     from analysis.stages.skim import run_skim
+    from analysis.topology import MATCHED
 
     from .conftest import files_config
     from .spanet_builders import from_matched, shuffled, write_spanet

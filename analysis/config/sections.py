@@ -129,10 +129,9 @@ class BaselineSpec:
 
 @dataclass(frozen=True)
 class Baselines:
-    """The permutation baselines: each kind's settings, and the masses of the fits (GeV)."""
+    """The permutation baselines: each kind's settings (the masses and widths of the fits are the
+    topology's, analysis.topology)."""
 
-    m_top: float
-    m_w: float
     kinds: dict[str, BaselineSpec]
 
     @classmethod
@@ -140,21 +139,11 @@ class Baselines:
         kinds = {kind: BaselineSpec(kind, tuple(section[kind]["n_jets"]), section[kind]["btag_aware"],
                                     {k: v for k, v in section[kind].items() if k not in ("n_jets", "btag_aware")})
                  for kind in BASELINE_KINDS}
-        return cls(m_top=section["m_top"], m_w=section["m_w"], kinds=kinds)
+        return cls(kinds=kinds)
 
     def methods(self) -> dict[str, tuple[BaselineSpec, int]]:
         """Every baseline method, kind by kind: name -> (its kind's settings, N leading jets)."""
         return {method: (spec, n) for spec in self.kinds.values() for method, n in spec.methods().items()}
-
-    @property
-    def width_w(self) -> float:
-        """The W Breit-Wigner width of the kinematic likelihood, GeV."""
-        return self.kinds["klfitter"].options["width_w"]
-
-    @property
-    def width_top(self) -> float:
-        """The top Breit-Wigner width of the kinematic likelihood, GeV."""
-        return self.kinds["klfitter"].options["width_top"]
 
     @property
     def transfer_sample(self) -> str | None:

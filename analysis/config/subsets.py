@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from analysis import topology
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -68,9 +70,11 @@ class Provenance:
         return _thaw(subset)
 
     def stage_config(self, stage: str, sample: str | None = None) -> dict:
-        """The sections of `stage_sections(stage)`, and one sample's subset (a per-sample job) or
-        every analysis sample's."""
+        """The sections of `stage_sections(stage)`, the topology file's content (its resonance
+        masses and widths only where the fits and the evaluation read them), and one sample's
+        subset (a per-sample job) or every analysis sample's."""
         subset = {key: _thaw(self._document[key]) for key in stage_sections(stage)}
+        subset["topology"] = topology.default().provenance(masses=stage in ("baselines", "evaluate"))
         if sample is not None:
             subset["sample"] = self.sample_config(sample)
         else:

@@ -1,9 +1,9 @@
 """Average SAJA attention matrices per block for correctly assigned matched events (paper Fig. 12).
 
 SAJA is blind to the order of its jets, so each event's jets can be put in truth order for the
-average: b, the two W+ jets (harder first), bbar, the two W- jets, then every other jet folded
-into one "other" row (their mean as queries) and one "other" column (their summed attention as
-keys), so that each row still sums to one.
+average: the topology's slots (b, the two W+ jets, harder first, bbar, the two W- jets), then
+every other jet folded into one "other" row (their mean as queries) and one "other" column
+(their summed attention as keys), so that each row still sums to one.
 """
 from __future__ import annotations
 
@@ -11,25 +11,28 @@ import numpy as np
 import torch
 
 from analysis.methods.networks import adapter
+from analysis.topology import TOPOLOGY
 
-ORDER = ("b", "W+ (1)", "W+ (2)", "bbar", "W- (1)", "W- (2)", "other")
+N = len(TOPOLOGY.slots)
+ORDER = (*(slot.label for slot in TOPOLOGY.slots), TOPOLOGY.class_names[TOPOLOGY.other_class])
+"""Rows and columns of the matrices: the slots (b, W+ (1), ...), then the other jets."""
 
 
 def folded(weights: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(events, 7, 7): attention (events, jets, jets) with the six truth jets in slot order and
-    the remaining real jets folded into the last row (mean) and column (sum)."""
+    """(events, slots + 1, slots + 1): attention (events, jets, jets) with the truth jets in slot
+    order and the remaining real jets folded into the last row (mean) and column (sum)."""
     n, jets, _ = weights.shape
     rows = np.arange(n)[:, None]
     others = mask.copy()
     others[rows, targets] = False
-    out = np.zeros((n, 7, 7))
-    truth_rows = weights[rows, targets]                      # (events, 6, jets)
-    out[:, :6, :6] = np.take_along_axis(truth_rows, targets[:, None, :].repeat(6, 1), axis=2)
-    out[:, :6, 6] = (truth_rows * others[:, None, :]).sum(axis=2)
+    out = np.zeros((n, N + 1, N + 1))
+    truth_rows = weights[rows, targets]                      # (events, slots, jets)
+    out[:, :N, :N] = np.take_along_axis(truth_rows, targets[:, None, :].repeat(N, 1), axis=2)
+    out[:, :N, N] = (truth_rows * others[:, None, :]).sum(axis=2)
     count = np.maximum(others.sum(axis=1), 1)[:, None]
     other_rows = (weights * others[:, :, None]).sum(axis=1) / count  # mean over the other queries
-    out[:, 6, :6] = np.take_along_axis(other_rows, targets, axis=1)
-    out[:, 6, 6] = (other_rows * others).sum(axis=1)
+    out[:, N, :N] = np.take_along_axis(other_rows, targets, axis=1)
+    out[:, N, N] = (other_rows * others).sum(axis=1)
     return out
 
 
@@ -37,7 +40,7 @@ def average(matrices: np.ndarray, has_others: np.ndarray) -> np.ndarray:
     """Mean over events; the "other" row only over events that have other jets."""
     out = matrices.mean(axis=0)
     if has_others.any():
-        out[6] = matrices[has_others, 6].mean(axis=0)
+        out[N] = matrices[has_others, N].mean(axis=0)
     return out
 
 

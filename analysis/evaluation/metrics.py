@@ -2,7 +2,8 @@
 
 Every function takes per-event numpy columns of `analysis.assignments` files (truth and assigned
 slots, category, score, validity, weights, per-jet probabilities), so a method added later is
-measured like every other. Assignments are compared up to t <-> tbar and q1 <-> q2.
+measured like every other. Assignments are compared up to the topology's symmetries (t <-> tbar
+and q1 <-> q2).
 """
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import awkward as ak
 import numpy as np
 
 from analysis.assignments import correct
-from analysis.labels import CATEGORIES, LABELS
+from analysis.topology import BACKGROUND, CATEGORIES, MATCHED, TOPOLOGY, UNMATCHED
 
-MATCHED, UNMATCHED, BACKGROUND = (CATEGORIES.index(c) for c in ("matched", "unmatched", "background"))
+N_SLOTS = len(TOPOLOGY.slots)
 JET_BINS = ((6, 6), (7, 7), (8, 8), (9, None))
 """N_jets bins of the paper's Fig. 7: 6, 7, 8 and >= 9."""
 TABLE_BINS = ((6, 6), (7, 7), (8, None), (6, None))
@@ -41,8 +42,8 @@ class Events:
         return cls(sample=ak.to_numpy(table.sample).astype(str), event=ak.to_numpy(table.event),
                    category=ak.to_numpy(table.category),
                    weight_pb=ak.to_numpy(table.weight_pb), n_jets=ak.to_numpy(table.n_jets),
-                   truth=np.asarray(ak.to_numpy(table.truth), dtype=np.int64).reshape(-1, 6),
-                   assignment=np.asarray(ak.to_numpy(table.assignment), dtype=np.int64).reshape(-1, 6),
+                   truth=np.asarray(ak.to_numpy(table.truth), dtype=np.int64).reshape(-1, N_SLOTS),
+                   assignment=np.asarray(ak.to_numpy(table.assignment), dtype=np.int64).reshape(-1, N_SLOTS),
                    valid=ak.to_numpy(table.valid).astype(bool), score=ak.to_numpy(table.score).astype(np.float64),
                    probabilities=table.probabilities)
 
@@ -62,19 +63,22 @@ class Events:
 
 
 def tops_correct(assignment: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(reconstructable (events, 2), found (events, 2)): a truth top is reconstructable when its
-    three partons are matched, and found when one assigned top has the same b and the same pair
-    of W jets."""
-    def top(slots, k):
-        return slots[:, 3 * k], np.sort(slots[:, 3 * k + 1 : 3 * k + 3], axis=1)
+    """(reconstructable (events, particles), found (events, particles)): a truth top is
+    reconstructable when all its partons are matched, and found when an assigned top it may be
+    relabelled into has the same jets in the same slots up to its symmetries (the same b and the
+    same pair of W jets)."""
+    def top(slots: np.ndarray, k: int) -> np.ndarray:
+        columns = slots[:, list(TOPOLOGY.particle_slots[k])]
+        for group in TOPOLOGY.particles[k].symmetric:
+            at = [TOPOLOGY.particles[k].daughters.index(d) for d in group]
+            columns[:, at] = np.sort(columns[:, at], axis=1)
+        return columns
 
-    reconstructable = np.stack([(truth[:, 3 * k : 3 * k + 3] >= 0).all(axis=1) for k in range(2)], axis=1)
+    reconstructable = np.stack([(truth[:, list(c)] >= 0).all(axis=1) for c in TOPOLOGY.particle_slots], axis=1)
     found = np.zeros_like(reconstructable)
-    for k in range(2):
-        b, w = top(truth, k)
-        for j in range(2):
-            b_a, w_a = top(assignment, j)
-            found[:, k] |= (b == b_a) & (w == w_a).all(axis=1)
+    for k in range(len(TOPOLOGY.particles)):
+        for j in sorted({perm[k] for perm in TOPOLOGY.particle_permutations}):
+            found[:, k] |= (top(truth, k) == top(assignment, j)).all(axis=1)
     return reconstructable, found & reconstructable
 
 
@@ -183,13 +187,13 @@ def valid_vs_threshold(events: Events, thresholds: np.ndarray) -> dict:
 
 
 def jet_labels_from_slots(slots: np.ndarray, n_jets: np.ndarray, width: int) -> np.ndarray:
-    """(events, width) jet classes (LABELS indices) implied by slot assignments; padding -1."""
-    labels = np.where(np.arange(width)[None, :] < n_jets[:, None], LABELS.index("other"), -1)
+    """(events, width) jet classes (the topology's) implied by slot assignments; padding -1."""
+    labels = np.where(np.arange(width)[None, :] < n_jets[:, None], TOPOLOGY.other_class, -1)
     rows = np.arange(len(slots))
-    for slot, label in enumerate(("b1", "W1", "W1", "b2", "W2", "W2")):
+    for slot, label in enumerate(TOPOLOGY.slot_classes):
         jet = slots[:, slot]
         has = (jet >= 0) & (jet < width)
-        labels[rows[has], jet[has]] = LABELS.index(label)
+        labels[rows[has], jet[has]] = label
     return labels
 
 
@@ -206,13 +210,13 @@ def confusion_matrix(events: Events) -> np.ndarray:
     flat = ak.to_numpy(ak.argmax(ak.flatten(probabilities, axis=1), axis=-1))
     predicted[np.arange(width)[None, :] < counts[:, None]] = flat
     truth = jet_labels_from_slots(matched.truth, counts, width)
-    swap_map = np.array([LABELS.index(x) for x in ("b2", "W2", "b1", "W1", "other")])
+    _, swap_map = (np.array(p) for p in TOPOLOGY.class_permutations)  # the identity, then t <-> tbar
     swapped = np.where(predicted >= 0, swap_map[np.clip(predicted, 0, None)], -1)
     agree = ((predicted == truth) & (truth >= 0)).sum(axis=1)
     agree_swapped = ((swapped == truth) & (truth >= 0)).sum(axis=1)
     share = np.where(agree > agree_swapped, 1.0, np.where(agree < agree_swapped, 0.0, 0.5))  # ties count half each way
     real = truth >= 0
-    matrix = np.zeros((len(LABELS), len(LABELS)))
+    matrix = np.zeros((len(TOPOLOGY.classes), len(TOPOLOGY.classes)))
     for labels, weight in ((predicted, share), (swapped, 1 - share)):
         np.add.at(matrix, (truth[real], labels[real]), np.broadcast_to(weight[:, None], truth.shape)[real])
     return matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1e-12)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hist
 import numpy as np
 
-from analysis.evaluation.metrics import MATCHED, UNMATCHED, Events
-from analysis.methods.chi2 import decay_masses, four_vectors
+from analysis.core.kinematics import cascade_masses, four_vectors
+from analysis.evaluation.metrics import Events
+from analysis.topology import MATCHED, TOPOLOGY, UNMATCHED
 
 GROUPS = ("correct", "wrong", "unmatched", "background")
 """Stacking order of Fig. 8: correctly and wrongly assigned matched ttbar, unmatched ttbar, QCD."""
@@ -57,8 +58,9 @@ def groups(events: Events) -> np.ndarray:
 
 
 def candidate_masses(jets: dict[str, np.ndarray], assignment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(W masses (events, 2), top masses (events, 2)) of assigned jets; NaN where unassigned."""
-    return decay_masses(four_vectors(jets["pt"], jets["eta"], jets["phi"], jets["mass"]), assignment)
+    """(W masses (events, tops), top masses (events, tops)) of assigned jets; NaN where unassigned."""
+    p4 = four_vectors(jets["pt"], jets["eta"], jets["phi"], jets["mass"])
+    return cascade_masses(p4, assignment, TOPOLOGY.cascade_slots)
 
 
 def mass_histograms(events: Events, jets: dict[str, np.ndarray], weights: np.ndarray, cut: float
@@ -70,7 +72,7 @@ def mass_histograms(events: Events, jets: dict[str, np.ndarray], weights: np.nda
     out = {}
     for name, axis, masses in (("w", W_AXIS, w_mass), ("top", TOP_AXIS, top_mass)):
         h = hist.Hist(axis, hist.axis.StrCategory(GROUPS, name="group"), storage=hist.storage.Weight())
-        for k in range(2):
+        for k in range(len(TOPOLOGY.cascades)):
             chosen = accepted & np.isfinite(masses[:, k])
             h.fill(mass=masses[chosen, k], group=group[chosen], weight=weights[chosen])
         out[name] = h

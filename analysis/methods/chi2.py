@@ -6,18 +6,24 @@ minimised over the distinct assignments of the leading N jets (analysis.methods.
 Columnar: for every event the term of each (b, q, q) triplet is computed once, then each table
 row's chi^2 is the sum of two gathered terms. With `btag_aware`, tagged jets fill the b slots
 first (analysis.methods.permutations.btag_allowed).
-The widths s_t and s_W are fitted on the matched training events (fit_widths).
+The masses m_t and m_W are the topology's (analysis.topology); the widths s_t and s_W are fitted
+on the matched training events (fit_widths).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import reduce
 from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import curve_fit
 
+from analysis.core.kinematics import cascade_masses, four_vectors
 from analysis.methods.baselines import Assigner
 from analysis.methods.permutations import btag_allowed, table
+from analysis.topology import TOPOLOGY
+
+TOP, W = TOPOLOGY.cascade_resonances
 
 if TYPE_CHECKING:
     from analysis.config import Config
@@ -25,23 +31,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Chi2Settings:
-    m_top: float = 172.5
-    m_w: float = 80.4
+    m_top: float = TOP.mass
+    m_w: float = W.mass
     sigma_top: float = 15.0
     sigma_w: float = 10.0
     n_jets: int = 6
     btag_aware: bool = True
-
-
-def four_vectors(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: np.ndarray) -> np.ndarray:
-    """(..., 4) px, py, pz, E."""
-    pt, eta, phi, mass = (np.asarray(a, dtype=np.float64) for a in (pt, eta, phi, mass))
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    return np.stack([px, py, pz, np.sqrt(px**2 + py**2 + pz**2 + mass**2)], axis=-1)
-
-
-def invariant_mass(p4: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.maximum(p4[..., 3] ** 2 - (p4[..., :3] ** 2).sum(axis=-1), 0.0))
 
 
 def triplet_terms(p4: np.ndarray, s: Chi2Settings) -> np.ndarray:
@@ -70,35 +65,25 @@ def pair_index(n: int) -> np.ndarray:
     return index
 
 
-def decay_masses(p4: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(W masses, top masses), each (events, 2) for the two tops, of the jets in `slots` (events, 6:
-    b, q1, q2 of each top); NaN for a top with an unassigned (-1) slot. The one place where
-    assignments become W and top candidates (chi^2, its width fit, Fig. 8)."""
-    jets = p4[np.arange(len(p4))[:, None], np.clip(slots, 0, None)]  # (events, 6, 4)
-    w = jets[:, [1, 4]] + jets[:, [2, 5]]
-    complete = (slots.reshape(len(slots), 2, 3) >= 0).all(axis=2)
-    return (np.where(complete, invariant_mass(w), np.nan),
-            np.where(complete, invariant_mass(w + jets[:, [0, 3]]), np.nan))
-
-
 def assignment_chi2(p4: np.ndarray, slots: np.ndarray, s: Chi2Settings) -> np.ndarray:
-    """chi^2 of given slot assignments (events, 6), labelled in any order."""
-    w, top = decay_masses(p4, slots)
+    """chi^2 of given slot assignments (events, slots), labelled in any order."""
+    w, top = cascade_masses(p4, slots, TOPOLOGY.cascade_slots)
     return (((top - s.m_top) / s.sigma_top) ** 2 + ((w - s.m_w) / s.sigma_w) ** 2).sum(axis=1)
 
 
 def best_assignment(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: np.ndarray, btag: np.ndarray,
                     n_real: np.ndarray, s: Chi2Settings) -> tuple[np.ndarray, np.ndarray]:
-    """(slots (events, 6), chi^2 (events,)) over the leading `s.n_jets` jets; events with fewer
-    than six jets get -1 slots and an infinite chi^2."""
+    """(slots (events, slots), chi^2 (events,)) over the leading `s.n_jets` jets; events with fewer
+    jets than slots get -1 slots and an infinite chi^2."""
+    n_slots = len(TOPOLOGY.slots)
     n = min(s.n_jets, pt.shape[1])
-    rows = table(n) if n >= 6 else np.zeros((0, 6), dtype=np.int64)
+    rows = table(n) if n >= n_slots else np.zeros((0, n_slots), dtype=np.int64)
     p4 = four_vectors(pt[:, :n], eta[:, :n], phi[:, :n], mass[:, :n])
     terms = triplet_terms(p4, s).reshape(len(pt), -1)
     pairs, n_pairs = pair_index(n), n * (n - 1) // 2
-    first = rows[:, 0] * n_pairs + pairs[rows[:, 1], rows[:, 2]]  # rows have q1 < q2
-    second = rows[:, 3] * n_pairs + pairs[rows[:, 4], rows[:, 5]]
-    chi2 = terms[:, first] + terms[:, second]  # (events, rows)
+    tops = [rows[:, b] * n_pairs + pairs[rows[:, q1], rows[:, q2]]  # rows have q1 < q2
+            for b, q1, q2 in TOPOLOGY.cascade_slots]
+    chi2 = reduce(np.add, (terms[:, top] for top in tops))  # (events, rows)
     usable = rows.max(axis=1, initial=0)[None, :] < np.minimum(n_real, n)[:, None]
     if s.btag_aware:
         usable &= btag_allowed(rows, btag[:, :n] > 0)
@@ -115,7 +100,7 @@ def fit_widths(m_top: np.ndarray, m_w: np.ndarray, s: Chi2Settings) -> dict:
     top, top_method = core_width(m_top, s.m_top, 60.0)
     w, w_method = core_width(m_w, s.m_w, 40.0)
     return {"sigma_top": top, "sigma_w": w, "method_top": top_method, "method_w": w_method,
-            "n_events": int(len(m_top) // 2)}
+            "n_events": int(len(m_top) // len(TOPOLOGY.cascades))}
 
 
 MIN_FIT_ENTRIES = 200
@@ -153,8 +138,8 @@ class Chi2Adapter:
 
     @staticmethod
     def assigner(cfg: Config, calibration: dict, n_jets: int) -> tuple[Assigner, dict]:
-        settings = Chi2Settings(m_top=cfg.baselines.m_top, m_w=cfg.baselines.m_w, sigma_top=calibration["sigma_top"],
-                                sigma_w=calibration["sigma_w"], n_jets=n_jets, btag_aware=cfg.baselines.kinds["chi2"].btag_aware)
+        settings = Chi2Settings(sigma_top=calibration["sigma_top"], sigma_w=calibration["sigma_w"], n_jets=n_jets,
+                                btag_aware=cfg.baselines.kinds["chi2"].btag_aware)
 
         def assign(jets: dict[str, np.ndarray], n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return best_assignment(jets["pt"], jets["eta"], jets["phi"], jets["mass"], jets["btag"], n_real, settings)

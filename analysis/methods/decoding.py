@@ -12,16 +12,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from analysis.assignments import CLASS_SLOTS
+from analysis.topology import TOPOLOGY
 
 
 def slot_classes(n_classes: int) -> tuple[np.ndarray, int]:
-    """(class of each assignment slot, the class of jets in no slot)."""
-    per_slot = np.empty(sum(len(slots) for _, slots in CLASS_SLOTS), dtype=np.int64)
-    for cls, slots in CLASS_SLOTS:
-        per_slot[list(slots)] = cls
-    (other,) = set(range(n_classes)) - set(per_slot.tolist())
-    return per_slot, other
+    """(class of each assignment slot, the class of jets in no slot), the topology's."""
+    if n_classes != len(TOPOLOGY.classes):
+        raise ValueError(f"{n_classes} classes per jet, but the topology has {len(TOPOLOGY.classes)}")
+    return np.array(TOPOLOGY.slot_classes), TOPOLOGY.other_class
 
 
 def best_valid_assignment(log_p: np.ndarray, mask: np.ndarray, pt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -37,7 +35,7 @@ def best_valid_assignment(log_p: np.ndarray, mask: np.ndarray, pt: np.ndarray) -
         jets = np.flatnonzero(mask[event])
         rows, cols = linear_sum_assignment(gain[event, jets].T, maximize=True)
         slots[event, rows] = jets[cols]
-    for _, pair in CLASS_SLOTS:
+    for _, pair in TOPOLOGY.class_slots:
         if len(pair) == 2:
             a, b = slots[:, pair[0]], slots[:, pair[1]]
             rows = np.arange(len(slots))

@@ -6,8 +6,9 @@ likelihood is
     L = prod_i W_i(E_jet,i | E_i) x BW(m_qq; m_W, G_W) BW(m_q'q'; m_W, G_W) BW(m_bqq; m_t, G_t) BW(m_b'q'q'; m_t, G_t)
 
 with the Crystal Ball transfer functions W (analysis.methods.transfer_functions), relativistic
-Breit-Wigners, m_W fixed at 80.4 GeV and m_t floated (common to both tops). -log L is minimised
-over the six energies (as log-scale factors of the jet energies) and m_t, within `bounds`.
+Breit-Wigners, m_W fixed and the widths at the topology's values (analysis.topology) and m_t
+floated (common to both tops). -log L is minimised over the six energies (as log-scale factors
+of the jet energies) and m_t, within `bounds`.
 
 -log L has several minima (narrow Breit-Wigners against wide transfer functions), so where a fit
 starts decides where it ends: `starts` scans for the best basins first. Batched: every (event,
@@ -24,25 +25,31 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from analysis.core.kinematics import energy_of
 from analysis.methods.baselines import Assigner
 from analysis.methods.permutations import btag_allowed, table
+from analysis.methods.transfer_functions import ResponseModel, category, crystal_ball_logpdf, models_from
+from analysis.topology import TOPOLOGY
 
 if TYPE_CHECKING:
     from analysis.config import Config
-from analysis.methods.transfer_functions import ResponseModel, category, crystal_ball_logpdf, models_from
 
-B_MASS = 4.7
-B_SLOTS = (0, 3)
-TOPS = ((0, 1, 2), (3, 4, 5))
+TOP, W = TOPOLOGY.cascade_resonances
+TOPS = TOPOLOGY.cascade_slots
+"""The (b, q1, q2) slots of each top."""
+N_SLOTS = len(TOPOLOGY.slots)
+N_PARAMETERS = N_SLOTS + 1
+"""The parton energies (as log-scale factors) and m_t."""
 
 
 @dataclass(frozen=True)
 class LikelihoodSettings:
-    """Masses and widths in GeV; parton energies stay within `energy_factor` of their jet's."""
+    """Masses and widths in GeV (the topology's); parton energies stay within `energy_factor` of
+    their jet's."""
 
-    m_w: float = 80.4
-    width_w: float = 2.085
-    width_top: float = 1.5
+    m_w: float = W.mass
+    width_w: float = W.width
+    width_top: float = TOP.width
     iterations: int = 200
     energy_factor: float = 5.0
     top_mass_range: tuple[float, float] = (100.0, 1000.0)
@@ -56,15 +63,14 @@ def log_breit_wigner(m: torch.Tensor, mass: torch.Tensor, width: float) -> torch
 
 
 class Likelihood:
-    """-log L per row: theta (rows, 7), jets (rows, 6, 4: E, ux, uy, uz) in slot order,
-    category (rows, 6) of each slot's transfer function. Written for whole batches."""
+    """-log L per row: theta (rows, N_PARAMETERS), jets (rows, slots, 4: E, ux, uy, uz) in slot
+    order, category (rows, slots) of each slot's transfer function. Written for whole batches."""
 
     def __init__(self, models: list[ResponseModel], settings: LikelihoodSettings):
         self.s = settings
         self.table = torch.tensor([[m.m0, m.m1, m.s0, m.s1, m.s2, m.alpha, m.n] for m in models],
                                   dtype=torch.float64)
-        self.parton_mass = torch.zeros(6, dtype=torch.float64)
-        self.parton_mass[list(B_SLOTS)] = B_MASS
+        self.parton_mass = torch.tensor(TOPOLOGY.parton_masses, dtype=torch.float64)
 
     def __call__(self, theta: torch.Tensor, jets: torch.Tensor, cats: torch.Tensor) -> torch.Tensor:
         return self.per_top(theta, jets, cats).sum(dim=-1)
@@ -73,8 +79,8 @@ class Likelihood:
         """(rows, 2): each top's share of -log L, its three transfer functions and its two
         Breit-Wigners; the shares depend on each other only through m_t."""
         energy_jet, direction = jets[..., 0], jets[..., 1:]
-        energy = energy_jet * torch.exp(theta[..., :6])
-        m_top = theta[..., 6]
+        energy = energy_jet * torch.exp(theta[..., :N_SLOTS])
+        m_top = theta[..., N_SLOTS]
         momentum = torch.sqrt(torch.clamp(energy**2 - self.parton_mass.to(theta.dtype) ** 2, min=1e-9))[..., None] * direction
         p4 = torch.cat([momentum, energy[..., None]], dim=-1)
         p = self.table.to(theta.dtype)[cats]
@@ -98,40 +104,37 @@ def _mass(p4: torch.Tensor) -> torch.Tensor:
 
 
 def gradient_and_hessian(likelihood: Likelihood, theta: torch.Tensor, jets: torch.Tensor, cats: torch.Tensor):
-    """Per-row gradient (rows, 7) and Hessian (rows, 7, 7): rows are independent, so the Hessian
-    of the summed -log L is block diagonal and 7 backward passes give every block."""
+    """Per-row gradient (rows, N_PARAMETERS) and Hessian (rows, N_PARAMETERS, N_PARAMETERS): rows
+    are independent, so the Hessian of the summed -log L is block diagonal and N_PARAMETERS
+    backward passes give every block."""
     theta = theta.detach().requires_grad_(True)
     value = likelihood(theta, jets, cats)
     (g,) = torch.autograd.grad(value.sum(), theta, create_graph=True)
-    rows = [torch.autograd.grad(g[:, k].sum(), theta, retain_graph=k < 6)[0] for k in range(7)]
+    rows = [torch.autograd.grad(g[:, k].sum(), theta, retain_graph=k < N_PARAMETERS - 1)[0]
+            for k in range(N_PARAMETERS)]
     return value.detach(), g.detach(), torch.stack(rows, dim=1)
-
-
-def energy_of(pt: np.ndarray, eta: np.ndarray, mass: np.ndarray) -> np.ndarray:
-    """E from (pT, eta, m), in double precision."""
-    return np.sqrt((pt.astype(np.float64) * np.cosh(eta)) ** 2 + mass.astype(np.float64) ** 2)
 
 
 def prepare(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: np.ndarray, slots: np.ndarray
             ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rows of (jets (rows, 6, 4), categories (rows, 6)) for assignments `slots` (rows, 6) of
-    jets given per row (rows, jets)."""
+    """Rows of (jets (rows, slots, 4), categories (rows, slots)) for assignments `slots` (rows,
+    slots) of jets given per row (rows, jets)."""
     rows = np.arange(len(slots))[:, None]
     pt, eta, phi, mass = (np.asarray(a, dtype=np.float64)[rows, slots] for a in (pt, eta, phi, mass))
     direction = np.stack([np.cos(phi) / np.cosh(eta), np.sin(phi) / np.cosh(eta), np.tanh(eta)], axis=-1)
     jets = np.concatenate([energy_of(pt, eta, mass)[..., None], direction], axis=-1)
-    is_b = np.isin(np.arange(6), B_SLOTS)
+    is_b = np.isin(np.arange(N_SLOTS), TOPOLOGY.b_slots)
     return torch.from_numpy(jets), torch.from_numpy(category(np.broadcast_to(is_b, eta.shape), eta))
 
 
 def fit_batch(likelihood: Likelihood, jets: torch.Tensor, cats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(-log L at the minimum (rows,), parameters (rows, 7)): every row fitted from each of
+    """(-log L at the minimum (rows,), parameters (rows, N_PARAMETERS)): every row fitted from each of
     `starts` at once, the lowest minimum kept."""
     n = len(jets)
     points = starts(likelihood, jets, cats)
     value, theta = minimise(likelihood, torch.cat(points), jets.repeat(len(points), 1, 1),
                             cats.repeat(len(points), 1))
-    value, theta = value.view(len(points), n), theta.view(len(points), n, 7)
+    value, theta = value.view(len(points), n), theta.view(len(points), n, N_PARAMETERS)
     best = value.argmin(dim=0)
     rows = torch.arange(n)
     return value[best, rows], theta[best, rows]
@@ -183,8 +186,8 @@ def bounds(s: LikelihoodSettings) -> tuple[torch.Tensor, torch.Tensor]:
     """Parameter ranges, as KLFitter gives its fit: parton energies within a factor
     `energy_factor` of the jet's, m_t in `top_mass_range`."""
     log_factor = math.log(s.energy_factor)
-    low = torch.tensor([-log_factor] * 6 + [s.top_mass_range[0]], dtype=torch.float64)
-    high = torch.tensor([log_factor] * 6 + [s.top_mass_range[1]], dtype=torch.float64)
+    low = torch.tensor([-log_factor] * N_SLOTS + [s.top_mass_range[0]], dtype=torch.float64)
+    high = torch.tensor([log_factor] * N_SLOTS + [s.top_mass_range[1]], dtype=torch.float64)
     return low, high
 
 
@@ -214,8 +217,8 @@ def _scan(likelihood: Likelihood, jets: torch.Tensor, cats: torch.Tensor) -> lis
     limit = math.log(s.energy_factor)
     p4 = torch.cat([jets[..., 1:] * jets[..., :1], jets[..., :1]], dim=-1)
     configs = 2 * len(splits)  # (W configuration) x (b on the m_t shell or as measured)
-    theta = torch.zeros(len(masses), configs, len(jets), 7, dtype=jets.dtype)
-    theta[..., 6] = masses
+    theta = torch.zeros(len(masses), configs, len(jets), N_PARAMETERS, dtype=jets.dtype)
+    theta[..., N_SLOTS] = masses
     for b, q1, q2 in TOPS:
         half = on_shell * torch.log(s.m_w / _mass(p4[:, q1] + p4[:, q2]).clamp(min=1.0))  # (W configs, rows)
         scale_1, scale_2 = (half + splits).clamp(-limit, limit), (half - splits).clamp(-limit, limit)
@@ -249,17 +252,17 @@ SCAN_ROWS = 2048
 def best_assignment(likelihood: Likelihood, pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: np.ndarray,
                     btag: np.ndarray, n_real: np.ndarray, n_jets: int, btag_aware: bool
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(slots (events, 6), -log L (events,), fitted m_t (events,)) of the best assignment of the
-    leading `n_jets` jets: every table row the b-tag rule allows (analysis.methods.permutations)
-    is fitted, all rows of all events in one batch. Events with fewer than six jets get -1 slots
-    and an infinite -log L."""
+    """(slots (events, slots), -log L (events,), fitted m_t (events,)) of the best assignment of
+    the leading `n_jets` jets: every table row the b-tag rule allows (analysis.methods.permutations)
+    is fitted, all rows of all events in one batch. Events with fewer jets than slots get -1
+    slots and an infinite -log L."""
     n = min(n_jets, pt.shape[1])
-    rows = table(n) if n >= 6 else np.zeros((0, 6), dtype=np.int64)
+    rows = table(n) if n >= N_SLOTS else np.zeros((0, N_SLOTS), dtype=np.int64)
     usable = rows.max(axis=1, initial=0)[None, :] < np.minimum(n_real, n)[:, None]
     if btag_aware and rows.size:
         usable &= btag_allowed(rows, btag[:, :n] > 0)
     event, row = np.nonzero(usable)
-    slots = np.full((len(pt), 6), -1, dtype=np.int64)
+    slots = np.full((len(pt), N_SLOTS), -1, dtype=np.int64)
     best_value, best_mass = np.full(len(pt), np.inf), np.full(len(pt), np.nan)
     if len(event) == 0:
         return slots, best_value, best_mass
@@ -269,7 +272,7 @@ def best_assignment(likelihood: Likelihood, pt: np.ndarray, eta: np.ndarray, phi
     first = order[np.r_[True, event[order][1:] != event[order][:-1]]]
     slots[event[first]] = rows[row[first]]
     best_value[event[first]] = value[first]
-    best_mass[event[first]] = theta[first, 6]
+    best_mass[event[first]] = theta[first, N_SLOTS]
     return slots, best_value, best_mass
 
 
@@ -308,13 +311,13 @@ class KLFitterAdapter:
 
     @staticmethod
     def assigner(cfg: Config, calibration: dict, n_jets: int) -> tuple[Assigner, dict]:
-        b = cfg.baselines
-        settings = LikelihoodSettings(m_w=b.m_w, width_w=b.width_w, width_top=b.width_top)
+        btag_aware = cfg.baselines.kinds["klfitter"].btag_aware
+        settings = LikelihoodSettings()
         likelihood = Likelihood(models_from(calibration), settings)
 
         def assign(jets: dict[str, np.ndarray], n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             slots, value, _ = best_assignment(likelihood, jets["pt"], jets["eta"], jets["phi"], jets["mass"],
-                                              jets["btag"], n_real, n_jets, b.kinds["klfitter"].btag_aware)
+                                              jets["btag"], n_real, n_jets, btag_aware)
             return slots, value
 
         return assign, settings.__dict__

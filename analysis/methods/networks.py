@@ -10,6 +10,7 @@ import torch
 
 from analysis import methods
 from analysis.core.training import load_trained
+from analysis.topology import TOPOLOGY
 
 
 class NetworkAdapter(Protocol):
@@ -62,7 +63,7 @@ def load_model(path: str | Path, device: torch.device | None = None) -> tuple[to
 @torch.no_grad()
 def predict(model: torch.nn.Module, architecture: str, x: np.ndarray, mask: np.ndarray, pt: np.ndarray,
             batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(slots (events, 6), valid, score, per-jet class probabilities (events, jets, 5)) in batches."""
+    """(slots (events, slots), valid, score, per-jet class probabilities (events, jets, classes)) in batches."""
     device = next(model.parameters()).device
     method = adapter(architecture)
     parts = []
@@ -71,5 +72,6 @@ def predict(model: torch.nn.Module, architecture: str, x: np.ndarray, mask: np.n
         parts.append(method.assign(model, torch.from_numpy(x[chunk]).to(device),
                                    torch.from_numpy(mask[chunk]).to(device), pt[chunk]))
     if not parts:
-        return (np.zeros((0, 6), np.int64), np.zeros(0, bool), np.zeros(0), np.zeros((0, x.shape[1], 5), np.float32))
+        return (np.zeros((0, len(TOPOLOGY.slots)), np.int64), np.zeros(0, bool), np.zeros(0),
+                np.zeros((0, x.shape[1], len(TOPOLOGY.classes)), np.float32))
     return tuple(np.concatenate(p) for p in zip(*parts, strict=True))

@@ -8,19 +8,19 @@ permutations; padded jets are masked out of the attention keys and of the loss.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import reduce
 
 import numpy as np
 import torch
 from torch import nn
 
 from analysis import assignments
-from analysis.labels import LABELS
-from analysis.matching import MATCHED
 from analysis.methods.networks import jet_inputs
+from analysis.topology import MATCHED, TOPOLOGY
 
-N_CLASSES = len(LABELS)
-SWAP_TOPS = torch.tensor([LABELS.index(c) for c in ("b2", "W2", "b1", "W1", "other")])
-"""Class index after relabelling t <-> tbar."""
+N_CLASSES = len(TOPOLOGY.classes)
+RELABELLINGS = torch.tensor(TOPOLOGY.class_permutations)
+"""Class index after each relabelling of the tops (the identity, then t <-> tbar)."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class Saja(nn.Module):
                                   nn.Linear(hp.d_ffn, N_CLASSES))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, return_attention: bool = False):
-        """Logits (batch, jets, 5) for features x (batch, jets, features) and the real-jet mask;
+        """Logits (batch, jets, classes) for features x (batch, jets, features) and the real-jet mask;
         with `return_attention`, also each block's head-averaged attention (batch, jets, jets)."""
         h = self.embed(x)
         attention = []
@@ -117,7 +117,7 @@ class Saja(nn.Module):
 
 def saja_loss(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Eq. 2.2: jet-wise cross entropy averaged over each event's real jets, with the labels
-    taken in whichever of the two t <-> tbar labellings fits the event better; mean over events.
+    taken in whichever of the t <-> tbar labellings fits the event better; mean over events.
 
     The paper writes the min inside the sum over jets; taken literally that lets the two b
     jets both be called b1. The min over the event's two consistent labellings used here is
@@ -127,10 +127,10 @@ def saja_loss(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) ->
     safe = labels.clamp(min=0)
     n_jets = mask.sum(dim=1).clamp(min=1)
     per_labelling = []
-    for lab in (safe, SWAP_TOPS.to(labels.device)[safe]):
-        nll = -log_p.gather(-1, lab.unsqueeze(-1)).squeeze(-1)
+    for relabel in RELABELLINGS.to(labels.device):
+        nll = -log_p.gather(-1, relabel[safe].unsqueeze(-1)).squeeze(-1)
         per_labelling.append((nll * mask).sum(dim=1) / n_jets)
-    return torch.minimum(*per_labelling).mean()
+    return reduce(torch.minimum, per_labelling).mean()
 
 
 def predictive_entropy(probabilities: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

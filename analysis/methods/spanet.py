@@ -1,7 +1,8 @@
 """SPA-NET: symmetry-preserving attention networks (seed 001; Fenton, Shmakov et al.).
 
-Jets are embedded and passed through a transformer encoder; one head per top quark then forms
-a joint distribution over the (b, q1, q2) jet triplet with *tensor attention*,
+Jets are embedded and passed through a transformer encoder; one head per top quark (per cascade
+of the topology, analysis.topology) then forms a joint distribution over the (b, q1, q2) jet
+triplet with *tensor attention*,
 
     O[i, j, k] = sum_abc X[i, a] X[j, b] X[k, c] S[a, b, c],   S[a, b, c] = T[a, b, c] + T[a, c, b],
 
@@ -14,12 +15,14 @@ best triplet among the remaining jets.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import reduce
 
 import numpy as np
 import torch
 from torch import nn
 
 from analysis.methods.networks import jet_inputs
+from analysis.topology import TOPOLOGY
 
 LOG2 = float(torch.log(torch.tensor(2.0)))
 
@@ -71,10 +74,11 @@ class Spanet(nn.Module):
         layer = nn.TransformerEncoderLayer(hp.d_model, hp.heads, hp.d_ffn, hp.dropout, batch_first=True,
                                            norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, hp.blocks, enable_nested_tensor=False)
-        self.tops = nn.ModuleList(TripletHead(hp.d_model, hp.d_tensor) for _ in range(2))
+        self.tops = nn.ModuleList(TripletHead(hp.d_model, hp.d_tensor) for _ in TOPOLOGY.cascades)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Log-probabilities (batch, 2, jets, jets, jets): one triplet distribution per top head."""
+        """Log-probabilities (batch, tops, jets, jets, jets): one triplet distribution per top head,
+        axes in the order (b, q1, q2) of `Cascade.slots`."""
         h = self.encoder(self.embed(x), src_key_padding_mask=~mask)
         return torch.stack([head(h, mask) for head in self.tops], dim=1)
 
@@ -90,18 +94,18 @@ def triplet_nll(log_p: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def spanet_loss(log_p: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Masked, symmetrised cross entropy: min over the two top <-> head pairings of the summed
-    CE of the tops whose three jets are all matched, divided by their number; mean over the
-    events with at least one such top."""
-    tops = (targets[:, :3], targets[:, 3:])
+    """Masked, symmetrised cross entropy: min over the top <-> head pairings (the topology's
+    particle relabellings) of the summed CE of the tops whose three jets are all matched,
+    divided by their number; mean over the events with at least one such top. `targets`: jet
+    index per slot (events, slots)."""
+    tops = [targets[:, list(top)] for top in TOPOLOGY.cascade_slots]
     complete = [(t >= 0).all(dim=1) for t in tops]
     pairings = []
-    for first, second in ((0, 1), (1, 0)):
-        ce = (triplet_nll(log_p[:, 0], tops[first]).masked_fill(~complete[first], 0.0)
-              + triplet_nll(log_p[:, 1], tops[second]).masked_fill(~complete[second], 0.0))
-        pairings.append(ce)
-    n_complete = (complete[0].float() + complete[1].float())
-    loss = torch.minimum(*pairings) / n_complete.clamp(min=1)
+    for pairing in TOPOLOGY.particle_permutations:
+        pairings.append(reduce(torch.add, (triplet_nll(log_p[:, head], tops[top]).masked_fill(~complete[top], 0.0)
+                                           for head, top in enumerate(pairing))))
+    n_complete = reduce(torch.add, (c.float() for c in complete))
+    loss = reduce(torch.minimum, pairings) / n_complete.clamp(min=1)
     used = n_complete > 0
     return loss[used].mean() if used.any() else loss.sum() * 0
 
@@ -129,13 +133,20 @@ def resolve(log_p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def jet_marginals(log_p: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Per-jet class probabilities (batch, jets, 5) from the heads: P(jet is b of top 1) etc.;
-    'other' takes what is left."""
+    """Per-jet class probabilities (batch, jets, classes) from the heads: P(jet is b of top 1)
+    etc., summed over the slots of each class (both W jets of a top); the last class ('other')
+    takes what is left."""
     p = log_p.exp()
-    b1, b2 = p[:, 0].sum(dim=(2, 3)), p[:, 1].sum(dim=(2, 3))
-    w1 = p[:, 0].sum(dim=(1, 3)) + p[:, 0].sum(dim=(1, 2))
-    w2 = p[:, 1].sum(dim=(1, 3)) + p[:, 1].sum(dim=(1, 2))
-    classes = torch.stack([b1, w1, b2, w2], dim=-1).clamp(0, 1)
+    axis = {}  # slot -> (head, the triplet axis it is)
+    for head, top in enumerate(TOPOLOGY.cascade_slots):
+        axis.update({slot: (head, position + 1) for position, slot in enumerate(top)})
+
+    def marginal(slot: int) -> torch.Tensor:
+        head, keep = axis[slot]
+        return p[:, head].sum(dim=tuple(a for a in (1, 2, 3) if a != keep))
+
+    classes = torch.stack([reduce(torch.add, (marginal(s) for s in slots)) for _, slots in TOPOLOGY.class_slots],
+                          dim=-1).clamp(0, 1)
     other = (1 - classes.sum(dim=-1)).clamp(min=0)
     out = torch.cat([classes, other[..., None]], dim=-1)
     out = out / out.sum(dim=-1, keepdim=True).clamp(min=1e-12)
@@ -147,7 +158,8 @@ def jet_marginals(log_p: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class SpanetAdapter:
     """SPA-NET in the common method interface (analysis.methods.networks.NetworkAdapter): one
     triplet distribution per top, trained on events with at least one fully matched top
-    (partial-event training); score = -log of the two chosen triplets' probabilities."""
+    (partial-event training); score = -log of the two chosen triplets' probabilities. The W's
+    jets fill its slots in pT order (q1 the harder)."""
 
     hyperparameters = SpanetHyperparameters
 
@@ -158,7 +170,7 @@ class SpanetAdapter:
     @staticmethod
     def training_rows(data: dict) -> np.ndarray:
         targets = data["targets"]
-        return (targets[:, :3] >= 0).all(axis=1) | (targets[:, 3:] >= 0).all(axis=1)
+        return np.any([(targets[:, list(top)] >= 0).all(axis=1) for top in TOPOLOGY.cascade_slots], axis=0)
 
     @staticmethod
     def tensors(data: dict) -> dict[str, torch.Tensor]:
@@ -173,15 +185,16 @@ class SpanetAdapter:
         log_p = model(x, mask).float()
         triplets, log_prob = resolve(log_p)
         triplets = triplets.cpu().numpy()
-        rows = np.arange(len(triplets))[:, None]
-        slots = []
-        for head in range(2):
+        rows = np.arange(len(triplets))
+        slots = np.empty((len(triplets), len(TOPOLOGY.slots)), dtype=triplets.dtype)
+        for head, top in enumerate(TOPOLOGY.cascades):
             b, qa, qb = triplets[:, head, 0], triplets[:, head, 1], triplets[:, head, 2]
-            a_harder = pt[rows[:, 0], qa] >= pt[rows[:, 0], qb]
-            slots += [b, np.where(a_harder, qa, qb), np.where(a_harder, qb, qa)]
-        valid = mask.sum(dim=1).cpu().numpy() >= len(slots)
+            a_harder = pt[rows, qa] >= pt[rows, qb]
+            slots[:, top.spectator] = b
+            slots[:, list(top.pair)] = np.stack([np.where(a_harder, qa, qb), np.where(a_harder, qb, qa)], axis=1)
+        valid = mask.sum(dim=1).cpu().numpy() >= len(TOPOLOGY.slots)
         score = -log_prob.sum(dim=1).cpu().numpy()
-        return np.stack(slots, axis=1), valid, score, jet_marginals(log_p, mask).cpu().numpy()
+        return slots, valid, score, jet_marginals(log_p, mask).cpu().numpy()
 
 
 ADAPTER = SpanetAdapter()

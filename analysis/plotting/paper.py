@@ -15,14 +15,13 @@ import numpy as np
 
 from analysis.evaluation.metrics import JET_BINS, bin_label
 from analysis.evaluation.reconstruction import GROUPS
-from analysis.labels import LABELS
 from analysis.methods import REGISTRY
 from analysis.plotting.style import finish, label, plt, save
+from analysis.topology import TOPOLOGY
 
 GROUP_LABELS = {"correct": r"correct $t\bar{t}$", "wrong": r"wrong $t\bar{t}$", "unmatched": r"unmatched $t\bar{t}$",
                 "background": "QCD multijet"}
 GROUP_COLOURS = {"correct": "#e42536", "wrong": "#f89c20", "unmatched": "#5790fc", "background": "#9c9ca1"}
-LABEL_TEXT = {"b1": r"$b$", "W1": r"$W^{+}$ jet", "b2": r"$\bar{b}$", "W2": r"$W^{-}$ jet", "other": "other"}
 
 
 def ordered_methods(metrics: dict) -> list[tuple[str, dict]]:
@@ -161,13 +160,14 @@ def fig08_masses(metrics: dict, path: str | Path) -> None:
     if unit_weights:
         title += f"\nevent counts (no cross-section: {', '.join(unit_weights)})"
     fig, axes = plt.subplots(1, 2, figsize=(16, 6.5))
+    top, w = TOPOLOGY.cascade_resonances
     for ax, name, xlabel in ((axes[0], "w", r"$m_{jj}$ [GeV]"), (axes[1], "top", r"$m_{jjj}$ [GeV]")):
         h = r[name]
         edges = np.asarray(h["edges"])
         order = ["background", "unmatched", "wrong", "correct"]
         mplhep.histplot([np.asarray(h[g])[1:-1] for g in order], edges, ax=ax, stack=True, histtype="fill",
                         label=[GROUP_LABELS[g] for g in order], color=[GROUP_COLOURS[g] for g in order])
-        ax.axvline(80.4 if name == "w" else 172.5, color="k", ls=":", lw=1)
+        ax.axvline(w.mass if name == "w" else top.mass, color="k", ls=":", lw=1)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(f"candidates / {edges[1] - edges[0]:.0f} GeV")
         ax.legend(fontsize=11, title=title, title_fontsize=11)
@@ -179,7 +179,7 @@ def fig08_masses(metrics: dict, path: str | Path) -> None:
 def fig09_confusion(metrics: dict, path: str | Path) -> None:
     """Jet-level confusion matrices (rows: truth, normalised) of every network on matched ttbar."""
     fig, panels = _network_panels(metrics, "confusion", height=6.8)
-    names = [LABEL_TEXT[x] for x in LABELS]
+    names = [c.latex for c in TOPOLOGY.classes]
     for ax, (method, m) in panels:
         matrix = np.asarray(m["confusion"])
         ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
@@ -270,12 +270,12 @@ def fig12_attention(attention: dict[str, dict], path: str | Path) -> None:
     n_blocks = max((len(a["blocks"]) for _, a in models), default=1)
     fig, axes = plt.subplots(max(len(models), 1), n_blocks, figsize=(5.2 * n_blocks, 5 * max(len(models), 1)),
                              squeeze=False)
-    ticks = [r"$b$", r"$W^{+}_{1}$", r"$W^{+}_{2}$", r"$\bar{b}$", r"$W^{-}_{1}$", r"$W^{-}_{2}$", "other"]
+    ticks = [*(slot.latex for slot in TOPOLOGY.slots), TOPOLOGY.classes[TOPOLOGY.other_class].latex]
     for row, (name, a) in zip(axes, models, strict=False):
         for k, (ax, matrix) in enumerate(zip(row, a["blocks"], strict=False)):
             ax.imshow(np.asarray(matrix), cmap="viridis", vmin=0)
-            ax.set_xticks(range(7), ticks, fontsize=11)
-            ax.set_yticks(range(7), ticks, fontsize=11)
+            ax.set_xticks(range(len(ticks)), ticks, fontsize=11)
+            ax.set_yticks(range(len(ticks)), ticks, fontsize=11)
             ax.minorticks_off()
             ax.set_title(f"{name}, block {k + 1} ({a['events']} events)", fontsize=13)
     for ax in axes.flat:

@@ -11,13 +11,13 @@ import numpy as np
 
 from analysis import assignments, datasets, methods
 from analysis.config import Config
+from analysis.core.kinematics import cascade_masses, energy_of, four_vectors
 from analysis.core.provenance import StageRun, stage_run, sweep_leftovers, write_json
-from analysis.matching import MATCHED
-from analysis.methods import klfitter
 from analysis.methods.baselines import KINEMATICS
-from analysis.methods.chi2 import Chi2Settings, decay_masses, fit_widths, four_vectors
+from analysis.methods.chi2 import Chi2Settings, fit_widths
 from analysis.methods.transfer_functions import CATEGORIES, category, fit_all
 from analysis.stages._common import Files
+from analysis.topology import MATCHED, TOPOLOGY
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,8 @@ def run_chi2_widths(cfg: Config, input: Files, output: Files, wildcards: Files) 
         data = raw_inputs(train_path)
         matched = data["category"] == MATCHED
         p4 = four_vectors(data["pt"][matched], data["eta"][matched], data["phi"][matched], data["mass"][matched])
-        settings = Chi2Settings(m_top=cfg.baselines.m_top, m_w=cfg.baselines.m_w)
-        w, top = decay_masses(p4, data["targets"][matched])
+        settings = Chi2Settings()
+        w, top = cascade_masses(p4, data["targets"][matched], TOPOLOGY.cascade_slots)
         widths = fit_widths(top.ravel(), w.ravel(), settings)
         write_json(widths_output, widths)
         run.extra = widths
@@ -72,7 +72,7 @@ def in_chunks(data: dict, assign, chunk: int, method: str) -> tuple[np.ndarray, 
     from tqdm import tqdm
 
     n_real = data["mask"].sum(axis=1)
-    slots, score = [np.zeros((0, 6), np.int64)], [np.zeros(0)]
+    slots, score = [np.zeros((0, len(TOPOLOGY.slots)), np.int64)], [np.zeros(0)]
     for start in tqdm(range(0, len(n_real), chunk), desc=method, unit="chunk", mininterval=30):
         part = slice(start, start + chunk)
         s, v = assign({name: data[name][part] for name in KINEMATICS}, n_real[part])
@@ -99,8 +99,8 @@ def response_pairs(data: dict, sample: str) -> dict[str, np.ndarray]:
     jet = {name: data[name][matched][rows, targets] for name in ("pt", "eta", "mass")}
     parton = {name: data[f"parton_{name}"][matched] for name in ("pt", "eta", "mass")}
     is_b = np.zeros(targets.shape, dtype=bool)
-    is_b[:, list(klfitter.B_SLOTS)] = True
-    return {"jet_energy": klfitter.energy_of(**jet).ravel(), "parton_energy": klfitter.energy_of(**parton).ravel(),
+    is_b[:, list(TOPOLOGY.b_slots)] = True
+    return {"jet_energy": energy_of(**jet).ravel(), "parton_energy": energy_of(**parton).ravel(),
             "is_b": is_b.ravel(), "eta": jet["eta"].ravel()}
 
 

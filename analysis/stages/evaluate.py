@@ -13,10 +13,10 @@ from analysis.config import Config
 from analysis.core.provenance import stage_run, write_json, write_text
 from analysis.evaluation import generators, summary
 from analysis.evaluation.attention import ORDER, average, block_attention, folded
-from analysis.matching import MATCHED
 from analysis.methods.networks import load_model, predict
 from analysis.plotting.figures import FIGURES, STUDY_CONFIG
 from analysis.stages._common import Files
+from analysis.topology import MATCHED, TOPOLOGY
 
 
 def _read(path: str | Path) -> Any:
@@ -81,7 +81,7 @@ def run_attention(cfg: Config, input: Files, output: Files, wildcards: Files) ->
         slots, valid, _, _ = predict(model, saved["architecture"], data["x"], data["mask"], data["jet_pt"])
         chosen = (data["category"] == MATCHED) & valid & assignments.correct(slots, data["targets"])
         x, mask, targets = data["x"][chosen], data["mask"][chosen], data["targets"][chosen]
-        matrices = [average(folded(w, targets, mask), mask.sum(axis=1) > 6).tolist() for w in
+        matrices = [average(folded(w, targets, mask), mask.sum(axis=1) > len(TOPOLOGY.slots)).tolist() for w in
                     block_attention(model, saved["architecture"], x, mask)] if len(targets) else []
         result = {"model": name, "order": list(ORDER), "events": int(chosen.sum()), "blocks": matrices}
         write_json(output["attention"], result)

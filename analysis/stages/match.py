@@ -9,9 +9,9 @@ import numpy as np
 
 from analysis.config import Config
 from analysis.core.provenance import atomic_output, stage_run, write_json
-from analysis.labels import CATEGORIES, LABELS, SLOTS
-from analysis.matching import MATCHED, UNMATCHED, MatchingTables, Pairs, categories, jet_labels, positions
+from analysis.matching import MatchingTables, Pairs, categories, jet_labels, positions
 from analysis.stages._common import Files
+from analysis.topology import CATEGORIES, MATCHED, TOPOLOGY, UNMATCHED
 
 
 def run_match(cfg: Config, input: Files, output: Files, wildcards: Files) -> dict:
@@ -42,7 +42,8 @@ def run_match(cfg: Config, input: Files, output: Files, wildcards: Files) -> dic
             ak.to_parquet_row_groups(matched_groups(), tmp)
         summary = {"sample": sample, "dr_max": cfg.matching.dr_max,
                    "events": dict(zip(CATEGORIES, counts.tolist(), strict=True)),
-                   "labels": list(LABELS), "categories": list(CATEGORIES), "slots": list(SLOTS)}
+                   "labels": list(TOPOLOGY.class_names), "categories": list(CATEGORIES),
+                   "slots": list(TOPOLOGY.slot_names)}
         if counts[MATCHED] == 0 and counts[UNMATCHED] + counts[MATCHED] > 0:
             warnings.warn(f"sample {sample!r}: no event has all six partons matched within Delta R < "
                           f"{cfg.matching.dr_max}", stacklevel=2)

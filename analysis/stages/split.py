@@ -20,16 +20,14 @@ from analysis.datasets import (
     assign_sets,
     build_table,
     concatenate,
-    event_info,
     fit_scaling,
     select,
     spanet_table,
     split_fractions,
     write_h5,
 )
-from analysis.labels import CATEGORIES
-from analysis.matching import MATCHED
 from analysis.stages._common import Files
+from analysis.topology import BACKGROUND, CATEGORIES, MATCHED, TOPOLOGY
 
 
 def run_split(cfg: Config, input: Files, output: Files, wildcards: Files) -> dict:
@@ -46,8 +44,9 @@ def run_split(cfg: Config, input: Files, output: Files, wildcards: Files) -> dic
         shapes = not h5_events and all(set(SHAPES) <= set(ev.jets.fields) for ev in events.values())
         if training in events:
             _check_training_sample(training, events[training], matched[training])
-        counts = [int(np.max(ak.to_numpy(ak.num(ev.jets)), initial=6)) for ev in events.values()]  # an empty skim has no maximum
-        counts += [int(ev.counts.max(initial=6)) for ev in h5_events.values()]
+        fewest = len(TOPOLOGY.slots)  # an empty skim has no maximum
+        counts = [int(np.max(ak.to_numpy(ak.num(ev.jets)), initial=fewest)) for ev in events.values()]
+        counts += [int(ev.counts.max(initial=fewest)) for ev in h5_events.values()]
         n_jets = min(cfg.datasets.max_jets, max(counts))
 
         def table_of(name: str) -> Table:
@@ -76,7 +75,7 @@ def run_split(cfg: Config, input: Files, output: Files, wildcards: Files) -> dic
         for name, table in tables.items():
             write_h5(outputs[name], table, scaling, samples)
         features = [k for k in tables["train"].inputs if k != "MASK"]
-        write_text(output["event_info"], yaml.safe_dump(event_info(features), sort_keys=False))
+        write_text(output["event_info"], yaml.safe_dump(TOPOLOGY.event_file(features), sort_keys=False))
         summary = {
             "samples": samples, "training_sample": training, "max_jets": n_jets, "features": features,
             "jet_shapes": shapes, "scaling": scaling,
@@ -118,7 +117,7 @@ def _check_training_sample(name: str, events: ak.Array, path: str | Path) -> Non
     if len(category) == 0:
         raise DatasetError(f"sample {name!r} ({path}): no event passed the selection, so there is nothing to "
                            f"train on. See its cutflow; generate more events or loosen the `selection:` cuts.")
-    if not (category != CATEGORIES.index("background")).any():
+    if not (category != BACKGROUND).any():
         raise DatasetError(f"sample {name!r} ({path}): no event has a t tbar -> b q q' b q q' decay chain in its "
                            "Particle record, so it cannot be the training sample (datasets.training_sample).")
     if not (category == MATCHED).any():

@@ -1,0 +1,385 @@
+"""The event topology, declared once in `config/topology/<name>.yaml` and read here into typed,
+frozen objects: the parton slots and their canonical order, the jet classes, the resonances
+with their masses and widths, the symmetries, and SPANet's event file.
+
+The file is SPANet's event file (INPUTS, EVENT, PERMUTATIONS) plus what SPANet's file leaves to
+code: which resonance each particle is, the PDG ids and masses, the slot names and the jet
+classes of the networks (format: workflow/schemas/topology.schema.yaml). Every module takes the
+t tbar structure from `TOPOLOGY` instead of writing out two tops of a b and two quarks.
+
+The analysis reads particles that decay as a cascade X -> a Y, Y -> b c (t -> b W, W -> q q'):
+the chi^2, the kinematic likelihood, the SPA-NET heads and the parton finder are written for
+it, and `load` refuses a file that declares another shape.
+
+Also here, because they say how an event relates to the topology: the event categories, whose
+order is their integer coding in every artifact.
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from dataclasses import dataclass, field
+from functools import cache, cached_property
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PATH = ROOT / "config" / "topology" / "ttbar_allhad.yaml"
+SCHEMA = ROOT / "workflow" / "schemas" / "topology.schema.yaml"
+BOTTOM = 5
+"""The b quark's PDG id: slots of b quarks take b-jet transfer functions and b-tagged jets."""
+
+CATEGORIES = ("matched", "unmatched", "background")
+"""Event categories: every slot matched to a jet; the topology's decay chain present but not all
+matched; no such decay chain (QCD, leptonic W decays)."""
+MATCHED, UNMATCHED, BACKGROUND = range(len(CATEGORIES))
+
+
+class TopologyError(ValueError):
+    """A topology file that cannot be used; the message names the file, the key and the fix."""
+
+
+@dataclass(frozen=True)
+class Resonance:
+    """A decaying particle: PDG id, the fits' mass and Breit-Wigner width (GeV), and its decay
+    into daughters (partons) or other resonances."""
+
+    name: str
+    pdg_id: int
+    mass: float
+    width: float
+    decay: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Daughter:
+    """A parton of the decay: its |PDG id|s and its mass in the fits (GeV)."""
+
+    name: str
+    pdg_ids: tuple[int, ...]
+    mass: float
+
+
+@dataclass(frozen=True)
+class Particle:
+    """A particle of SPANet's EVENT (one per SPA-NET head): the resonance it is, its charge,
+    its daughters in the file's order and its groups of interchangeable daughters."""
+
+    name: str
+    resonance: str
+    charge: int
+    daughters: tuple[str, ...]
+    symmetric: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A parton slot: which daughter of which particle; its names in artifacts and in figures."""
+
+    name: str
+    particle: str
+    daughter: str
+    label: str
+    latex: str
+
+
+@dataclass(frozen=True)
+class JetClass:
+    """A jet class of the networks: the slots a jet of this class fills (none for the last,
+    the jets no slot holds)."""
+
+    name: str
+    slots: tuple[str, ...]
+    latex: str
+
+
+@dataclass(frozen=True)
+class Cascade:
+    """One particle's decay X -> a Y, Y -> b c as slot indices: `outer` (X, e.g. the top) and
+    `inner` (Y, the W), `spectator` (a, the b) and `pair` (b c, the W's quarks; the first is the
+    harder one)."""
+
+    particle: str
+    charge: int
+    outer: Resonance
+    inner: Resonance
+    spectator: int
+    pair: tuple[int, int]
+
+    @property
+    def slots(self) -> tuple[int, int, int]:
+        """(spectator, *pair): the order of a SPA-NET triplet head's axes."""
+        return (self.spectator, *self.pair)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """One topology file, checked. Tuples keep the file's order; the derived views below are
+    what the stages use."""
+
+    name: str
+    normalisation: dict[str, str]
+    particles: tuple[Particle, ...]
+    event_groups: tuple[tuple[str, ...], ...]
+    resonances: dict[str, Resonance]
+    daughters: dict[str, Daughter]
+    slots: tuple[Slot, ...]
+    classes: tuple[JetClass, ...]
+    content: dict[str, Any] = field(repr=False, compare=False)
+
+    @cached_property
+    def slot_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.slots)
+
+    @cached_property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.classes)
+
+    @property
+    def other_class(self) -> int:
+        """The class of the jets that fill no slot (the last)."""
+        return len(self.classes) - 1
+
+    def particle_index(self, name: str) -> int:
+        return next(i for i, p in enumerate(self.particles) if p.name == name)
+
+    def slot_index(self, particle: str, daughter: str) -> int:
+        return next(i for i, s in enumerate(self.slots) if (s.particle, s.daughter) == (particle, daughter))
+
+    @cached_property
+    def slot_classes(self) -> tuple[int, ...]:
+        """The class a jet gets when it holds each slot."""
+        return tuple(next(k for k, c in enumerate(self.classes) if s.name in c.slots) for s in self.slots)
+
+    @cached_property
+    def class_slots(self) -> tuple[tuple[int, tuple[int, ...]], ...]:
+        """(class, the slots it fills in order) of every class that fills slots."""
+        return tuple((k, tuple(self.slot_names.index(s) for s in c.slots))
+                     for k, c in enumerate(self.classes) if c.slots)
+
+    @cached_property
+    def particle_slots(self) -> tuple[tuple[int, ...], ...]:
+        """Each particle's slots, in the order of its daughters."""
+        return tuple(tuple(self.slot_index(p.name, d) for d in p.daughters) for p in self.particles)
+
+    @cached_property
+    def symmetric_slots(self) -> tuple[tuple[int, ...], ...]:
+        """Every group of interchangeable slots (within one particle), e.g. the quarks of each W."""
+        return tuple(tuple(self.slot_index(p.name, d) for d in group) for p in self.particles for group in p.symmetric)
+
+    @cached_property
+    def particle_permutations(self) -> tuple[tuple[int, ...], ...]:
+        """Every relabelling of the particles that the EVENT permutations allow, identity first:
+        entry i of one is the particle that particle i becomes."""
+        index = {p.name: i for i, p in enumerate(self.particles)}
+        out = []
+        for choice in itertools.product(*(itertools.permutations(g) for g in self.event_groups)):
+            perm = list(range(len(self.particles)))
+            for group, image in zip(self.event_groups, choice, strict=True):
+                for a, b in zip(group, image, strict=True):
+                    perm[index[a]] = index[b]
+            out.append(tuple(perm))
+        return tuple(out)
+
+    @cached_property
+    def class_permutations(self) -> tuple[tuple[int, ...], ...]:
+        """The jet classes after each particle relabelling (identity first): entry k of one is the
+        class that class k becomes."""
+        out = []
+        for perm in self.particle_permutations:
+            image = {}
+            for s in self.slots:
+                moved = self.particles[perm[self.particle_index(s.particle)]].name
+                image[s.name] = self.slots[self.slot_index(moved, s.daughter)].name
+            by_slots = {frozenset(d.slots): j for j, d in enumerate(self.classes)}
+            moved_classes = [by_slots.get(frozenset(image[s] for s in c.slots)) for c in self.classes]
+            if None in moved_classes:
+                raise TopologyError(f"topology {self.name!r}: key 'CLASSES': relabelling the particles "
+                                    "(PERMUTATIONS.EVENT) must map every class onto a class")
+            out.append(tuple(moved_classes))
+        return tuple(out)
+
+    @cached_property
+    def multiplicity(self) -> int:
+        """Labelled assignments per distinct one: the particle relabellings times the orderings of
+        every group of interchangeable daughters (8 for t tbar)."""
+        orderings = math.prod(math.factorial(len(g)) for p in self.particles for g in p.symmetric)
+        return len(self.particle_permutations) * orderings
+
+    @cached_property
+    def cascades(self) -> tuple[Cascade, ...]:
+        """Each particle's decay as slot indices, in the particles' order."""
+        out = []
+        for p in self.particles:
+            outer = self.resonances[p.resonance]
+            inner = self.resonances[next(d for d in outer.decay if d in self.resonances)]
+            spectator = next(d for d in outer.decay if d in self.daughters)
+            first, second = (self.slot_index(p.name, d) for d in inner.decay)
+            out.append(Cascade(p.name, p.charge, outer, inner, self.slot_index(p.name, spectator), (first, second)))
+        return tuple(out)
+
+    @cached_property
+    def cascade_slots(self) -> tuple[tuple[int, int, int], ...]:
+        """(spectator, *pair) slots of each cascade."""
+        return tuple(c.slots for c in self.cascades)
+
+    @cached_property
+    def cascade_resonances(self) -> tuple[Resonance, Resonance]:
+        """(outer, inner): the resonances every cascade shares (the top and the W), whose masses
+        the chi^2 and the likelihood use for every particle."""
+        shared = {(c.outer, c.inner) for c in self.cascades}
+        if len(shared) != 1:
+            raise TopologyError(f"topology {self.name!r}: key 'PARTICLES': the fits need every particle to decay "
+                                f"alike, not as {sorted((o.name, i.name) for o, i in shared)}")
+        return shared.pop()
+
+    @cached_property
+    def b_slots(self) -> tuple[int, ...]:
+        """The slots of b quarks."""
+        return tuple(i for i, s in enumerate(self.slots) if self.daughters[s.daughter].pdg_ids == (BOTTOM,))
+
+    @cached_property
+    def parton_masses(self) -> tuple[float, ...]:
+        """The fits' parton mass of each slot, GeV."""
+        return tuple(self.daughters[s.daughter].mass for s in self.slots)
+
+    def event_file(self, features: list[str] | tuple[str, ...]) -> dict:
+        """SPANet's event file (`event_info.yaml`) for datasets holding these jet features."""
+        unknown = [f for f in features if f not in self.normalisation]
+        if unknown:
+            raise TopologyError(f"topology {self.name!r}: key 'INPUTS.SEQUENTIAL.Source' has no normalisation for "
+                                f"{unknown}; add them ({sorted(self.normalisation)} are there)")
+        permutations = {"EVENT": [list(g) for g in self.event_groups]} if self.event_groups else {}
+        permutations.update({p.name: [list(g) for g in p.symmetric] for p in self.particles if p.symmetric})
+        return {
+            "INPUTS": {"SEQUENTIAL": {"Source": {f: self.normalisation[f] for f in features}},
+                       "GLOBAL": copy.deepcopy(self.content["INPUTS"]["GLOBAL"])},
+            "EVENT": {p.name: list(p.daughters) for p in self.particles},
+            "PERMUTATIONS": permutations,
+        }
+
+    def provenance(self, masses: bool) -> dict[str, Any]:
+        """The file's content as the artifacts' provenance records it, with or without the
+        resonance masses and widths (which only the fits and the figures read)."""
+        content = copy.deepcopy(self.content)
+        if not masses:
+            for resonance in content["RESONANCES"].values():
+                del resonance["mass"], resonance["width"]
+        return content
+
+
+@cache
+def load(path: str | Path = DEFAULT_PATH) -> Topology:
+    """Read and check a topology file (once per path)."""
+    path = Path(path)
+    try:
+        content = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise TopologyError(f"{path}: cannot read the topology file ({error})") from None
+    validator = jsonschema.Draft202012Validator(yaml.safe_load(SCHEMA.read_text()))
+    errors = sorted(validator.iter_errors(content), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise TopologyError("\n".join(f"{path}: key {'.'.join(map(str, e.absolute_path)) or '(top level)'!r}: "
+                                      f"{e.message}" for e in errors))
+    topology = _build(path.stem, content)
+    _check(topology, path)
+    return topology
+
+
+def default() -> Topology:
+    """The analysis's topology (`DEFAULT_PATH`)."""
+    return load(DEFAULT_PATH)
+
+
+def _build(name: str, content: dict) -> Topology:
+    permutations = content["PERMUTATIONS"]
+    return Topology(
+        name=name,
+        normalisation=dict(content["INPUTS"]["SEQUENTIAL"]["Source"]),
+        particles=tuple(Particle(p, content["PARTICLES"].get(p, {}).get("resonance", ""),
+                                 content["PARTICLES"].get(p, {}).get("charge", 0), tuple(daughters),
+                                 tuple(tuple(g) for g in permutations.get(p, ())))
+                        for p, daughters in content["EVENT"].items()),
+        event_groups=tuple(tuple(g) for g in permutations.get("EVENT", ())),
+        resonances={n: Resonance(n, r["pdg_id"], float(r["mass"]), float(r["width"]), tuple(r["decay"]))
+                    for n, r in content["RESONANCES"].items()},
+        daughters={n: Daughter(n, tuple(d["pdg_ids"]), float(d["mass"])) for n, d in content["DAUGHTERS"].items()},
+        slots=tuple(Slot(n, s["particle"], s["daughter"], s["label"], s["latex"]) for n, s in content["SLOTS"].items()),
+        classes=tuple(JetClass(n, tuple(c["slots"]), c["latex"]) for n, c in content["CLASSES"].items()),
+        content=content,
+    )
+
+
+def _check(t: Topology, path: Path) -> None:
+    """The cross-references a schema cannot check, each with the key and the fix."""
+    def fail(key: str, message: str) -> None:
+        raise TopologyError(f"{path}: key {key!r}: {message}")
+
+    particles = {p.name: p for p in t.particles}
+    if set(t.content["PARTICLES"]) != set(particles):
+        fail("PARTICLES", f"name exactly the EVENT particles {sorted(particles)}, not {sorted(t.content['PARTICLES'])}")
+    for key in t.content["PERMUTATIONS"]:
+        if key != "EVENT" and key not in particles:
+            fail(f"PERMUTATIONS.{key}", f"not EVENT nor an EVENT particle ({sorted(particles)})")
+    _check_groups(fail, "PERMUTATIONS.EVENT", t.event_groups, set(particles))
+    for group in t.event_groups:
+        kinds = {(particles[n].resonance, particles[n].daughters, particles[n].symmetric) for n in group}
+        if len(kinds) > 1:
+            fail("PERMUTATIONS.EVENT", f"{list(group)} are interchangeable, so they need the same resonance, "
+                 "daughters and permutations")
+    for p in t.particles:
+        _check_groups(fail, f"PERMUTATIONS.{p.name}", p.symmetric, set(p.daughters))
+        if p.resonance not in t.resonances:
+            fail(f"PARTICLES.{p.name}.resonance", f"{p.resonance!r} is not under RESONANCES ({sorted(t.resonances)})")
+        _check_cascade(fail, t, p)
+    wanted = {(p.name, d) for p in t.particles for d in p.daughters}
+    given = [(s.particle, s.daughter) for s in t.slots]
+    if len(set(given)) != len(given) or set(given) != wanted:
+        fail("SLOTS", f"one slot per EVENT daughter, each once: {sorted(wanted)}; given {given}")
+    filled = [s for c in t.classes for s in c.slots]
+    if sorted(filled) != sorted(t.slot_names):
+        fail("CLASSES", f"every slot in exactly one class: {list(t.slot_names)}; given {filled}")
+    if t.classes[-1].slots or not all(c.slots for c in t.classes[:-1]):
+        fail("CLASSES", "the last class, and only it, fills no slot (the jets of no parton)")
+    groups = {tuple(t.slot_names[i] for i in g) for g in t.symmetric_slots}
+    for c in t.classes:
+        if len(c.slots) > 1 and c.slots not in groups:
+            fail(f"CLASSES.{c.name}", f"the slots {list(c.slots)} of one class are a group of interchangeable "
+                 "daughters of one particle under PERMUTATIONS, in its order (jets fill them by pT)")
+    for view in ("class_permutations", "cascade_resonances"):  # the views that check themselves
+        getattr(t, view)
+
+
+def _check_groups(fail, key: str, groups: tuple[tuple[str, ...], ...], allowed: set[str]) -> None:
+    named = [n for g in groups for n in g]
+    if len(set(named)) != len(named) or not set(named) <= allowed:
+        fail(key, f"groups of {sorted(allowed)}, each name in one group at most; given {[list(g) for g in groups]}")
+
+
+def _check_cascade(fail, t: Topology, p: Particle) -> None:
+    """The shape every method here is written for: X -> a Y, Y -> b c, with b <-> c a symmetry and
+    a, b, c the particle's daughters."""
+    outer = t.resonances[p.resonance]
+    inner = [t.resonances[d] for d in outer.decay if d in t.resonances]
+    spectator = [d for d in outer.decay if d in t.daughters]
+    if len(outer.decay) != 2 or len(inner) != 1 or len(spectator) != 1 or len(inner[0].decay) != 2 or \
+            not set(inner[0].decay) <= set(t.daughters):
+        fail(f"RESONANCES.{p.resonance}.decay", "the analysis reads cascades X -> a Y, Y -> b c of DAUGHTERS a, b, c "
+             f"(t -> b W, W -> q q'); {p.resonance!r} decays into {list(outer.decay)}")
+    (inner,), (spectator,) = inner, spectator
+    if sorted((spectator, *inner.decay)) != sorted(p.daughters):
+        fail(f"EVENT.{p.name}", f"the daughters {list(p.daughters)} differ from those of the decay of {p.resonance!r} "
+             f"under RESONANCES ({[spectator, *inner.decay]})")
+    if inner.decay not in p.symmetric:
+        fail(f"PERMUTATIONS.{p.name}", f"the daughters {list(inner.decay)} of {inner.name!r} must be a group of "
+             "interchangeable daughters (the harder one fills the first slot)")
+    if len(t.daughters[spectator].pdg_ids) != 1 or t.daughters[inner.decay[0]].pdg_ids != t.daughters[inner.decay[1]].pdg_ids:
+        fail("DAUGHTERS", f"{spectator!r} needs one PDG id, and {list(inner.decay)} the same ones")
+
+
+TOPOLOGY = default()
+"""The analysis's topology, read at import."""
