@@ -5,6 +5,7 @@ a sample (`qg_samples`), a tagger's training and its output on every jet (`qg_tr
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import h5py
@@ -67,7 +68,7 @@ def run_qg_train(cfg: Config, input: Files, output: Files, wildcards: Files) -> 
             hyperparameters["n_features"] = len(qgsamples.SHAPE_INPUTS)
         torch.manual_seed(cfg.seed)
         model = taggers.build(spec.architecture, hyperparameters)
-        settings = TrainingSettings(**cfg.qg.training, seed=cfg.seed, progress=cfg.progress)
+        settings = TrainingSettings(**asdict(cfg.qg.training), seed=cfg.seed, progress=cfg.progress)
         log.info("%s: %d training, %d validation jets; %d parameters on %s", name, len(train_rows), len(val_rows),
                  sum(p.numel() for p in model.parameters()), pick_device(settings.device))
         history = train(model, weighted_bce,
@@ -86,7 +87,7 @@ def run_qg_score(cfg: Config, input: Files, output: Files, wildcards: Files) -> 
     name, model_path, sample_paths = wildcards["tagger"], input["model"], list(input["jets"])
     with stage_run(cfg.tag, "qg_score", cfg.qg_config(), [output["scores"]],
                    inputs=[model_path, *sample_paths]) as run:
-        model, saved = load_trained(model_path, taggers.build, pick_device(cfg.qg.training.get("device", "auto")))
+        model, saved = load_trained(model_path, taggers.build, pick_device(cfg.qg.training.device))
         with atomic_output(output["scores"]) as tmp, h5py.File(tmp, "w") as f:
             for path in sample_paths:
                 jets = qgsamples.load(path, constituents=saved["architecture"] == "particle_transformer")

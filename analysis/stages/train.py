@@ -3,6 +3,7 @@ config, and `export_onnx` of a trained SAJA."""
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import awkward as ak
@@ -34,7 +35,7 @@ def run_train(cfg: Config, input: Files, output: Files, wildcards: Files) -> lis
         hyperparameters = {"n_features": len(spec.features), **spec.hyperparameters}
         torch.manual_seed(cfg.seed)
         model = build(spec.architecture, hyperparameters)
-        settings = TrainingSettings(**cfg.training, seed=cfg.seed, progress=cfg.progress)
+        settings = TrainingSettings(**asdict(cfg.training), seed=cfg.seed, progress=cfg.progress)
         log.info("%s: %d training, %d validation matched events; %d parameters on %s", name,
                  len(train_data["x"]), len(val_data["x"]), sum(p.numel() for p in model.parameters()),
                  pick_device(settings.device))
@@ -53,7 +54,7 @@ def run_predict(cfg: Config, input: Files, output: Files, wildcards: Files) -> N
     outputs = {sample: output[sample] for sample in cfg.samples}
     with stage_run(cfg.tag, "predict", cfg.stage_config("train"), outputs.values(),
                    inputs=[model_path, test_path]) as run:
-        model, saved = load_model(model_path, pick_device(cfg.training.get("device", "auto")))
+        model, saved = load_model(model_path, pick_device(cfg.training.device))
         data = datasets.load(test_path, saved["features"])
         mask = data["mask"]
         slots, valid, score, probabilities = predict(model, saved["architecture"], data["x"], mask, data["jet_pt"])
