@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -40,8 +41,28 @@ class NetworkAdapter(Protocol):
 
 
 def jet_inputs(data: dict) -> dict[str, torch.Tensor]:
-    """The network inputs of a loaded dataset: scaled features and the real-jet mask."""
-    return {"x": torch.from_numpy(data["x"]), "mask": torch.from_numpy(data["mask"])}
+    """The network inputs of a loaded dataset: scaled features and the real-jet mask, with the
+    raw jet pT and the truth slots that the validation accuracy needs."""
+    return {"x": torch.from_numpy(data["x"]), "mask": torch.from_numpy(data["mask"]),
+            "pt": torch.from_numpy(data["jet_pt"]), "targets": torch.from_numpy(data["targets"].astype(np.int64))}
+
+
+def assignment_accuracy(network: NetworkAdapter, batch_size: int = 1000) -> Callable[[torch.nn.Module, dict], float]:
+    """accuracy(model, tensors): the fraction of the fully matched events among `tensors` that the
+    network assigns right (its own decoding, up to t <-> tbar and q1 <-> q2), the quantity the
+    evaluation reports; for `training.select_by: accuracy` and the validation curves."""
+
+    def accuracy(model: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> float:
+        full = (tensors["targets"] >= 0).all(dim=1)
+        events = {k: v[full] for k, v in tensors.items()}
+        right = 0
+        for start in range(0, len(events["x"]), batch_size):
+            part = {k: v[start:start + batch_size] for k, v in events.items()}
+            slots = network.assign(model, part["x"], part["mask"], part["pt"].cpu().numpy())[0]
+            right += int(assignments.correct(slots, part["targets"].cpu().numpy()).sum())
+        return right / max(len(events["x"]), 1)
+
+    return accuracy
 
 
 def adapter(architecture: str) -> NetworkAdapter:
@@ -76,7 +97,7 @@ def run_train(cfg: Config, name: str, train_path: str | Path, val_path: str | Pa
              len(train_data["x"]), len(val_data["x"]), sum(p.numel() for p in model.parameters()),
              pick_device(settings.device))
     history = train(model, method.loss, method.tensors(train_data), method.tensors(val_data), settings, out_dir,
-                    extra={"architecture": spec.architecture, "hyperparameters": hyperparameters,
+                    accuracy_fn=assignment_accuracy(method), extra={"architecture": spec.architecture, "hyperparameters": hyperparameters,
                            "features": list(spec.features), "model": name})
     out_dir = Path(out_dir)
     for artifact in (out_dir / "model.pt", out_dir / "history.json"):

@@ -162,7 +162,7 @@ class SpanetAdapter:
 
     @staticmethod
     def tensors(data: dict) -> dict[str, torch.Tensor]:
-        return {**jet_inputs(data), "targets": torch.from_numpy(data["targets"].astype(np.int64))}
+        return jet_inputs(data)
 
     @staticmethod
     def loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
