@@ -16,6 +16,7 @@ from torch import nn
 from analysis import assignments
 from analysis.labels import LABELS
 from analysis.matching import MATCHED
+from analysis.methods.decoding import best_valid_assignment
 from analysis.methods.networks import jet_inputs
 
 N_CLASSES = len(LABELS)
@@ -31,6 +32,9 @@ class SajaHyperparameters:
     d_ffn: int = 1024
     blocks: int = 6
     dropout: float = 0.1
+    decoding: str = "argmax"
+    """argmax: each jet's most probable class, valid only with exactly one b1, two W1, one b2 and
+    two W2 jets (the paper); assignment: the best valid assignment (analysis.methods.decoding)."""
 
     @property
     def d_model(self) -> int:
@@ -179,7 +183,10 @@ class SajaAdapter:
         entropy = predictive_entropy(probabilities, mask).cpu().numpy()
         probabilities = probabilities.cpu().numpy()
         mask = mask.cpu().numpy()
-        slots, valid = assignments.slots_from_jet_classes(probabilities.argmax(axis=-1), mask, pt)
+        if model.hp.decoding == "assignment":
+            slots, valid = best_valid_assignment(np.log(np.clip(probabilities, 1e-30, None)), mask, pt)
+        else:
+            slots, valid = assignments.slots_from_jet_classes(probabilities.argmax(axis=-1), mask, pt)
         return slots, valid, entropy, probabilities
 
     @staticmethod
