@@ -80,9 +80,11 @@ def test_fraction_intervals_are_clopper_pearson_and_never_empty():
     assert (p, high) == (1.0, 1.0) and low == pytest.approx(0.15865525393145707 ** (1 / 10))
     p, low, high = metrics.fraction(np.arange(400) < 100)
     assert low < p < high and (high - low) / 2 == pytest.approx(np.sqrt(0.25 * 0.75 / 400), rel=0.1)  # conservative
-    weights = np.where(np.arange(400) < 200, 1.0, 3.0)  # Kish: 320 effective events
-    _, low_w, high_w = metrics.fraction(np.arange(400) < 100, weights)
-    assert high_w - low_w > high - low
+    weights = np.where(np.arange(400) < 200, 1.0, 3.0)  # Kish: 800^2 / 2000 = 320 effective events
+    p_w, low_w, high_w = metrics.fraction(np.arange(400) < 100, weights)
+    assert p_w == pytest.approx(100 / 800)
+    unweighted = [metrics.fraction(np.arange(320) < 40)[i] for i in (1, 2)]  # the same fraction of 320 events
+    assert [low_w, high_w] == pytest.approx(unweighted)
 
 
 def test_performance_curve_counts_accepted_events():
