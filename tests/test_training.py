@@ -18,7 +18,8 @@ def data(n, seed):
     labels = torch.tensor([0, 1, 1, 2, 3, 3, 4, 4])[labels]
     x = torch.rand(n, 8, 5, generator=g)
     x[..., 4] = (labels % 2 == 0).float()  # b-tag-like feature on b jets
-    return {"x": x, "mask": torch.ones(n, 8, dtype=torch.bool), "labels": labels}
+    mask = torch.ones(n, 8, dtype=torch.bool)
+    return {"x": x, "mask": mask, "labels": labels, "loss_mask": mask}
 
 
 def model():

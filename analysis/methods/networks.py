@@ -27,10 +27,10 @@ class NetworkAdapter(Protocol):
 
     def build(self, hyperparameters: dict) -> torch.nn.Module: ...
 
-    def training_rows(self, data: dict) -> np.ndarray:
-        """The dataset rows the network trains on (boolean mask)."""
+    def training_rows(self, data: dict, hp) -> np.ndarray:
+        """The dataset rows the network with hyperparameters `hp` trains on (boolean mask)."""
 
-    def tensors(self, data: dict) -> dict[str, torch.Tensor]:
+    def tensors(self, data: dict, hp) -> dict[str, torch.Tensor]:
         """Inputs and targets of those rows, as the loss reads them."""
 
     def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor: ...
@@ -45,6 +45,11 @@ def jet_inputs(data: dict) -> dict[str, torch.Tensor]:
     raw jet pT and the truth slots that the validation accuracy needs."""
     return {"x": torch.from_numpy(data["x"]), "mask": torch.from_numpy(data["mask"]),
             "pt": torch.from_numpy(data["jet_pt"]), "targets": torch.from_numpy(data["targets"].astype(np.int64))}
+
+
+def one_top_matched(targets: np.ndarray) -> np.ndarray:
+    """Events with at least one top's three partons matched (partial-event training)."""
+    return (targets[:, :3] >= 0).all(axis=1) | (targets[:, 3:] >= 0).all(axis=1)
 
 
 def assignment_accuracy(network: NetworkAdapter, batch_size: int = 1000) -> Callable[[torch.nn.Module, dict], float]:
@@ -86,17 +91,18 @@ def run_train(cfg: Config, name: str, train_path: str | Path, val_path: str | Pa
     started = now()
     spec = cfg.models[name]
     method = adapter(spec.architecture)
-    train_data, val_data = (datasets.load(path, spec.features) for path in (train_path, val_path))
-    train_data = select_rows(train_data, method.training_rows(train_data))
-    val_data = select_rows(val_data, method.training_rows(val_data))
     hyperparameters = {"n_features": len(spec.features), **spec.hyperparameters}
+    hp = method.hyperparameters(**hyperparameters)
+    train_data, val_data = (datasets.load(path, spec.features) for path in (train_path, val_path))
+    train_data = select_rows(train_data, method.training_rows(train_data, hp))
+    val_data = select_rows(val_data, method.training_rows(val_data, hp))
     torch.manual_seed(cfg.seed)
     model = build(spec.architecture, hyperparameters)
     settings = TrainingSettings(**cfg.training, seed=cfg.seed, progress=cfg.progress)
     log.info("%s: %d training, %d validation matched events; %d parameters on %s", name,
              len(train_data["x"]), len(val_data["x"]), sum(p.numel() for p in model.parameters()),
              pick_device(settings.device))
-    history = train(model, method.loss, method.tensors(train_data), method.tensors(val_data), settings, out_dir,
+    history = train(model, method.loss, method.tensors(train_data, hp), method.tensors(val_data, hp), settings, out_dir,
                     accuracy_fn=assignment_accuracy(method), extra={"architecture": spec.architecture, "hyperparameters": hyperparameters,
                            "features": list(spec.features), "model": name})
     out_dir = Path(out_dir)

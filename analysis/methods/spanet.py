@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from analysis.methods.networks import jet_inputs
+from analysis.methods.networks import jet_inputs, one_top_matched
 
 LOG2 = float(torch.log(torch.tensor(2.0)))
 
@@ -156,12 +156,11 @@ class SpanetAdapter:
         return Spanet(SpanetHyperparameters(**hyperparameters))
 
     @staticmethod
-    def training_rows(data: dict) -> np.ndarray:
-        targets = data["targets"]
-        return (targets[:, :3] >= 0).all(axis=1) | (targets[:, 3:] >= 0).all(axis=1)
+    def training_rows(data: dict, hp: SpanetHyperparameters) -> np.ndarray:
+        return one_top_matched(data["targets"])
 
     @staticmethod
-    def tensors(data: dict) -> dict[str, torch.Tensor]:
+    def tensors(data: dict, hp: SpanetHyperparameters) -> dict[str, torch.Tensor]:
         return jet_inputs(data)
 
     @staticmethod
