@@ -66,3 +66,28 @@ def test_too_few_jets_is_invalid():
     mask[:, 5] = False
     slots, valid = best_valid_assignment(log_p, mask, pt)
     assert not valid.any() and (slots == -1).all()
+
+
+def test_saja_decodes_as_its_hyperparameters_say():
+    import torch
+
+    from analysis.methods.networks import predict
+    from analysis.methods.saja import Saja, SajaHyperparameters
+
+    torch.manual_seed(0)
+    x = torch.rand(50, 9, 5).numpy()
+    mask = np.ones((50, 9), bool)
+    mask[:10, 5:] = False  # five jets: no valid assignment either way
+    pt = np.random.default_rng(0).uniform(30, 300, size=(50, 9))
+    out = {}
+    for decoding in ("argmax", "assignment"):
+        torch.manual_seed(0)
+        model = Saja(SajaHyperparameters(n_features=5, d_k=4, heads=2, d_ffn=16, blocks=1, decoding=decoding)).eval()
+        out[decoding] = predict(model, "saja", x, mask, pt)
+    slots, valid, entropy, probabilities = out["assignment"]
+    np.testing.assert_array_equal(valid, mask.sum(axis=1) >= 6)
+    expected, _ = best_valid_assignment(np.log(probabilities), mask, pt)
+    np.testing.assert_array_equal(slots, expected)
+    argmax_slots, argmax_valid, argmax_entropy, _ = out["argmax"]
+    np.testing.assert_array_equal(argmax_entropy, entropy)
+    np.testing.assert_array_equal(argmax_slots[argmax_valid], slots[argmax_valid])

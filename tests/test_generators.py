@@ -66,7 +66,7 @@ def _sample_summary(cfg, name, path, directory):
     slots, _ = best_assignment(t.inputs["pt"], t.inputs["eta"], t.inputs["phi"], t.inputs["mass"], t.inputs["btag"],
                                n_real, Chi2Settings(sigma_top=14.0, sigma_w=8.2, n_jets=7))
     correct = metrics.fraction(metrics.correct(slots, t.targets) if len(slots) else np.zeros(0, bool))
-    return generators.matched_fraction(table), {"fraction": correct[0], "error": correct[1]}
+    return generators.matched_fraction(table), {"fraction": correct[0], "error": (correct[2] - correct[1]) / 2}
 
 
 @pytest.mark.xdist_group("pipeline")

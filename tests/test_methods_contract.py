@@ -70,11 +70,13 @@ def test_network_contract(architecture, pipeline, sets, tmp_path):
     spec = next((s for s in pipeline.cfg.models.values() if s.architecture == architecture), None)
     assert spec is not None, f"config/test.yaml has no {architecture} model: add a small one (the workflow test runs it)"
     train_data = datasets.load(sets["train"], spec.features)
-    rows = network.training_rows(train_data)
+    hyperparameters = {"n_features": len(spec.features), **spec.hyperparameters}
+    hp = network.hyperparameters(**hyperparameters)
+    rows = network.training_rows(train_data, hp)
     assert rows.dtype == bool and 0 < rows.sum() <= len(rows)
     torch.manual_seed(0)
-    model = network.build({"n_features": len(spec.features), **spec.hyperparameters})
-    batch = {k: v[:64] for k, v in network.tensors(select_rows(train_data, rows)).items()}
+    model = network.build(hyperparameters)
+    batch = {k: v[:64] for k, v in network.tensors(select_rows(train_data, rows), hp).items()}
     before = network.loss(model.eval(), batch).item()
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(5):

@@ -56,6 +56,36 @@ def test_spanet_table_on_a_known_example():
     assert rows["7"]["complete_events"]["top_efficiency"] == 0.0
 
 
+def test_spanet_event_fractions_are_of_all_signal_events_and_tops_count_in_invalid_assignments():
+    # 0: complete; 1: one top reconstructable; 2 and 3: no top reconstructable (still signal events)
+    no_top = [0, -1, 2, -1, 4, 5]
+    truth = np.array([TRUTH, [0, 1, 2, -1, 4, 5], no_top, no_top])
+    # event 0's assignment is invalid for the event (e.g. a SAJA class count is off, so the W2
+    # slots are empty) but its first top is right: the top counts, the event does not
+    assignment = np.array([[0, 1, 2, 3, -1, -1], [0, 2, 1, 3, 4, 5], TRUTH, TRUTH])
+    events = events_of(truth, assignment, category=[0, 1, 1, 1], valid=[False, True, True, True])
+    rows = {r["n_jets"]: r for r in metrics.spanet_table(events)}
+    assert rows["all"]["all_events"]["event_fraction"] == pytest.approx(2 / 4)
+    assert rows["all"]["complete_events"]["event_fraction"] == pytest.approx(1 / 4)
+    assert rows["all"]["complete_events"]["top_efficiency"] == pytest.approx(1 / 2)
+    assert rows["all"]["complete_events"]["event_efficiency"] == 0.0
+    assert rows["all"]["all_events"]["top_efficiency"] == pytest.approx(2 / 3)
+
+
+def test_fraction_intervals_are_clopper_pearson_and_never_empty():
+    p, low, high = metrics.fraction(np.zeros(10, bool))
+    assert (p, low) == (0.0, 0.0) and high == pytest.approx(1 - 0.15865525393145707 ** (1 / 10))
+    p, low, high = metrics.fraction(np.ones(10, bool))
+    assert (p, high) == (1.0, 1.0) and low == pytest.approx(0.15865525393145707 ** (1 / 10))
+    p, low, high = metrics.fraction(np.arange(400) < 100)
+    assert low < p < high and (high - low) / 2 == pytest.approx(np.sqrt(0.25 * 0.75 / 400), rel=0.1)  # conservative
+    weights = np.where(np.arange(400) < 200, 1.0, 3.0)  # Kish: 800^2 / 2000 = 320 effective events
+    p_w, low_w, high_w = metrics.fraction(np.arange(400) < 100, weights)
+    assert p_w == pytest.approx(100 / 800)
+    unweighted = [metrics.fraction(np.arange(320) < 40)[i] for i in (1, 2)]  # the same fraction of 320 events
+    assert [low_w, high_w] == pytest.approx(unweighted)
+
+
 def test_performance_curve_counts_accepted_events():
     truth = np.array([TRUTH] * 4 + [[-1] * 6] * 2)
     wrong = [1, 0, 2, 3, 4, 5]

@@ -105,7 +105,8 @@ def loose_events(pipeline, tmp_path_factory):
 
 def fit(model, data, rows, epochs, tmp_path, lr=3e-3):
     def pick(index):
-        return {"x": torch.from_numpy(data["x"][index]), "mask": torch.from_numpy(data["mask"][index]),
+        mask = torch.from_numpy(data["mask"][index])
+        return {"x": torch.from_numpy(data["x"][index]), "mask": mask, "loss_mask": mask,
                 "labels": torch.from_numpy(data["labels"][index])}
 
     settings = TrainingSettings(batch_size=64, learning_rate=lr, max_epochs=epochs, early_stopping=epochs,
@@ -170,3 +171,20 @@ def test_attention_weights_are_row_normalised_over_real_jets():
     for weights in attention:
         torch.testing.assert_close(weights.sum(-1), torch.ones(1, 8))
         assert (weights[..., 6:] == 0).all()
+
+
+def test_partial_training_counts_only_the_jets_it_knows():
+    from analysis.methods.saja import SajaHyperparameters
+
+    other = 4
+    targets = np.array([[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, -1, 5], [0, -1, 2, 3, -1, 5]])
+    labels = np.array([[0, 1, 1, 2, 3, 3, other], [0, 1, 1, 2, other, 3, other], [0, other, 1, 2, other, 3, other]])
+    mask = np.ones((3, 7), bool)
+    data = {"x": np.zeros((3, 7, 5), np.float32), "mask": mask, "jet_pt": np.ones((3, 7)), "targets": targets,
+            "jet_label": labels, "category": np.array([MATCHED, 1, 1])}
+    hp = {mode: SajaHyperparameters(n_features=5, train_on=mode) for mode in ("matched", "partial")}
+    assert SAJA.training_rows(data, hp["matched"]).tolist() == [True, False, False]
+    assert SAJA.training_rows(data, hp["partial"]).tolist() == [True, True, False]
+    counted = SAJA.tensors(data, hp["partial"])["loss_mask"].numpy()
+    assert counted[0].all()  # fully matched: every jet, "other" included
+    assert counted[1].tolist() == [True, True, True, True, False, True, False]  # unknown jets left out

@@ -84,11 +84,11 @@ def test_learns_a_planted_rule(tmp_path):
     x[rows, targets[:, :3], 4] = 1.0   # top 1's jets
     x[rows, targets[:, 3:], 4] = -1.0  # top 2's jets
     x[rows, targets[:, [0, 3]], 3] = 2.0  # b jets
-    data = {"x": x, "mask": np.ones((n, jets), bool), "targets": targets}
-    tensors = SPANET.tensors(data)
+    data = {"x": x, "mask": np.ones((n, jets), bool), "targets": targets, "jet_pt": x[..., 0]}
+    model = small_model()
+    tensors = SPANET.tensors(data, model.hp)
     settings = TrainingSettings(batch_size=64, learning_rate=3e-3, max_epochs=40, early_stopping=40,
                                 device="cpu", progress=False)
-    model = small_model()
     train(model, SPANET.loss, tensors, tensors, settings, tmp_path)
     slots, valid, score, _ = predict(model.eval(), "spanet", x, data["mask"], x[..., 0])
     from analysis.assignments import correct

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from analysis.core.provenance import meta_path, sha256
@@ -17,7 +18,8 @@ def data(n, seed):
     labels = torch.tensor([0, 1, 1, 2, 3, 3, 4, 4])[labels]
     x = torch.rand(n, 8, 5, generator=g)
     x[..., 4] = (labels % 2 == 0).float()  # b-tag-like feature on b jets
-    return {"x": x, "mask": torch.ones(n, 8, dtype=torch.bool), "labels": labels}
+    mask = torch.ones(n, 8, dtype=torch.bool)
+    return {"x": x, "mask": mask, "labels": labels, "loss_mask": mask}
 
 
 def model():
@@ -113,3 +115,39 @@ def test_both_networks_train_under_bf16_autocast():
         mixed.backward()
         assert torch.isfinite(mixed) and abs(mixed.item() - full.item()) < 0.05 * abs(full.item())
         assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters() if p.requires_grad)
+
+
+def jet_accuracy(net, batch):
+    """Fraction of real jets given their label: a stand-in validation accuracy."""
+    return float((net(batch["x"], batch["mask"]).argmax(-1) == batch["labels"])[batch["mask"]].float().mean())
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero(tmp_path):
+    cosine = TrainingSettings(batch_size=32, max_epochs=8, early_stopping=100, device="cpu", progress=False, seed=3,
+                              optimizer="adamw", weight_decay=0.01, schedule="cosine", warmup_epochs=2)
+    history = train(model(), SAJA.loss, data(64, 0), data(32, 1), cosine, tmp_path)
+    rates = [h["learning_rate"] for h in history]
+    assert rates[0] < rates[1] == pytest.approx(1e-3)  # linear warm-up over two epochs (two steps each)
+    assert all(a > b for a, b in zip(rates[1:], rates[2:], strict=False))
+    assert rates[-1] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_select_by_accuracy_keeps_the_most_accurate_epoch(tmp_path):
+    by_accuracy = TrainingSettings(batch_size=32, max_epochs=6, early_stopping=100, device="cpu", progress=False,
+                                   seed=3, select_by="accuracy")
+    train(model(), SAJA.loss, data(64, 0), data(32, 1), by_accuracy, tmp_path, accuracy_fn=jet_accuracy)
+    saved = json.loads((tmp_path / "history.json").read_text())
+    accuracy = [e["val_accuracy"] for e in saved["epochs"]]
+    best = max(accuracy)
+    candidates = [e for e in saved["epochs"] if e["val_accuracy"] == best]
+    assert saved["best_epoch"] == min(candidates, key=lambda e: e["val_loss"])["epoch"]
+    weights = torch.load(tmp_path / "model.pt", weights_only=False)["state_dict"]
+    net = model()
+    net.load_state_dict(weights)
+    assert jet_accuracy(net.eval(), {k: v for k, v in data(32, 1).items()}) == pytest.approx(best)
+
+
+def test_select_by_accuracy_needs_an_accuracy(tmp_path):
+    with pytest.raises(ValueError, match="select_by"):
+        train(model(), SAJA.loss, data(64, 0), data(32, 1),
+              TrainingSettings(max_epochs=1, device="cpu", progress=False, select_by="accuracy"), tmp_path)

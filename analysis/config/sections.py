@@ -80,6 +80,11 @@ class Training:
     lr_patience: int
     lr_factor: float
     early_stopping: int
+    optimizer: str
+    weight_decay: float
+    schedule: str
+    warmup_epochs: int
+    select_by: str
     mixed_precision: bool
     device: str
 

@@ -1,8 +1,12 @@
 """One training loop for every assignment network.
 
-Adam; the learning rate is halved when the validation loss has not improved for `lr_patience`
-epochs (SAJA paper sec. 3.2), training stops after `early_stopping` epochs without improvement,
-and the best epoch's weights are kept. CUDA is used when present (bf16 autocast when
+The paper's recipe (SAJA sec. 3.2) is the default: Adam, the learning rate halved when the
+validation loss has not improved for `lr_patience` epochs, training stopped after
+`early_stopping` epochs without improvement, the best epoch's weights kept. For small training
+sets (a few thousand events) `optimizer: adamw` (decoupled weight decay), `schedule: cosine` (a
+linear warm-up over `warmup_epochs`, then a cosine decay to zero at `max_epochs`, per step) and
+`select_by: accuracy` (the best epoch and early stopping by the validation events' assignment
+accuracy, the quantity reported, rather than by the loss) are available. CUDA is used when present (bf16 autocast when
 `mixed_precision`), the CPU otherwise, where runs are deterministic for a given seed. After every
 epoch `last.pt` holds everything needed to resume (the same data, hyperparameters and settings
 only; otherwise training starts afresh); `model.pt` and `history.json` are written only when
@@ -15,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import pickle
 import time
 from collections.abc import Callable
@@ -42,6 +47,11 @@ class TrainingSettings:
     lr_patience: int = 10
     lr_factor: float = 0.5
     early_stopping: int = 30
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    schedule: str = "plateau"
+    warmup_epochs: int = 0
+    select_by: str = "loss"
     mixed_precision: bool = True
     device: str = "auto"
     seed: int = 0
@@ -76,11 +86,45 @@ def batches(data: Batch, size: int, order: torch.Tensor | None = None):
         yield {k: v[index] for k, v in data.items()}
 
 
+def optimiser_and_schedule(model: torch.nn.Module, settings: TrainingSettings, steps_per_epoch: int):
+    """(optimiser, scheduler, whether the scheduler steps per batch) of the settings."""
+    if settings.optimizer == "adamw":
+        optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    if settings.schedule == "cosine":
+        warmup = settings.warmup_epochs * steps_per_epoch
+        total = max(settings.max_epochs * steps_per_epoch, warmup + 1)
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / (total - warmup)))
+
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor), True
+    return optimizer, torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=settings.lr_factor,
+                                                                 patience=settings.lr_patience), False
+
+
+def improved(state: dict, val_loss: float, accuracy: float | None, select_by: str) -> bool:
+    """Whether this epoch beats the best so far: by the validation loss (relative IMPROVEMENT),
+    or by the validation accuracy with the loss breaking ties."""
+    if select_by == "accuracy":
+        best = state.get("best_accuracy", -1.0)
+        return accuracy > best or (accuracy == best and val_loss < state["best_loss"] * (1 - IMPROVEMENT))
+    return val_loss < state["best_loss"] * (1 - IMPROVEMENT)
+
+
 def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], torch.Tensor], train_data: Batch,
-          val_data: Batch, settings: TrainingSettings, out_dir: str | Path, extra: dict | None = None) -> list[dict]:
+          val_data: Batch, settings: TrainingSettings, out_dir: str | Path, extra: dict | None = None,
+          accuracy_fn: Callable[[torch.nn.Module, Batch], float] | None = None) -> list[dict]:
     """Train `model` on `train_data`, select on `val_data`; write model.pt, history.json in `out_dir`.
     `extra` is stored in model.pt beside the weights (architecture, hyperparameters, features).
-    Returns the history of every epoch; those run by this call also carry the `TIMING` fields."""
+    `accuracy_fn(model, val_data)`, when given, is the validation accuracy recorded every epoch
+    (needed by `select_by: accuracy`). Returns the history of every epoch; those run by this call
+    also carry the `TIMING` fields."""
+    if settings.select_by == "accuracy" and accuracy_fn is None:
+        raise ValueError("training.select_by is 'accuracy' but this network gives no validation accuracy")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sweep_leftovers([out_dir / "model.pt", out_dir / "history.json", out_dir / "last.pt"])
@@ -89,9 +133,8 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
         torch.use_deterministic_algorithms(True)
     torch.manual_seed(settings.seed)
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=settings.lr_factor,
-                                                           patience=settings.lr_patience)
+    n_train = len(next(iter(train_data.values())))
+    optimizer, scheduler, per_step = optimiser_and_schedule(model, settings, -(-n_train // settings.batch_size))
     state = {"epoch": 0, "history": [], "best_loss": float("inf"), "best_state": None, "best_epoch": 0, "stale": 0}
     checkpoint = out_dir / "last.pt"
     identity = {"extra": extra or {}, "settings": _resumable(settings), "data": fingerprint(train_data, val_data)}
@@ -110,7 +153,6 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
     autocast = device.type == "cuda" and settings.mixed_precision
     train_data = {k: v.to(device) for k, v in train_data.items()}
     val_data = {k: v.to(device) for k, v in val_data.items()}
-    n_train = len(next(iter(train_data.values())))
     timing = {}
 
     epochs = tqdm(range(state["epoch"], settings.max_epochs), initial=state["epoch"], total=settings.max_epochs,
@@ -128,17 +170,24 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
                 loss = loss_fn(model, batch)
             loss.backward()
             optimizer.step()
+            if per_step:
+                scheduler.step()
             size = len(next(iter(batch.values())))
             total, count = total + loss.item() * size, count + size
         val_loss = evaluate(model, loss_fn, val_data, settings.batch_size, autocast)
-        scheduler.step(val_loss)  # threshold 1e-4 relative, like IMPROVEMENT
+        accuracy = validation_accuracy(model, accuracy_fn, val_data, autocast) if accuracy_fn else None
+        if not per_step:
+            scheduler.step(val_loss)  # threshold 1e-4 relative, like IMPROVEMENT
         seconds = time.perf_counter() - start
-        state["history"].append({"epoch": epoch + 1, "train_loss": total / count, "val_loss": val_loss,
-                                 "learning_rate": optimizer.param_groups[0]["lr"]})
+        entry = {"epoch": epoch + 1, "train_loss": total / count, "val_loss": val_loss,
+                 "learning_rate": optimizer.param_groups[0]["lr"]}
+        state["history"].append(entry if accuracy is None else {**entry, "val_accuracy": accuracy})
         timing[epoch + 1] = {"seconds": seconds, "train_events_per_s": n_train / seconds}
-        if val_loss < state["best_loss"] * (1 - IMPROVEMENT):
+        if improved(state, val_loss, accuracy, settings.select_by):
             state.update(best_loss=val_loss, stale=0, best_epoch=epoch + 1,
                          best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+            if accuracy is not None and settings.select_by == "accuracy":
+                state["best_accuracy"] = accuracy
         else:
             state["stale"] += 1
         state["epoch"] = epoch + 1
@@ -202,8 +251,19 @@ def fingerprint(*datasets: Batch) -> str:
 
 
 def _resumable(settings: TrainingSettings) -> dict:
-    """The settings a resumed run must share with the interrupted one (more epochs are allowed)."""
-    return {k: v for k, v in asdict(settings).items() if k not in ("max_epochs", "progress")}
+    """The settings a resumed run must share with the interrupted one (more epochs are allowed,
+    except under the cosine schedule, whose length they set)."""
+    free = ("progress",) if settings.schedule == "cosine" else ("max_epochs", "progress")
+    return {k: v for k, v in asdict(settings).items() if k not in free}
+
+
+@torch.no_grad()
+def validation_accuracy(model: torch.nn.Module, accuracy_fn: Callable[[torch.nn.Module, Batch], float], data: Batch,
+                        autocast: bool = False) -> float:
+    model.eval()
+    device = next(iter(data.values())).device
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+        return float(accuracy_fn(model, data))
 
 
 @torch.no_grad()

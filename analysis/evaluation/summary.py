@@ -142,9 +142,11 @@ def render_table(result: dict, fmt: str) -> str:
         cells = [method]
         for b in bins:
             c = m["correct_by_njets"][b]
-            cells.append("-" if np.isnan(c["fraction"]) else f"{100 * c['fraction']:.1f} +- {100 * c['error']:.1f}")
+            cells.append("-" if np.isnan(c["fraction"]) else
+                         f"{100 * c['fraction']:.1f} +{100 * (c['high'] - c['fraction']):.1f} "
+                         f"-{100 * (c['fraction'] - c['low']):.1f}")
         rows.append(cells)
-    text = table(header, rows, fmt, "Correct assignments on matched ttbar (%)")
+    text = table(header, rows, fmt, "Correct assignments on matched ttbar (%, 68 % Clopper-Pearson interval)")
     header = ["method", "N_jets"] + [f"{kind} {col}" for kind in ("all", "complete")
                                      for col in ("event fraction", "event eff.", "top eff.")]
     rows = []

@@ -2,13 +2,14 @@
 loading and batched prediction of a trained one (stages: analysis.stages.train)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
 
-from analysis import methods
+from analysis import assignments, methods
 from analysis.core.training import load_trained
 from analysis.topology import TOPOLOGY
 
@@ -22,10 +23,10 @@ class NetworkAdapter(Protocol):
 
     def build(self, hyperparameters: dict) -> torch.nn.Module: ...
 
-    def training_rows(self, data: dict) -> np.ndarray:
-        """The dataset rows the network trains on (boolean mask)."""
+    def training_rows(self, data: dict, hp) -> np.ndarray:
+        """The dataset rows the network with hyperparameters `hp` trains on (boolean mask)."""
 
-    def tensors(self, data: dict) -> dict[str, torch.Tensor]:
+    def tensors(self, data: dict, hp) -> dict[str, torch.Tensor]:
         """Inputs and targets of those rows, as the loss reads them."""
 
     def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor: ...
@@ -36,8 +37,34 @@ class NetworkAdapter(Protocol):
 
 
 def jet_inputs(data: dict) -> dict[str, torch.Tensor]:
-    """The network inputs of a loaded dataset: scaled features and the real-jet mask."""
-    return {"x": torch.from_numpy(data["x"]), "mask": torch.from_numpy(data["mask"])}
+    """The network inputs of a loaded dataset: scaled features and the real-jet mask, with the
+    raw jet pT and the truth slots that the validation accuracy needs."""
+    return {"x": torch.from_numpy(data["x"]), "mask": torch.from_numpy(data["mask"]),
+            "pt": torch.from_numpy(data["jet_pt"]), "targets": torch.from_numpy(data["targets"].astype(np.int64))}
+
+
+def one_top_matched(targets: np.ndarray) -> np.ndarray:
+    """Events with at least one of the topology's cascades (a top's b, q, q) fully matched
+    (partial-event training)."""
+    return np.any([(targets[:, list(top)] >= 0).all(axis=1) for top in TOPOLOGY.cascade_slots], axis=0)
+
+
+def assignment_accuracy(network: NetworkAdapter, batch_size: int = 1000) -> Callable[[torch.nn.Module, dict], float]:
+    """accuracy(model, tensors): the fraction of the fully matched events among `tensors` that the
+    network assigns right (its own decoding, up to t <-> tbar and q1 <-> q2), the quantity the
+    evaluation reports; for `training.select_by: accuracy` and the validation curves."""
+
+    def accuracy(model: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> float:
+        full = (tensors["targets"] >= 0).all(dim=1)
+        events = {k: v[full] for k, v in tensors.items()}
+        right = 0
+        for start in range(0, len(events["x"]), batch_size):
+            part = {k: v[start:start + batch_size] for k, v in events.items()}
+            slots = network.assign(model, part["x"], part["mask"], part["pt"].cpu().numpy())[0]
+            right += int(assignments.correct(slots, part["targets"].cpu().numpy()).sum())
+        return right / max(len(events["x"]), 1)
+
+    return accuracy
 
 
 def adapter(architecture: str) -> NetworkAdapter:

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from analysis import assignments
-from analysis.methods.networks import jet_inputs
+from analysis.methods.decoding import best_valid_assignment
+from analysis.methods.networks import jet_inputs, one_top_matched
 from analysis.topology import MATCHED, TOPOLOGY
 
 N_CLASSES = len(TOPOLOGY.classes)
@@ -31,6 +32,13 @@ class SajaHyperparameters:
     d_ffn: int = 1024
     blocks: int = 6
     dropout: float = 0.1
+    decoding: str = "argmax"
+    """argmax: each jet's most probable class, valid only with exactly one b1, two W1, one b2 and
+    two W2 jets (the paper); assignment: the best valid assignment (analysis.methods.decoding)."""
+    train_on: str = "matched"
+    """matched: fully matched events only (the paper); partial: also events with one fully
+    matched top, where jets that match no parton are left out of the loss (one of them may be an
+    unmatched parton's jet, so calling it "other" could be wrong)."""
 
     @property
     def d_model(self) -> int:
@@ -162,16 +170,23 @@ class SajaAdapter:
         return Saja(SajaHyperparameters(**hyperparameters))
 
     @staticmethod
-    def training_rows(data: dict) -> np.ndarray:
+    def training_rows(data: dict, hp: SajaHyperparameters) -> np.ndarray:
+        if hp.train_on == "partial":
+            return one_top_matched(data["targets"])
         return data["category"] == MATCHED
 
     @staticmethod
-    def tensors(data: dict) -> dict[str, torch.Tensor]:
-        return {**jet_inputs(data), "labels": torch.from_numpy(data["jet_label"].astype(np.int64))}
+    def tensors(data: dict, hp: SajaHyperparameters) -> dict[str, torch.Tensor]:
+        """Inputs, jet labels and the jets the loss counts: every real jet of a fully matched
+        event; in other events only the jets matched to a parton."""
+        labels = data["jet_label"].astype(np.int64)
+        complete = (data["targets"] >= 0).all(axis=1)
+        counted = data["mask"] & (complete[:, None] | (labels != TOPOLOGY.other_class))
+        return {**jet_inputs(data), "labels": torch.from_numpy(labels), "loss_mask": torch.from_numpy(counted)}
 
     @staticmethod
     def loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return saja_loss(model(batch["x"], batch["mask"]), batch["labels"], batch["mask"])
+        return saja_loss(model(batch["x"], batch["mask"]), batch["labels"], batch["loss_mask"])
 
     @staticmethod
     def assign(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, pt: np.ndarray):
@@ -179,7 +194,10 @@ class SajaAdapter:
         entropy = predictive_entropy(probabilities, mask).cpu().numpy()
         probabilities = probabilities.cpu().numpy()
         mask = mask.cpu().numpy()
-        slots, valid = assignments.slots_from_jet_classes(probabilities.argmax(axis=-1), mask, pt)
+        if model.hp.decoding == "assignment":
+            slots, valid = best_valid_assignment(np.log(np.clip(probabilities, 1e-30, None)), mask, pt)
+        else:
+            slots, valid = assignments.slots_from_jet_classes(probabilities.argmax(axis=-1), mask, pt)
         return slots, valid, entropy, probabilities
 
     @staticmethod

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from analysis.methods.networks import jet_inputs
+from analysis.methods.networks import jet_inputs, one_top_matched
 from analysis.topology import TOPOLOGY
 
 LOG2 = float(torch.log(torch.tensor(2.0)))
@@ -168,13 +168,12 @@ class SpanetAdapter:
         return Spanet(SpanetHyperparameters(**hyperparameters))
 
     @staticmethod
-    def training_rows(data: dict) -> np.ndarray:
-        targets = data["targets"]
-        return np.any([(targets[:, list(top)] >= 0).all(axis=1) for top in TOPOLOGY.cascade_slots], axis=0)
+    def training_rows(data: dict, hp: SpanetHyperparameters) -> np.ndarray:
+        return one_top_matched(data["targets"])
 
     @staticmethod
-    def tensors(data: dict) -> dict[str, torch.Tensor]:
-        return {**jet_inputs(data), "targets": torch.from_numpy(data["targets"].astype(np.int64))}
+    def tensors(data: dict, hp: SpanetHyperparameters) -> dict[str, torch.Tensor]:
+        return jet_inputs(data)
 
     @staticmethod
     def loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -142,7 +142,9 @@ def fig07_correct_vs_njets(metrics: dict, path: str | Path) -> None:
     for i, method in enumerate(methods):
         bins = metrics["methods"][method]["correct_by_njets"]
         shift = (i - (len(methods) - 1) / 2) * 0.06
-        ax.errorbar(x + shift, [bins[k]["fraction"] for k in keys], yerr=[bins[k]["error"] for k in keys],
+        ax.errorbar(x + shift, [bins[k]["fraction"] for k in keys],
+                    yerr=[[bins[k]["fraction"] - bins[k]["low"] for k in keys],
+                          [bins[k]["high"] - bins[k]["fraction"] for k in keys]],
                     marker="os^vDP*"[i % 7], ls="none", color=colours[method], label=method)
     ax.set_xticks(x, [k.replace(">= ", r"$\geq$") for k in keys])
     ax.set_ylim(0, 1)

@@ -14,7 +14,7 @@ from analysis.config import Config
 from analysis.core.provenance import stage_run
 from analysis.core.training import TrainingSettings, epoch_timing, pick_device, train
 from analysis.methods.export import compare, export
-from analysis.methods.networks import adapter, build, load_model, predict, select_rows
+from analysis.methods.networks import adapter, assignment_accuracy, build, load_model, predict, select_rows
 from analysis.stages._common import Files
 
 log = logging.getLogger(__name__)
@@ -29,18 +29,19 @@ def run_train(cfg: Config, input: Files, output: Files, wildcards: Files) -> lis
                    inputs=[train_path, val_path]) as run:
         spec = cfg.models[name]
         method = adapter(spec.architecture)
-        train_data, val_data = (datasets.load(path, spec.features) for path in (train_path, val_path))
-        train_data = select_rows(train_data, method.training_rows(train_data))
-        val_data = select_rows(val_data, method.training_rows(val_data))
         hyperparameters = {"n_features": len(spec.features), **spec.hyperparameters}
+        hp = method.hyperparameters(**hyperparameters)
+        train_data, val_data = (datasets.load(path, spec.features) for path in (train_path, val_path))
+        train_data = select_rows(train_data, method.training_rows(train_data, hp))
+        val_data = select_rows(val_data, method.training_rows(val_data, hp))
         torch.manual_seed(cfg.seed)
         model = build(spec.architecture, hyperparameters)
         settings = TrainingSettings(**asdict(cfg.training), seed=cfg.seed, progress=cfg.progress)
         log.info("%s: %d training, %d validation matched events; %d parameters on %s", name,
                  len(train_data["x"]), len(val_data["x"]), sum(p.numel() for p in model.parameters()),
                  pick_device(settings.device))
-        history = train(model, method.loss, method.tensors(train_data), method.tensors(val_data), settings, out_dir,
-                        extra={"architecture": spec.architecture, "hyperparameters": hyperparameters,
+        history = train(model, method.loss, method.tensors(train_data, hp), method.tensors(val_data, hp), settings,
+                        out_dir, accuracy_fn=assignment_accuracy(method), extra={"architecture": spec.architecture, "hyperparameters": hyperparameters,
                                "features": list(spec.features), "model": name})
         run.extra = {"model": name, "train_events": len(train_data["x"]), "val_events": len(val_data["x"]),
                      "epoch_timing": epoch_timing(history)}
