@@ -148,7 +148,8 @@ def test_no_raw_document(test_config):
     which hand out only copies of subsets, and no module reads it or a `raw` attribute."""
     assert not hasattr(test_config, "raw") and "raw" not in {f.name for f in dataclasses.fields(test_config)}
     public = sorted(name for name in dir(test_config.provenance) if not name.startswith("_"))
-    assert public == ["network_config", "qg_config", "rule_config", "sample_config", "stage_config", "tagger_config"]
+    assert public == ["method_config", "network_config", "qg_config", "rule_config", "sample_config", "stage_config",
+                      "tagger_config"]
     escape = re.compile(r"\.raw\b|\._document\b")
     sources = [*(REPO / "analysis").rglob("*.py"), *(REPO / "workflow").rglob("*.py"),
                *(REPO / "workflow").rglob("*.smk"), REPO / "Snakefile"]
