@@ -103,13 +103,6 @@ def jet_labels(parton_jet: np.ndarray, n_jets: np.ndarray) -> ak.Array:
     return ak.unflatten(labels[keep], n_jets)
 
 
-def match_events(events: ak.Array, dr_max: float) -> tuple[np.ndarray, np.ndarray]:
-    """(parton_jet (events, slots), category (events,)) for skim records."""
-    jets, partons = positions(events)
-    parton_jet = Pairs.of(jets, partons).match(dr_max)
-    return parton_jet, categories(partons.counts, parton_jet)
-
-
 def positions(events: ak.Array) -> tuple[Columns, Columns]:
     """The (eta, phi) columns of the jets and of the partons of skim records."""
     return Columns.of(events.jets, ("eta", "phi")), Columns.of(events.partons, ("eta", "phi"))

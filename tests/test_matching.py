@@ -7,7 +7,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from analysis.matching import Pairs, jet_labels, match_events
+from analysis.matching import Pairs, jet_labels, positions
 from analysis.stages.skim import run_skim
 from analysis.topology import BACKGROUND, MATCHED, TOPOLOGY, UNMATCHED
 
@@ -80,7 +80,7 @@ def test_columnar_matching_agrees_with_the_loop_on_crowded_events():
 def test_columnar_matching_agrees_with_the_loop_on_generated_ttbar(pipeline):
     events = ak.from_parquet(pipeline.skim["ttbar"])
     for dr_max in pipeline.cfg.matching.dr_scan:
-        parton_jet, _ = match_events(events, dr_max)
+        parton_jet = Pairs.of(*positions(events)).match(dr_max)  # as the match stage does
         assert parton_jet.tolist() == reference.match_events(events, dr_max)
 
 

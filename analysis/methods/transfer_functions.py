@@ -65,12 +65,6 @@ class ResponseModel:
         sigma = lib.sqrt(self.s0**2 + self.s1**2 / energy + self.s2**2 / energy**2)
         return mean, sigma, self.alpha, self.n
 
-    def logpdf(self, jet_energy, parton_energy):
-        """log W(E_jet | E_parton), a density in E_jet (hence the 1 / E_parton)."""
-        lib = _lib(parton_energy)
-        x = (jet_energy - parton_energy) / parton_energy
-        return crystal_ball_logpdf(x, *self.parameters(parton_energy)) - lib.log(parton_energy)
-
 
 FIT_WINDOW = (-1.0, 1.0)
 """Responses fitted, with the density normalised on this window (a jet cannot lose more than all
