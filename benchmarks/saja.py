@@ -25,7 +25,7 @@ from analysis.core.training import TrainingSettings, pick_device, train
 from analysis.methods.saja import Saja, SajaHyperparameters, saja_loss
 
 PAPER = {"d_k": 16, "heads": 10, "d_ffn": 1024, "blocks": 6, "dropout": 0.1}
-N_FEATURES = 5
+FEATURES = ("pt", "eta", "phi", "pt_ht", "btag")
 
 
 def synthetic(n_events: int, n_jets: int, device: torch.device, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -34,7 +34,7 @@ def synthetic(n_events: int, n_jets: int, device: torch.device, seed: int = 0) -
     for slot, cls in enumerate((0, 1, 1, 2, 3, 3)):
         labels[:, slot] = cls
     labels = labels[:, torch.randperm(n_jets, generator=g)]
-    return {"x": torch.rand(n_events, n_jets, N_FEATURES, generator=g).to(device),
+    return {"x": torch.rand(n_events, n_jets, len(FEATURES), generator=g).to(device),
             "mask": torch.ones(n_events, n_jets, dtype=torch.bool, device=device), "labels": labels.to(device)}
 
 
@@ -57,7 +57,7 @@ def seconds_per_call(model, x, mask, device, repeats: int) -> float:
 
 def training_rate(device: torch.device, mixed_precision: bool) -> float:
     torch.manual_seed(0)
-    model = Saja(SajaHyperparameters(n_features=N_FEATURES, **PAPER))
+    model = Saja(SajaHyperparameters(features=FEATURES, **PAPER))
     data = synthetic(8192, 10, torch.device("cpu"), seed=1)
     settings = TrainingSettings(batch_size=512, max_epochs=3, mixed_precision=mixed_precision,
                                 device=device.type, progress=False)
@@ -77,7 +77,7 @@ def main() -> None:
     args = parser.parse_args()
     device = pick_device(args.device)
     torch.manual_seed(0)
-    model = Saja(SajaHyperparameters(n_features=N_FEATURES, **PAPER)).to(device).eval()
+    model = Saja(SajaHyperparameters(features=FEATURES, **PAPER)).to(device).eval()
     result = {"benchmark": "saja", "device": device.type,
               "device_name": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor(),
               "torch": torch.__version__, "threads": torch.get_num_threads(), "hyperparameters": PAPER,

@@ -10,7 +10,7 @@ from analysis.methods.saja import Saja, SajaHyperparameters
 
 def test_folded_attention_is_normalised_and_blind_to_jet_order():
     torch.manual_seed(0)
-    model = Saja(SajaHyperparameters(n_features=5, d_k=8, heads=4, d_ffn=32, blocks=2, dropout=0.0)).eval()
+    model = Saja(SajaHyperparameters(features=("pt", "eta", "phi", "pt_ht", "btag"), d_k=8, heads=4, d_ffn=32, blocks=2, dropout=0.0)).eval()
     rng = np.random.default_rng(0)
     n, jets = 20, 10
     x = rng.normal(size=(n, jets, 5)).astype(np.float32)

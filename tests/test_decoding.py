@@ -82,7 +82,7 @@ def test_saja_decodes_as_its_hyperparameters_say():
     out = {}
     for decoding in ("argmax", "assignment"):
         torch.manual_seed(0)
-        model = Saja(SajaHyperparameters(n_features=5, d_k=4, heads=2, d_ffn=16, blocks=1, decoding=decoding)).eval()
+        model = Saja(SajaHyperparameters(features=("pt", "eta", "phi", "pt_ht", "btag"), d_k=4, heads=2, d_ffn=16, blocks=1, decoding=decoding)).eval()
         out[decoding] = predict(model, "saja", x, mask, pt)
     slots, valid, entropy, probabilities = out["assignment"]
     np.testing.assert_array_equal(valid, mask.sum(axis=1) >= 6)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from analysis import assignments, datasets, methods
+from analysis import assignments, methods
 from analysis.core.kinematics import cascade_masses, four_vectors
 from analysis.datasets import SETS
 from analysis.evaluation.attention import block_attention
@@ -18,7 +18,7 @@ from analysis.evaluation.metrics import Events
 from analysis.evaluation.summary import method_metrics
 from analysis.methods.baselines import KINEMATICS
 from analysis.methods.chi2 import fit_widths
-from analysis.methods.networks import adapter, predict, select_rows
+from analysis.methods.networks import adapter, load_inputs, predict, select_rows
 from analysis.methods.transfer_functions import fit_all
 from analysis.stages.split import run_split
 from analysis.topology import MATCHED, TOPOLOGY
@@ -69,13 +69,14 @@ def test_network_contract(architecture, pipeline, sets, tmp_path):
     entry, network = methods.get(architecture), adapter(architecture)
     spec = next((s for s in pipeline.cfg.models.values() if s.architecture == architecture), None)
     assert spec is not None, f"config/test.yaml has no {architecture} model: add a small one (the workflow test runs it)"
-    train_data = datasets.load(sets["train"], spec.features)
-    hyperparameters = {"n_features": len(spec.features), **spec.hyperparameters}
+    hyperparameters = {"features": list(spec.features), **spec.hyperparameters}
     hp = network.hyperparameters(**hyperparameters)
-    rows = network.training_rows(train_data, hp)
-    assert rows.dtype == bool and 0 < rows.sum() <= len(rows)
     torch.manual_seed(0)
     model = network.build(hyperparameters)
+    train_data = load_inputs(sets["train"], model)
+    model.inputs.fit(torch.from_numpy(train_data["x"]), torch.from_numpy(train_data["mask"]))
+    rows = network.training_rows(train_data, hp)
+    assert rows.dtype == bool and 0 < rows.sum() <= len(rows)
     batch = {k: v[:64] for k, v in network.tensors(select_rows(train_data, rows), hp).items()}
     before = network.loss(model.eval(), batch).item()
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -85,7 +86,7 @@ def test_network_contract(architecture, pipeline, sets, tmp_path):
         optimiser.step()
     assert network.loss(model.eval(), batch).item() < before
 
-    test = datasets.load(sets["test"], spec.features)
+    test = load_inputs(sets["test"], model)
     slots, valid, score, probabilities = predict(model, architecture, test["x"], test["mask"], test["jet_pt"])
     common_format(slots, valid, score, test["mask"].sum(axis=1))
     if entry.probabilities:
@@ -97,8 +98,8 @@ def test_network_contract(architecture, pipeline, sets, tmp_path):
     if entry.onnx:
         from analysis.methods.export import compare, export
 
-        export(model, architecture, len(spec.features), tmp_path / "model.onnx")
-        assert compare(model, architecture, tmp_path / "model.onnx", len(spec.features))["max_abs_difference"] < 1e-4
+        export(model, architecture, tmp_path / "model.onnx")
+        assert compare(model, architecture, tmp_path / "model.onnx")["max_abs_difference"] < 1e-4
     assert hasattr(network, "attention") == entry.attention
     if entry.attention:
         x, mask = test["x"][:20], test["mask"][:20]
@@ -159,5 +160,5 @@ def test_schema_knows_every_network_of_the_registry():
         name = rule["if"]["properties"]["architecture"]["const"]
         assert rule["then"]["$ref"] == f"#/$defs/{name}_model" and f"{name}_model" in schema["$defs"]
         section = schema["$defs"][f"{name}_model"]["properties"]
-        fields = set(methods.get(name).adapter().hyperparameters.__dataclass_fields__) - {"n_features"}
+        fields = set(methods.get(name).adapter().hyperparameters.__dataclass_fields__) - {"features"}
         assert set(section) - {"architecture", "features"} == fields

@@ -23,9 +23,14 @@ pytestmark = pytest.mark.xdist_group("pipeline")
 B1, W1, B2, W2, OTHER = range(5)
 
 
-def small_model(n_features=5, dropout=0.0, seed=0):
+FEATURES = ("pt", "eta", "phi", "pt_ht", "btag")
+SHAPE_FEATURES = FEATURES + ("ptd", "axis_major", "axis_minor", "n_charged_hadrons", "n_neutral_hadrons",
+                             "n_photons", "n_electrons", "n_muons")
+
+
+def small_model(features=FEATURES, dropout=0.0, seed=0):
     torch.manual_seed(seed)
-    return Saja(SajaHyperparameters(n_features=n_features, d_k=8, heads=4, d_ffn=64, blocks=2, dropout=dropout)).eval()
+    return Saja(SajaHyperparameters(features=features, d_k=8, heads=4, d_ffn=64, blocks=2, dropout=dropout)).eval()
 
 
 def test_permutation_equivariance():
@@ -155,9 +160,9 @@ def test_learns_from_held_out_events(loose_events, tmp_path):
 def test_onnx_export_agrees_with_torch(tmp_path):
     from analysis.methods.export import compare, export
 
-    model = small_model(n_features=13)
-    export(model, "saja", 13, tmp_path / "saja.onnx")
-    assert compare(model, "saja", tmp_path / "saja.onnx", 13)["max_abs_difference"] < 1e-5
+    model = small_model(features=SHAPE_FEATURES)
+    export(model, "saja", tmp_path / "saja.onnx")
+    assert compare(model, "saja", tmp_path / "saja.onnx")["max_abs_difference"] < 1e-5
 
 
 def test_attention_weights_are_row_normalised_over_real_jets():
@@ -182,7 +187,7 @@ def test_partial_training_counts_only_the_jets_it_knows():
     mask = np.ones((3, 7), bool)
     data = {"x": np.zeros((3, 7, 5), np.float32), "mask": mask, "jet_pt": np.ones((3, 7)), "targets": targets,
             "jet_label": labels, "category": np.array([MATCHED, 1, 1])}
-    hp = {mode: SajaHyperparameters(n_features=5, train_on=mode) for mode in ("matched", "partial")}
+    hp = {mode: SajaHyperparameters(features=FEATURES, train_on=mode) for mode in ("matched", "partial")}
     assert SAJA.training_rows(data, hp["matched"]).tolist() == [True, False, False]
     assert SAJA.training_rows(data, hp["partial"]).tolist() == [True, True, False]
     counted = SAJA.tensors(data, hp["partial"])["loss_mask"].numpy()

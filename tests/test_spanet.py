@@ -13,7 +13,7 @@ from analysis.methods.spanet import Spanet, SpanetHyperparameters, jet_marginals
 
 def small_model(seed=0):
     torch.manual_seed(seed)
-    return Spanet(SpanetHyperparameters(n_features=5, d_model=16, heads=2, d_ffn=32, blocks=1, d_tensor=8,
+    return Spanet(SpanetHyperparameters(features=("pt", "eta", "phi", "pt_ht", "btag"), d_model=16, heads=2, d_ffn=32, blocks=1, d_tensor=8,
                                         dropout=0.0)).eval()
 
 

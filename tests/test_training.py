@@ -24,7 +24,7 @@ def data(n, seed):
 
 def model():
     torch.manual_seed(1)
-    return Saja(SajaHyperparameters(n_features=5, d_k=4, heads=2, d_ffn=16, blocks=1))
+    return Saja(SajaHyperparameters(features=("pt", "eta", "phi", "pt_ht", "btag"), d_k=4, heads=2, d_ffn=16, blocks=1))
 
 
 def settings(epochs):
@@ -106,7 +106,7 @@ def test_both_networks_train_under_bf16_autocast():
     batch = data(32, 0)
     batch["targets"] = torch.stack([torch.randperm(8)[:6] for _ in range(32)])
     for net, loss_fn in ((model(), SAJA.loss),
-                         (Spanet(SpanetHyperparameters(n_features=5, d_model=16, heads=2, d_ffn=32, blocks=1,
+                         (Spanet(SpanetHyperparameters(features=("pt", "eta", "phi", "pt_ht", "btag"), d_model=16, heads=2, d_ffn=32, blocks=1,
                                                        d_tensor=8)), SPANET.loss)):
         net.eval()
         full = loss_fn(net, batch)

@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from analysis import assignments, methods
+from analysis import assignments, datasets, methods
 from analysis.core.training import load_trained
 from analysis.topology import TOPOLOGY
 
@@ -19,7 +19,9 @@ class NetworkAdapter(Protocol):
     the training loop, the prediction and the exports only ever call these."""
 
     hyperparameters: type
-    """A dataclass of the architecture's hyperparameters (n_features plus the config's keys)."""
+    """A dataclass of the architecture's hyperparameters (features plus the config's keys); the
+    model it builds has `inputs` (analysis.methods.inputs.JetInputs): the raw columns it reads,
+    the normalisation fitted on the training set."""
 
     def build(self, hyperparameters: dict) -> torch.nn.Module: ...
 
@@ -36,9 +38,14 @@ class NetworkAdapter(Protocol):
         """(slots (events, 6), valid, score (lower = more confident), per-jet class probabilities)."""
 
 
+def load_inputs(path: str | Path, model: torch.nn.Module) -> dict:
+    """A dataset file with `x` = the raw jet columns that `model` reads (it normalises them itself)."""
+    return datasets.load(path, model.inputs.columns, scaled=False)
+
+
 def jet_inputs(data: dict) -> dict[str, torch.Tensor]:
-    """The network inputs of a loaded dataset: scaled features and the real-jet mask, with the
-    raw jet pT and the truth slots that the validation accuracy needs."""
+    """The network inputs of a loaded dataset (`load_inputs`): raw jet columns and the real-jet
+    mask, with the raw jet pT and the truth slots that the validation accuracy needs."""
     return {"x": torch.from_numpy(data["x"]), "mask": torch.from_numpy(data["mask"]),
             "pt": torch.from_numpy(data["jet_pt"]), "targets": torch.from_numpy(data["targets"].astype(np.int64))}
 

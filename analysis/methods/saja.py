@@ -4,6 +4,12 @@ Jet-wise feed-forward network -> N_block multi-head self-attention blocks -> jet
 feed-forward network -> softmax over the five classes {b1, W1, b2, W2, other} for every jet.
 Every operation is jet-wise or self-attention, so the network is equivariant under jet
 permutations; padded jets are masked out of the attention keys and of the loss.
+
+Beyond the paper (each a hyperparameter, analysis.methods.inputs): logarithmic, standardised
+per-jet inputs with phi relative to the leading jet, and pairwise features (log m_ij, log Delta R_ij,
+...) that enter every attention block as one additive bias per head, so that invariant masses
+need not be learned from (pT, eta, phi) (the particle transformer's interaction matrix; the
+q/g tagger does the same). The bias is a function of the pair alone, so equivariance holds.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from torch import nn
 
 from analysis import assignments
 from analysis.methods.decoding import best_valid_assignment
+from analysis.methods.inputs import JetInputs
 from analysis.methods.networks import jet_inputs, one_top_matched
 from analysis.topology import MATCHED, TOPOLOGY
 
@@ -26,7 +33,8 @@ RELABELLINGS = torch.tensor(TOPOLOGY.class_permutations)
 
 @dataclass(frozen=True)
 class SajaHyperparameters:
-    n_features: int
+    features: tuple[str, ...]
+    """What the network sees of each jet (stored or derived, analysis.methods.inputs)."""
     d_k: int = 16
     heads: int = 10
     d_ffn: int = 1024
@@ -39,6 +47,18 @@ class SajaHyperparameters:
     """matched: fully matched events only (the paper); partial: also events with one fully
     matched top, where jets that match no parton are left out of the loss (one of them may be an
     unmatched parton's jet, so calling it "other" could be wrong)."""
+    scaling: str = "minmax"
+    """minmax: the paper's [0, 1] ranges; standard: zero mean, unit width (analysis.methods.inputs)."""
+    pairwise: tuple[str, ...] = ()
+    """Pairwise features turned into a per-head attention bias (none: the paper)."""
+    d_pair: int = 32
+    """Hidden width of the network that maps the pairwise features to the heads' biases."""
+    augment: bool = False
+    """Mirror eta and phi of whole events at random while training."""
+
+    def __post_init__(self):
+        object.__setattr__(self, "features", tuple(self.features))
+        object.__setattr__(self, "pairwise", tuple(self.pairwise))
 
     @property
     def d_model(self) -> int:
@@ -64,13 +84,18 @@ class MultiHeadSelfAttention(nn.Module):
         self.out = nn.Linear(d_model, d_model)
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, need_weights: bool = False):
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor | None = None,
+                need_weights: bool = False):
+        """`bias`: (batch, heads, jets, jets) added to the attention scores, or None."""
         batch, jets, d_model = x.shape
         q, k, v = self.qkv(x).view(batch, jets, 3, self.heads, d_model // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
         keys = mask[:, None, None, :]
+        if bias is not None:
+            keys = bias.masked_fill(~keys, float("-inf"))
         if need_weights:
             scores = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
-            weights = torch.softmax(scores.masked_fill(~keys, float("-inf")), dim=-1)
+            scores = scores + keys if bias is not None else scores.masked_fill(~keys, float("-inf"))
+            weights = torch.softmax(scores, dim=-1)
             attended = weights @ v
         else:
             weights = None
@@ -92,8 +117,9 @@ class SelfAttentionBlock(nn.Module):
         self.norm_ffn = nn.LayerNorm(hp.d_model)
         self.dropout = nn.Dropout(hp.dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, need_weights: bool = False):
-        attended, weights = self.attention(x, mask, need_weights=need_weights)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor | None = None,
+                need_weights: bool = False):
+        attended, weights = self.attention(x, mask, bias, need_weights=need_weights)
         x = self.norm_attention(x + self.dropout(attended))
         x = self.norm_ffn(x + self.dropout(self.ffn(x)))
         return x, weights
@@ -103,18 +129,24 @@ class Saja(nn.Module):
     def __init__(self, hp: SajaHyperparameters):
         super().__init__()
         self.hp = hp
-        self.embed = feed_forward(hp.n_features, hp.d_ffn, hp.d_model, hp.dropout)
+        self.inputs = JetInputs(hp.features, hp.scaling, hp.pairwise, hp.augment)
+        self.embed = feed_forward(len(hp.features), hp.d_ffn, hp.d_model, hp.dropout)
+        self.pair_bias = nn.Sequential(nn.Linear(len(hp.pairwise), hp.d_pair), nn.GELU(),
+                                       nn.Linear(hp.d_pair, hp.heads)) if hp.pairwise else None
         self.blocks = nn.ModuleList(SelfAttentionBlock(hp) for _ in range(hp.blocks))
         self.head = nn.Sequential(nn.Linear(hp.d_model, hp.d_ffn), nn.LeakyReLU(), nn.Dropout(hp.dropout),
                                   nn.Linear(hp.d_ffn, N_CLASSES))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, return_attention: bool = False):
-        """Logits (batch, jets, classes) for features x (batch, jets, features) and the real-jet mask;
-        with `return_attention`, also each block's head-averaged attention (batch, jets, jets)."""
-        h = self.embed(x)
+        """Logits (batch, jets, classes) for the raw jet columns x (batch, jets, `inputs.columns`) and
+        the real-jet mask; with `return_attention`, also each block's head-averaged attention
+        (batch, jets, jets)."""
+        features, pairs = self.inputs(x, mask)
+        h = self.embed(features)
+        bias = self.pair_bias(pairs).permute(0, 3, 1, 2) if self.pair_bias is not None else None
         attention = []
         for block in self.blocks:
-            h, weights = block(h, mask, need_weights=return_attention)
+            h, weights = block(h, mask, bias, need_weights=return_attention)
             attention.append(weights)
         logits = self.head(h)
         return (logits, attention) if return_attention else logits

@@ -11,6 +11,13 @@ distinct real jets. The loss takes the better of the two top <-> head pairings, 
 all three jets matched are masked out of it (partial-event training). At inference, when the
 two heads pick a common jet, the more confident head keeps its triplet and the other takes its
 best triplet among the remaining jets.
+
+Beyond the paper (each a hyperparameter): the inputs of analysis.methods.inputs (logarithmic,
+standardised, phi relative to the leading jet, pairwise features as per-head biases of the
+encoder's attention), and `triplet_masses`: each head adds to its triplet logits a learned
+quadratic form in (log m_bqq', log m_qq'), the masses of the triplet and of its pair, a chi^2
+whose centres and widths are learned. Both are functions of the jets' four-momenta, so the
+symmetries and the absence of a permutation loop are kept.
 """
 from __future__ import annotations
 
@@ -21,40 +28,78 @@ import numpy as np
 import torch
 from torch import nn
 
+from analysis.methods.inputs import JetInputs, pair_mass_squared
 from analysis.methods.networks import jet_inputs, one_top_matched
 from analysis.topology import TOPOLOGY
 
 LOG2 = float(torch.log(torch.tensor(2.0)))
+LOG100 = float(torch.log(torch.tensor(100.0)))
 
 
 @dataclass(frozen=True)
 class SpanetHyperparameters:
-    n_features: int
+    features: tuple[str, ...]
+    """What the network sees of each jet (stored or derived, analysis.methods.inputs)."""
     d_model: int = 64
     heads: int = 4
     d_ffn: int = 256
     blocks: int = 3
     d_tensor: int = 32
     dropout: float = 0.1
+    scaling: str = "minmax"
+    """minmax: [0, 1] ranges; standard: zero mean, unit width (analysis.methods.inputs)."""
+    pairwise: tuple[str, ...] = ()
+    """Pairwise features turned into a per-head bias of the encoder's attention."""
+    d_pair: int = 32
+    augment: bool = False
+    """Mirror eta and phi of whole events at random while training."""
+    triplet_masses: bool = False
+    """Add a learned quadratic form in (log m_bqq', log m_qq') to each head's triplet logits."""
+
+    def __post_init__(self):
+        object.__setattr__(self, "features", tuple(self.features))
+        object.__setattr__(self, "pairwise", tuple(self.pairwise))
 
 
 class TripletHead(nn.Module):
     """Tensor attention for a three-body decay b q q' with the q <-> q' symmetry."""
 
-    def __init__(self, d_model: int, d_tensor: int):
+    def __init__(self, d_model: int, d_tensor: int, masses: bool = False):
         super().__init__()
         self.project = nn.Linear(d_model, d_tensor)
         self.weights = nn.Parameter(torch.randn(d_tensor, d_tensor, d_tensor) / d_tensor)
         self.scale = d_tensor ** -1.0
+        self.mass_centre = nn.Parameter(torch.zeros(2)) if masses else None
+        self.mass_weight = nn.Parameter(torch.zeros(2)) if masses else None
 
-    def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Log-probabilities (batch, jets, jets, jets) of (b, q1, q2) = (i, j, k)."""
+    def forward(self, h: torch.Tensor, mask: torch.Tensor, log_masses: torch.Tensor | None = None) -> torch.Tensor:
+        """Log-probabilities (batch, jets, jets, jets) of (b, q1, q2) = (i, j, k); `log_masses`
+        (batch, jets, jets, jets, 2): standardised log m_ijk and log m_jk, with `triplet_masses`."""
         x = self.project(h)
         symmetric = self.weights + self.weights.transpose(1, 2)
         y = torch.einsum("nia,abc->nibc", x, symmetric)
         z = torch.einsum("njb,nibc->nijc", x, y)
         logits = torch.einsum("nkc,nijc->nijk", x, z) * self.scale
+        if self.mass_centre is not None:
+            penalty = nn.functional.softplus(self.mass_weight) * (log_masses - self.mass_centre) ** 2
+            logits = logits - penalty.sum(dim=-1)
         return _log_softmax_triplets(logits.float(), mask)
+
+
+def triplet_log_masses(jets: JetInputs, raw: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(batch, jets, jets, jets, 2): log m_ijk and log m_jk of every triplet (i = b, j, k = the W's
+    jets), in GeV, shifted by log 100 GeV so that they are of order one; zero where padded.
+
+    m_ijk^2 = m_ij^2 + m_ik^2 + m_jk^2 - m_i^2 - m_j^2 - m_k^2 from the pair masses."""
+    raw = torch.where(mask[..., None], raw, torch.zeros_like(raw))
+    pt, eta, phi, mass = (raw[..., jets.columns.index(c)] for c in ("pt", "eta", "phi", "mass"))
+    m2 = pair_mass_squared(pt, eta, phi, mass)
+    m2_jet = mass ** 2
+    triplet = (m2[:, :, :, None] + m2[:, :, None, :] + m2[:, None, :, :]
+               - m2_jet[:, :, None, None] - m2_jet[:, None, :, None] - m2_jet[:, None, None, :])
+    log_triplet = 0.5 * torch.log(triplet.clamp(min=1.0)) - LOG100
+    log_pair = (0.5 * torch.log(m2.clamp(min=1.0)) - LOG100)[:, None, :, :].expand_as(log_triplet)
+    return torch.stack([log_triplet, log_pair], dim=-1)
 
 
 def _log_softmax_triplets(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -70,17 +115,28 @@ class Spanet(nn.Module):
     def __init__(self, hp: SpanetHyperparameters):
         super().__init__()
         self.hp = hp
-        self.embed = nn.Sequential(nn.Linear(hp.n_features, hp.d_model), nn.GELU(), nn.Linear(hp.d_model, hp.d_model))
+        self.inputs = JetInputs(hp.features, hp.scaling, hp.pairwise, hp.augment, four_momentum=hp.triplet_masses)
+        self.embed = nn.Sequential(nn.Linear(len(hp.features), hp.d_model), nn.GELU(),
+                                   nn.Linear(hp.d_model, hp.d_model))
+        self.pair_bias = nn.Sequential(nn.Linear(len(hp.pairwise), hp.d_pair), nn.GELU(),
+                                       nn.Linear(hp.d_pair, hp.heads)) if hp.pairwise else None
         layer = nn.TransformerEncoderLayer(hp.d_model, hp.heads, hp.d_ffn, hp.dropout, batch_first=True,
                                            norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, hp.blocks, enable_nested_tensor=False)
-        self.tops = nn.ModuleList(TripletHead(hp.d_model, hp.d_tensor) for _ in TOPOLOGY.cascades)
+        self.tops = nn.ModuleList(TripletHead(hp.d_model, hp.d_tensor, hp.triplet_masses) for _ in TOPOLOGY.cascades)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Log-probabilities (batch, tops, jets, jets, jets): one triplet distribution per top head,
-        axes in the order (b, q1, q2) of `Cascade.slots`."""
-        h = self.encoder(self.embed(x), src_key_padding_mask=~mask)
-        return torch.stack([head(h, mask) for head in self.tops], dim=1)
+        """Log-probabilities (batch, tops, jets, jets, jets) for the raw jet columns x (batch, jets,
+        `inputs.columns`): one triplet distribution per top head, axes in the order (b, q1, q2)
+        of `Cascade.slots`."""
+        features, pairs = self.inputs(x, mask)
+        if self.pair_bias is None:
+            h = self.encoder(self.embed(features), src_key_padding_mask=~mask)
+        else:
+            bias = self.pair_bias(pairs).permute(0, 3, 1, 2).masked_fill(~mask[:, None, None, :], float("-inf"))
+            h = self.encoder(self.embed(features), mask=bias.flatten(0, 1))
+        log_masses = triplet_log_masses(self.inputs, x, mask) if self.hp.triplet_masses else None
+        return torch.stack([head(h, mask, log_masses) for head in self.tops], dim=1)
 
     def hyperparameters(self) -> dict:
         return asdict(self.hp)

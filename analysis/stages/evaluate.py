@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from analysis import assignments, datasets
+from analysis import assignments
 from analysis.config import Config
 from analysis.core.provenance import stage_run, write_json, write_text
 from analysis.evaluation import generators, summary
 from analysis.evaluation.attention import ORDER, average, block_attention, folded
-from analysis.methods.networks import load_model, predict
+from analysis.methods.networks import load_inputs, load_model, predict
 from analysis.plotting.figures import FIGURES, STUDY_CONFIG
 from analysis.stages._common import Files
 from analysis.topology import MATCHED, TOPOLOGY
@@ -77,7 +77,7 @@ def run_attention(cfg: Config, input: Files, output: Files, wildcards: Files) ->
     with stage_run(cfg.tag, "attention", cfg.stage_config("train"), [output["attention"]],
                    inputs=[model_path, test_path]) as run:
         model, saved = load_model(model_path)
-        data = datasets.load(test_path, saved["features"])
+        data = load_inputs(test_path, model)
         slots, valid, _, _ = predict(model, saved["architecture"], data["x"], data["mask"], data["jet_pt"])
         chosen = (data["category"] == MATCHED) & valid & assignments.correct(slots, data["targets"])
         x, mask, targets = data["x"][chosen], data["mask"][chosen], data["targets"][chosen]

@@ -9,12 +9,12 @@ from pathlib import Path
 import awkward as ak
 import torch
 
-from analysis import assignments, datasets
+from analysis import assignments
 from analysis.config import Config
 from analysis.core.provenance import stage_run
 from analysis.core.training import TrainingSettings, epoch_timing, pick_device, train
 from analysis.methods.export import compare, export
-from analysis.methods.networks import adapter, assignment_accuracy, build, load_model, predict, select_rows
+from analysis.methods.networks import adapter, assignment_accuracy, build, load_inputs, load_model, predict, select_rows
 from analysis.stages._common import Files
 
 log = logging.getLogger(__name__)
@@ -29,13 +29,14 @@ def run_train(cfg: Config, input: Files, output: Files, wildcards: Files) -> lis
                    inputs=[train_path, val_path]) as run:
         spec = cfg.models[name]
         method = adapter(spec.architecture)
-        hyperparameters = {"n_features": len(spec.features), **spec.hyperparameters}
+        hyperparameters = {"features": list(spec.features), **spec.hyperparameters}
         hp = method.hyperparameters(**hyperparameters)
-        train_data, val_data = (datasets.load(path, spec.features) for path in (train_path, val_path))
-        train_data = select_rows(train_data, method.training_rows(train_data, hp))
-        val_data = select_rows(val_data, method.training_rows(val_data, hp))
         torch.manual_seed(cfg.seed)
         model = build(spec.architecture, hyperparameters)
+        train_data, val_data = (load_inputs(path, model) for path in (train_path, val_path))
+        model.inputs.fit(torch.from_numpy(train_data["x"]), torch.from_numpy(train_data["mask"]))
+        train_data = select_rows(train_data, method.training_rows(train_data, hp))
+        val_data = select_rows(val_data, method.training_rows(val_data, hp))
         settings = TrainingSettings(**asdict(cfg.training), seed=cfg.seed, progress=cfg.progress)
         log.info("%s: %d training, %d validation matched events; %d parameters on %s", name,
                  len(train_data["x"]), len(val_data["x"]), sum(p.numel() for p in model.parameters()),
@@ -56,7 +57,7 @@ def run_predict(cfg: Config, input: Files, output: Files, wildcards: Files) -> N
     with stage_run(cfg.tag, "predict", cfg.stage_config("train"), outputs.values(),
                    inputs=[model_path, test_path]) as run:
         model, saved = load_model(model_path, pick_device(cfg.training.device))
-        data = datasets.load(test_path, saved["features"])
+        data = load_inputs(test_path, model)
         mask = data["mask"]
         slots, valid, score, probabilities = predict(model, saved["architecture"], data["x"], mask, data["jet_pt"])
         for sample, path in outputs.items():
@@ -73,9 +74,8 @@ def run_export_onnx(cfg: Config, input: Files, output: Files, wildcards: Files) 
     model_path, onnx = input["model"], output["onnx"]
     with stage_run(cfg.tag, "export", cfg.stage_config("train"), [onnx], inputs=[model_path]) as run:
         model, saved = load_model(model_path)
-        n_features = len(saved["features"])
-        export(model, saved["architecture"], n_features, onnx)
-        check = compare(model, saved["architecture"], onnx, n_features)
+        export(model, saved["architecture"], onnx)
+        check = compare(model, saved["architecture"], onnx)
         if check["max_abs_difference"] > 1e-4:
             raise RuntimeError(f"{onnx}: ONNX Runtime and torch differ by {check['max_abs_difference']:.2e}")
         run.extra = {**check, "features": saved["features"]}
