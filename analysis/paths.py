@@ -1,6 +1,7 @@
 """Where every artifact lives: one place for the Snakefile, the CLI and the tests."""
 from __future__ import annotations
 
+from analysis import methods
 from analysis.config import ROOT, Config
 from analysis.plotting.figures import FIGURES
 
@@ -69,6 +70,15 @@ def transfer_dataset(cfg: Config) -> str:
 def transfer_functions_file(tag: str) -> str:
     """Fitted jet-energy transfer functions of the kinematic likelihood (+ a .png of the fits)."""
     return f"{results_dir(tag)}/baselines/transfer_functions.json"
+
+
+def calibration_file(tag: str, kind: str) -> str:
+    """The calibration file of baseline `kind`: the one its registry entry names
+    (analysis.methods.Method.calibration, a function of this module)."""
+    entry = methods.get(kind)
+    if entry.kind != "baseline" or entry.calibration is None:
+        raise ValueError(f"{kind!r} is not a baseline with a calibration in analysis.methods.REGISTRY")
+    return globals()[entry.calibration](tag)
 
 
 def method_metrics_file(tag: str, method: str) -> str:

@@ -5,12 +5,15 @@ tested by adding it there."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 
 import numpy as np
 import pytest
 import torch
 
-from analysis import assignments, methods
+from analysis import assignments, datasets, methods, paths
+from analysis.config import BASELINE_KINDS
 from analysis.core.kinematics import cascade_masses, four_vectors
 from analysis.datasets import SETS
 from analysis.evaluation.attention import block_attention
@@ -22,6 +25,9 @@ from analysis.methods.networks import adapter, load_inputs, predict, select_rows
 from analysis.methods.transfer_functions import fit_all
 from analysis.stages.split import run_split
 from analysis.topology import MATCHED, TOPOLOGY
+
+from .conftest import REPO, SNAKEMAKE
+from .test_workflow import ENV
 
 pytestmark = pytest.mark.xdist_group("pipeline")
 
@@ -162,3 +168,49 @@ def test_schema_knows_every_network_of_the_registry():
         section = schema["$defs"][f"{name}_model"]["properties"]
         fields = set(methods.get(name).adapter().hyperparameters.__dataclass_fields__) - {"features"}
         assert set(section) - {"architecture", "features"} == fields
+
+
+def test_every_baseline_of_the_registry_has_what_the_rule_baseline_reads():
+    """The rule `baseline` plans every baseline's jobs from its registry entry: a calibration file
+    named by a function of analysis.paths, threads and memory; the config's kinds are the registry's."""
+    assert BASELINE_KINDS == tuple(methods.baseline_names())
+    for kind in methods.baseline_names():
+        entry = methods.get(kind)
+        assert entry.calibration is not None and callable(getattr(paths, entry.calibration, None)), kind
+        assert paths.calibration_file("test", kind) == getattr(paths, entry.calibration)("test")
+        assert entry.threads >= 1 and entry.mem_mb > 0, kind
+    with pytest.raises(ValueError, match="'saja' is not a baseline"):
+        paths.calibration_file("test", "saja")
+
+
+def test_every_baseline_gets_its_jobs_from_the_one_rule(tmp_path, test_config):
+    """A dry run of config/test.yaml plans each baseline method `<kind>_<N>` of the config as a job
+    of the rule `baseline`, reading the registry's calibration file and the test set, with the
+    registry's threads and mem_mb, writing its assignment files and log where the results expect
+    them: a new baseline needs a registry entry, not a rule (only its calibration has a rule)."""
+    result = subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
+                             str(REPO / "config" / "test.yaml"), "--dry-run", "--cores", "64"],
+                            capture_output=True, text=True, env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = {}
+    for block in re.split(r"\n(?=rule \w+:\n)", result.stdout)[1:]:
+        rule = re.match(r"rule (\w+):", block).group(1)
+        job = dict(re.findall(r"^    (\w+): (.*)$", block, re.M))
+        assert rule not in methods.baseline_names(), f"baseline {rule!r} has a rule of its own"
+        if rule == "baseline":
+            wildcards = dict(item.split("=", 1) for item in job["wildcards"].split(", "))
+            jobs[wildcards["kind"], int(wildcards["n_jets"])] = job
+    tag = test_config.tag
+    planned = {(spec.kind, n) for spec, n in test_config.baseline_methods().values()}
+    assert {kind for kind, _ in planned} == set(methods.baseline_names()), \
+        "config/test.yaml must run every baseline of the registry (the workflow test runs it)"
+    assert set(jobs) == planned
+    for (kind, n_jets), job in jobs.items():
+        entry = methods.get(kind)
+        assert job["input"].split(", ") == [getattr(paths, entry.calibration)(tag), paths.dataset_file(tag, "test")]
+        assert job["output"].split(", ") == [paths.assignment_file(tag, f"{kind}_{n_jets}", sample)
+                                             for sample in test_config.samples]
+        assert job["log"] == f"{paths.results_dir(tag)}/logs/{kind}/{kind}_{n_jets}.log"
+        assert int(job.get("threads", 1)) == entry.threads, kind
+        resources = dict(item.split("=", 1) for item in job["resources"].split(", "))
+        assert int(resources["mem_mb"]) == entry.mem_mb, kind

@@ -1,5 +1,6 @@
-"""What each snakemake profile (profiles/{local,slurm,htcondor}) asks for train, klfitter and
-qg_train: CPUs, memory, runtime and GPU, as the cluster would receive them.
+"""What each snakemake profile (profiles/{local,slurm,htcondor}) asks for train, qg_train and a
+klfitter job of the rule `baseline` (whose threads and memory are the registry's,
+analysis.methods.REGISTRY): CPUs, memory, runtime and GPU, as the cluster would receive them.
 
 A dry run cannot show a submission: it prints a job's resources, but neither the sbatch call nor
 the HTCondor submit description (which the plugins build from threads and resources in their own
@@ -28,7 +29,7 @@ TARGETS = ["results/test/models/saja/model.pt", "results/test/assignments/klfitt
            "results/test/qg/taggers/transformer/model.pt"]
 INPUTS = ["datasets/train.h5", "datasets/val.h5", "datasets/test.h5", "baselines/transfer_functions.json",
           "qg/samples/dijet.h5"]
-RULES = ["train", "klfitter", "qg_train"]
+RULES = ["train", "baseline", "qg_train"]
 SLURM_COMMANDS = ["sinfo", "sacct", "sacctmgr", "sshare", "squeue", "scontrol"]
 
 
@@ -96,11 +97,11 @@ def test_slurm_profile_submits_threads_memory_runtime_and_gpus(tmp_path):
         options = sbatch_options(json.loads(line))
         submitted[re.match(r"rule_(\w+?)(_wildcards_|$)", options["--comment"]).group(1)] = {
             key: options[key] for key in ("-A", "-p", "-t", "--mem", "--cpus-per-task", "--gpus") if key in options}
-    # the rules' threads, mem_mb, runtime (klfitter: the profile's 120 min) and gpu; GPU jobs to
+    # the rules' threads, mem_mb, runtime (baseline: the profile's 120 min) and gpu; GPU jobs to
     # the profile's GPU partition, CPU jobs to SLURM's default one; no account (guessed: none here)
     gpu_job = {"-p": "gpu", "-t": "720", "--mem": "8000", "--cpus-per-task": "8", "--gpus": "1"}
     assert submitted == {"train": gpu_job, "qg_train": gpu_job,
-                         "klfitter": {"-t": "120", "--mem": "6000", "--cpus-per-task": "2"}}, result.stderr[-3000:]
+                         "baseline": {"-t": "120", "--mem": "6000", "--cpus-per-task": "2"}}, result.stderr[-3000:]
 
 
 def test_htcondor_profile_submits_threads_memory_runtime_and_gpus(tmp_path):
@@ -117,7 +118,7 @@ def test_htcondor_profile_submits_threads_memory_runtime_and_gpus(tmp_path):
     gpu_job = {"request_cpus": "8", "request_memory": "8000", "request_gpus": "1",
                "allowed_execute_duration": str(720 * 60), "request_disk": "2000000"}
     assert submitted == {"train": gpu_job, "qg_train": gpu_job,
-                         "klfitter": {"request_cpus": "2", "request_memory": "6000",
+                         "baseline": {"request_cpus": "2", "request_memory": "6000",
                                       "allowed_execute_duration": str(120 * 60), "request_disk": "2000000"}}, \
         result.stderr[-3000:]
 
@@ -129,7 +130,7 @@ def test_local_profile_runs_each_job_with_its_rules_threads_and_resources(tmp_pa
             for rule, listed in dry_run_jobs(result.stdout).items()}
     gpu_job = [{"threads": 8, "mem_mb": "8000", "runtime": "720", "gpu": "1"}]
     assert jobs == {"train": gpu_job, "qg_train": gpu_job,
-                    "klfitter": [{"threads": 2, "mem_mb": "6000", "runtime": None, "gpu": None}]}
+                    "baseline": [{"threads": 2, "mem_mb": "6000", "runtime": None, "gpu": None}]}
 
 
 def test_htcondor_names_follow_every_rules_resources(tmp_path):
@@ -141,7 +142,7 @@ def test_htcondor_names_follow_every_rules_resources(tmp_path):
         capture_output=True, text=True, env={**os.environ, "CONDOR_CONFIG": "/dev/null"})
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = dry_run_jobs(result.stdout)
-    assert {"generate", "skim", "split", "train", "klfitter", "qg_train", "method_metrics", "figure"} <= set(jobs)
+    assert {"generate", "skim", "split", "train", "baseline", "qg_train", "method_metrics", "figure"} <= set(jobs)
     for rule, listed in jobs.items():
         for job in listed:
             assert job["request_memory"] == job["mem_mb"], rule

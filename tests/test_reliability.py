@@ -250,7 +250,7 @@ def test_each_rule_tracks_only_the_config_it_depends_on():
     def hashes(change=lambda c: None) -> dict[tuple[str, str | None], str]:
         cfg = configlib.from_dict(edited(change))
         keys = [("train", "saja"), ("train", "spanet"), ("predict", "saja"), ("predict", "spanet"),
-                ("chi2", None), ("klfitter", None), ("evaluate", None), ("split", None),
+                ("baseline", None), ("evaluate", None), ("split", None),
                 ("method_metrics", "saja"), ("method_metrics", "spanet"), ("method_metrics", "chi2_6"),
                 ("reconstruction", None), ("qg_train", "shapes"), ("qg_train", "transformer"), ("qg_calibrate", None)]
         return {(rule, name): config_hash(cfg.rule_config(rule, None, name)) for rule, name in keys}
@@ -267,5 +267,5 @@ def test_each_rule_tracks_only_the_config_it_depends_on():
     tagger = hashes(lambda c: c["qg"]["taggers"]["shapes"].update(hidden=8))
     assert {k for k in base if base[k] != tagger[k]} == {("qg_train", "shapes"), ("qg_calibrate", None)}
     baseline = hashes(lambda c: c["baselines"]["klfitter"].update(btag_aware=False))
-    assert {k for k in base if base[k] != baseline[k]} == {("chi2", None), ("klfitter", None), ("evaluate", None),
+    assert {k for k in base if base[k] != baseline[k]} == {("baseline", None), ("evaluate", None),
                                                            ("method_metrics", "chi2_6")}

@@ -194,7 +194,7 @@ def test_editing_the_topology_reruns_what_depends_on_it(tmp_path, monkeypatch):
     masses and widths only in those of the fits and the evaluation."""
     cfg = configlib.load(REPO / "config" / "test.yaml")
     rules = [("skim", "ttbar", None), ("match", "ttbar", None), ("split", None, None), ("train", None, "saja"),
-             ("predict", None, "spanet"), ("chi2", None, None), ("klfitter", None, None), ("evaluate", None, None),
+             ("predict", None, "spanet"), ("baseline", None, None), ("evaluate", None, None),
              ("generate", "ttbar", None)]
 
     def hashes(change=None) -> dict[str, str]:
@@ -210,7 +210,7 @@ def test_editing_the_topology_reruns_what_depends_on_it(tmp_path, monkeypatch):
     assert cfg.stage_config("evaluate")["topology"]["RESONANCES"]["top"]["mass"] == 172.5
     assert "mass" not in cfg.stage_config("split")["topology"]["RESONANCES"]["top"]
     masses = hashes(lambda c: c["RESONANCES"]["W"].update(width=2.1))
-    assert {r for r in base if base[r] != masses[r]} == {"chi2", "klfitter", "evaluate"}
+    assert {r for r in base if base[r] != masses[r]} == {"baseline", "evaluate"}
     pdg = hashes(lambda c: c["DAUGHTERS"]["q1"].update(pdg_ids=[1, 2, 3, 4]) or
                  c["DAUGHTERS"]["q2"].update(pdg_ids=[1, 2, 3, 4]))
     assert {r for r in base if base[r] != pdg[r]} == {r for r, _, _ in rules} - {"generate"}

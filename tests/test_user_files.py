@@ -91,7 +91,7 @@ def test_a_one_sample_files_config_plans_only_its_own_jobs(tmp_path):
     jobs = {line.split()[0] for line in result.stdout.split("Job stats:")[1].split("total")[0].splitlines()[2:]
             if line.strip()}
     assert "generate" not in jobs and not any(job.startswith("qg") for job in jobs)
-    assert {"check_input", "skim", "match", "split", "train", "predict", "chi2", "klfitter"} <= jobs
+    assert {"check_input", "skim", "match", "split", "train", "predict", "baseline"} <= jobs
     assert "results/default" not in result.stdout and "results/mine/skim/ttbar.parquet" in result.stdout
 
 

@@ -134,7 +134,7 @@ RULES: dict[str, str] = {
     "generate": "sample", "check_input": "sample",
     "skim": "skim", "match": "match", "split": "split",
     "train": "network", "predict": "network", "export_onnx": "network", "attention": "network",
-    "chi2_widths": "baselines", "chi2": "baselines", "transfer_functions": "baselines", "klfitter": "baselines",
+    "chi2_widths": "baselines", "transfer_functions": "baselines", "baseline": "baselines",
     "method_metrics": "method", "reconstruction": "reconstruction",
     "evaluate": "evaluate", "generator_study": "evaluate",
     "qg_samples": "qg", "qg_calibrate": "qg", "qg_figures": "qg", "qg_train": "qg_tagger", "qg_score": "qg_tagger",
@@ -143,7 +143,9 @@ RULES: dict[str, str] = {
 stage), `sample` (sample_config), `network` (network_config), `method` (method_config of the
 job's method), `reconstruction` (the Fig. 8 method's and the evaluation section), `qg` (qg_config,
 of the job's sample where it has one) or `qg_tagger` (tagger_config). The figures take their
-study's (analysis.plotting.figures.STUDY_CONFIG)."""
+study's (analysis.plotting.figures.STUDY_CONFIG). The rule `baseline` assigns with every baseline
+kind (its `kind` wildcard): each kind's artifacts record the whole baselines stage, as the
+method_metrics of a baseline do (method_config)."""
 
 
 def _freeze(value: Any) -> Any:

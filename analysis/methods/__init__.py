@@ -5,7 +5,9 @@ networks or baselines, what a method's score is called, whether it gives per-jet
 probabilities, an ONNX export or attention maps) and it imports neither torch nor the models,
 so the Snakefile and the config checks read it at start-up. A method's code lives in its own
 module, whose `ADAPTER` the stages load through `Method.adapter()`: adding a method is that
-module plus one line in `REGISTRY`.
+module plus one line in `REGISTRY`. Every baseline's assignment jobs come from the one rule
+`baseline` (workflow/rules/baselines.smk), which takes its calibration file, threads and memory
+from the baseline's entry here.
 """
 from __future__ import annotations
 
@@ -32,6 +34,15 @@ class Method:
     """Exported to ONNX with its adapter's `onnx_module` (rule `export_onnx`)."""
     attention: bool = False
     """Attention maps from its adapter's `attention` (rule `attention`, Fig. 12)."""
+    calibration: str | None = None
+    """A baseline's calibration file, which its assigner reads: the name of the analysis.paths
+    function giving that file from the config tag (`paths.<calibration>(tag)`), written by the
+    rule that fits it. The rule `baseline` takes it as its input `calibration`."""
+    threads: int = 1
+    """The threads of a baseline's assignment jobs (rule `baseline`)."""
+    mem_mb: int = 2000
+    """The memory (MB) of a baseline's assignment jobs (rule `baseline`); 2000 = the profiles'
+    default-resources."""
 
     def adapter(self) -> Any:
         return importlib.import_module(self.module).ADAPTER
@@ -41,8 +52,9 @@ REGISTRY: dict[str, Method] = {m.name: m for m in (
     Method("saja", "network", "analysis.methods.saja", "predictive entropy", probabilities=True, entropy_cut=True,
            onnx=True, attention=True),
     Method("spanet", "network", "analysis.methods.spanet", "-log P(assignment)", probabilities=True),
-    Method("chi2", "baseline", "analysis.methods.chi2", "chi^2"),
-    Method("klfitter", "baseline", "analysis.methods.klfitter", "-log L"),
+    Method("chi2", "baseline", "analysis.methods.chi2", "chi^2", calibration="chi2_widths_file", mem_mb=4000),
+    Method("klfitter", "baseline", "analysis.methods.klfitter", "-log L", calibration="transfer_functions_file",
+           threads=2, mem_mb=6000),
 )}
 
 

@@ -1,6 +1,7 @@
 """The rules of workflow/rules/baselines.smk: fit the chi^2 widths and the transfer functions on
 the matched training events (`chi2_widths`, `transfer_functions`), then assign every test sample
-with chi^2 and with the kinematic likelihood (`chi2`, `klfitter`)."""
+with each baseline of analysis.methods.REGISTRY from its calibration (`baseline`, one rule for
+all: chi^2 and the kinematic likelihood)."""
 from __future__ import annotations
 
 import json
@@ -46,10 +47,12 @@ def run_chi2_widths(cfg: Config, input: Files, output: Files, wildcards: Files) 
     return widths
 
 
-def run_chi2(cfg: Config, input: Files, output: Files, wildcards: Files) -> None:
-    """The chi^2 best assignment of every test event (`input["test"]`) among the
-    `wildcards["n_jets"]` leading jets, with the widths `input["widths"]` -> `output[sample]`."""
-    assign_test_set("chi2", cfg, input["widths"], input["test"], int(wildcards["n_jets"]), output)
+def run_baseline(cfg: Config, input: Files, output: Files, wildcards: Files) -> None:
+    """Baseline `wildcards["kind"]`'s (analysis.methods.REGISTRY) best assignment of every test
+    event (`input["test"]`) among the `wildcards["n_jets"]` leading jets, with its calibration
+    `input["calibration"]` (the registry's `calibration`) -> `output[sample]`; score = the
+    registry's `score_name` (chi^2, -log L) of the best assignment."""
+    assign_test_set(wildcards["kind"], cfg, input["calibration"], input["test"], int(wildcards["n_jets"]), output)
 
 
 def assign_test_set(kind: str, cfg: Config, calibration_path: str | Path, test_path: str | Path, n_jets: int,
@@ -132,9 +135,3 @@ def run_transfer_functions(cfg: Config, input: Files, output: Files, wildcards: 
         run.extra = {"sample": sample, "borrowed": borrowed, "figure": str(figure)}
     return fitted
 
-
-def run_klfitter(cfg: Config, input: Files, output: Files, wildcards: Files) -> None:
-    """The kinematic likelihood's best assignment of every test event (`input["test"]`) among the
-    `wildcards["n_jets"]` leading jets, with the transfer functions `input["transfer_functions"]`
-    -> `output[sample]`; score = -log L of the best assignment."""
-    assign_test_set("klfitter", cfg, input["transfer_functions"], input["test"], int(wildcards["n_jets"]), output)

@@ -1,3 +1,6 @@
+from analysis import methods
+
+
 rule chi2_widths:
     input:
         train=paths.dataset_file(CFG.tag, "train"),
@@ -10,23 +13,6 @@ rule chi2_widths:
     threads: 1
     script:
         "../scripts/chi2_widths.py"
-
-
-rule chi2:
-    input:
-        widths=paths.chi2_widths_file(CFG.tag),
-        test=paths.dataset_file(CFG.tag, "test"),
-    output:
-        **{sample: paths.assignment_file(CFG.tag, "chi2_{n_jets}", sample) for sample in CFG.samples},
-    log:
-        f"{RESULTS}/logs/chi2/chi2_{{n_jets}}.log",
-    params:
-        config=tracked_config("chi2"),
-    threads: 1
-    resources:
-        mem_mb=4000,
-    script:
-        "../scripts/chi2.py"
 
 
 rule transfer_functions:
@@ -44,18 +30,23 @@ rule transfer_functions:
         "../scripts/transfer_functions.py"
 
 
-rule klfitter:
+# Every baseline of analysis.methods.REGISTRY: its calibration file (written by its fitting rule
+# above), threads and memory are its registry entry's, so a new baseline needs no rule here but
+# the one fitting its calibration.
+rule baseline:
     input:
-        transfer_functions=paths.transfer_functions_file(CFG.tag),
+        calibration=lambda wc: paths.calibration_file(CFG.tag, wc.kind),
         test=paths.dataset_file(CFG.tag, "test"),
     output:
-        **{sample: paths.assignment_file(CFG.tag, "klfitter_{n_jets}", sample) for sample in CFG.samples},
+        **{sample: paths.assignment_file(CFG.tag, "{kind}_{n_jets}", sample) for sample in CFG.samples},
     log:
-        f"{RESULTS}/logs/klfitter/klfitter_{{n_jets}}.log",
+        f"{RESULTS}/logs/{{kind}}/{{kind}}_{{n_jets}}.log",
     params:
-        config=tracked_config("klfitter"),
-    threads: 2
+        config=tracked_config("baseline"),
+    threads: lambda wc: methods.get(wc.kind).threads
     resources:
-        mem_mb=6000,
+        mem_mb=lambda wc: methods.get(wc.kind).mem_mb,
+    wildcard_constraints:
+        kind="|".join(methods.baseline_names()),
     script:
-        "../scripts/klfitter.py"
+        "../scripts/baseline.py"

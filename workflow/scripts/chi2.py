@@ -1,8 +1,0 @@
-from analysis.core.logs import redirect_to_log
-
-redirect_to_log(snakemake.log[0])
-
-from analysis.config import from_dict
-from analysis.stages.baselines import run_chi2
-
-run_chi2(from_dict(snakemake.config), snakemake.input, snakemake.output, snakemake.wildcards)
