@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from analysis import assignments, datasets, methods, paths
+from analysis import assignments, methods, paths
 from analysis.config import BASELINE_KINDS
 from analysis.core.kinematics import cascade_masses, four_vectors
 from analysis.datasets import SETS
