@@ -105,3 +105,16 @@ def pipeline(tmp_path_factory, reco, qcd_file):
         run_match(cfg, {"skim": out.skim[name]}, {"matched": out.matched[name], "tables": out.tables[name]},
                   {"sample": name})
     return out
+
+
+@pytest.fixture(scope="session")
+def sets(pipeline, tmp_path_factory):
+    """The pipeline's matched events split into train/val/test datasets."""
+    from analysis.datasets import SETS
+    from analysis.stages.split import run_split
+
+    directory = tmp_path_factory.mktemp("sets")
+    outputs = {name: directory / f"{name}.h5" for name in SETS}
+    run_split(pipeline.cfg, {"matched": list(pipeline.matched.values())},
+              {**outputs, "event_info": directory / "event_info.yaml"}, {})
+    return outputs

@@ -15,7 +15,6 @@ import torch
 from analysis import assignments, methods, paths
 from analysis.config import BASELINE_KINDS
 from analysis.core.kinematics import cascade_masses, four_vectors
-from analysis.datasets import SETS
 from analysis.evaluation.attention import block_attention
 from analysis.evaluation.metrics import Events
 from analysis.evaluation.summary import method_metrics
@@ -23,22 +22,12 @@ from analysis.methods.baselines import KINEMATICS
 from analysis.methods.chi2 import fit_widths
 from analysis.methods.networks import adapter, load_inputs, predict, select_rows
 from analysis.methods.transfer_functions import fit_all
-from analysis.stages.split import run_split
 from analysis.topology import MATCHED, TOPOLOGY
 
 from .conftest import REPO, SNAKEMAKE
 from .test_workflow import ENV
 
 pytestmark = pytest.mark.xdist_group("pipeline")
-
-
-@pytest.fixture(scope="module")
-def sets(pipeline, tmp_path_factory):
-    directory = tmp_path_factory.mktemp("contract")
-    outputs = {name: directory / f"{name}.h5" for name in SETS}
-    run_split(pipeline.cfg, {"matched": list(pipeline.matched.values())},
-              {**outputs, "event_info": directory / "event_info.yaml"}, {})
-    return outputs
 
 
 def common_format(slots, valid, score, n_jets):

@@ -14,8 +14,8 @@ included, and each model chooses its own inputs:
 
 Derived per-jet features (DERIVED): `log_pt`, `log_energy`, `log_mass` (log(1 + m / GeV): jet
 masses reach 0), and phi as an angle relative to the leading jet, `cos_dphi` and `sin_dphi`,
-which makes the inputs blind to a common rotation in phi. Jet 0 is the leading jet: the
-datasets keep each event's jets in pT order.
+which makes the inputs blind to a common rotation in phi (the leading jet is found, not assumed
+to come first, so the inputs stay equivariant under any order of the jets).
 
 Pairwise features (PAIRWISE), for every pair of jets i != j: `log_mass` (log m_ij of the two
 massive jets), `log_delta_r`, `log_kt` (log min(pT_i, pT_j) Delta R_ij) and `z`
@@ -41,8 +41,8 @@ DERIVED = {
     "log_pt": ("pt",),
     "log_energy": ("pt", "eta", "mass"),
     "log_mass": ("mass",),
-    "cos_dphi": ("phi",),
-    "sin_dphi": ("phi",),
+    "cos_dphi": ("phi", "pt"),
+    "sin_dphi": ("phi", "pt"),
 }
 """Per-jet features computed from the stored columns -> the columns each one needs."""
 PAIRWISE = ("log_mass", "log_delta_r", "log_kt", "z")
@@ -121,7 +121,7 @@ class JetInputs(nn.Module):
                 flips[:, self.columns.index(name)] = sign.to(flips.dtype)
         return raw * flips[:, None, :]
 
-    def jet_features(self, raw: torch.Tensor) -> torch.Tensor:
+    def jet_features(self, raw: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(events, jets, features), not yet normalised."""
         columns = []
         for name in self.features:
@@ -133,8 +133,9 @@ class JetInputs(nn.Module):
             elif name == "log_mass":
                 columns.append(torch.log1p(self._column(raw, "mass").clamp(min=0)))
             elif name in ("cos_dphi", "sin_dphi"):
-                phi = self._column(raw, "phi")
-                dphi = phi - phi[:, :1]
+                phi, pt = self._column(raw, "phi"), self._column(raw, "pt")
+                leading = pt.masked_fill(~mask, float("-inf")).argmax(dim=1, keepdim=True)
+                dphi = phi - phi.gather(1, leading)
                 columns.append(torch.cos(dphi) if name == "cos_dphi" else torch.sin(dphi))
             else:
                 columns.append(self._column(raw, name))
@@ -163,7 +164,7 @@ class JetInputs(nn.Module):
     @torch.no_grad()
     def fit(self, raw: torch.Tensor, mask: torch.Tensor) -> None:
         """Set the normalisation from the real jets (and real pairs) of a training set."""
-        real = self.jet_features(raw)[mask]
+        real = self.jet_features(raw, mask)[mask]
         if self.scaling == "minmax":
             low, high = real.min(dim=0).values, real.max(dim=0).values
             offset, scale = low, torch.where(high > low, high - low, torch.ones_like(high))
@@ -181,7 +182,7 @@ class JetInputs(nn.Module):
         raw = torch.where(mask[..., None], raw, torch.zeros_like(raw))
         if self.augment and self.training:
             raw = self._mirrored(raw)
-        x = (self.jet_features(raw) - self.offset) / self.scale * mask[..., None]
+        x = (self.jet_features(raw, mask) - self.offset) / self.scale * mask[..., None]
         if not self.pairwise:
             return x, None
         pairs = (self.pair_features(raw) - self.pair_offset) / self.pair_scale

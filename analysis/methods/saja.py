@@ -23,6 +23,7 @@ from torch import nn
 from analysis import assignments
 from analysis.methods.decoding import best_valid_assignment
 from analysis.methods.inputs import JetInputs
+from analysis.methods.layers import MultiHeadSelfAttention
 from analysis.methods.networks import jet_inputs, one_top_matched
 from analysis.topology import MATCHED, TOPOLOGY
 
@@ -69,40 +70,6 @@ def feed_forward(d_in: int, d_hidden: int, d_out: int, dropout: float) -> nn.Seq
     """Affine, leaky ReLU, dropout, affine, leaky ReLU (the paper's jet-wise FFN)."""
     return nn.Sequential(nn.Linear(d_in, d_hidden), nn.LeakyReLU(), nn.Dropout(dropout),
                          nn.Linear(d_hidden, d_out), nn.LeakyReLU())
-
-
-class MultiHeadSelfAttention(nn.Module):
-    """Scaled dot-product self-attention (eq. 2.3-2.5) over the real jets, several heads.
-
-    Written out rather than nn.MultiheadAttention so that the ONNX export keeps the jet axis
-    dynamic and the attention weights (Fig. 12) come from the same computation."""
-
-    def __init__(self, d_model: int, heads: int, dropout: float):
-        super().__init__()
-        self.heads = heads
-        self.qkv = nn.Linear(d_model, 3 * d_model)
-        self.out = nn.Linear(d_model, d_model)
-        self.dropout = dropout
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor | None = None,
-                need_weights: bool = False):
-        """`bias`: (batch, heads, jets, jets) added to the attention scores, or None."""
-        batch, jets, d_model = x.shape
-        q, k, v = self.qkv(x).view(batch, jets, 3, self.heads, d_model // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
-        keys = mask[:, None, None, :]
-        if bias is not None:
-            keys = bias.masked_fill(~keys, float("-inf"))
-        if need_weights:
-            scores = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
-            scores = scores + keys if bias is not None else scores.masked_fill(~keys, float("-inf"))
-            weights = torch.softmax(scores, dim=-1)
-            attended = weights @ v
-        else:
-            weights = None
-            attended = nn.functional.scaled_dot_product_attention(
-                q, k, v, attn_mask=keys, dropout_p=self.dropout if self.training else 0.0)
-        attended = attended.transpose(1, 2).reshape(batch, jets, d_model)
-        return self.out(attended), (weights.mean(dim=1) if need_weights else None)
 
 
 class SelfAttentionBlock(nn.Module):

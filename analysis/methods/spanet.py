@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from analysis.methods.inputs import JetInputs, pair_mass_squared
+from analysis.methods.layers import PreNormEncoderBlock
 from analysis.methods.networks import jet_inputs, one_top_matched
 from analysis.topology import TOPOLOGY
 
@@ -120,9 +121,9 @@ class Spanet(nn.Module):
                                    nn.Linear(hp.d_model, hp.d_model))
         self.pair_bias = nn.Sequential(nn.Linear(len(hp.pairwise), hp.d_pair), nn.GELU(),
                                        nn.Linear(hp.d_pair, hp.heads)) if hp.pairwise else None
-        layer = nn.TransformerEncoderLayer(hp.d_model, hp.heads, hp.d_ffn, hp.dropout, batch_first=True,
-                                           norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, hp.blocks, enable_nested_tensor=False)
+        self.encoder = nn.ModuleList(PreNormEncoderBlock(hp.d_model, hp.heads, hp.d_ffn, hp.dropout)
+                                     for _ in range(hp.blocks))
+        self.norm = nn.LayerNorm(hp.d_model)
         self.tops = nn.ModuleList(TripletHead(hp.d_model, hp.d_tensor, hp.triplet_masses) for _ in TOPOLOGY.cascades)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -130,11 +131,11 @@ class Spanet(nn.Module):
         `inputs.columns`): one triplet distribution per top head, axes in the order (b, q1, q2)
         of `Cascade.slots`."""
         features, pairs = self.inputs(x, mask)
-        if self.pair_bias is None:
-            h = self.encoder(self.embed(features), src_key_padding_mask=~mask)
-        else:
-            bias = self.pair_bias(pairs).permute(0, 3, 1, 2).masked_fill(~mask[:, None, None, :], float("-inf"))
-            h = self.encoder(self.embed(features), mask=bias.flatten(0, 1))
+        bias = self.pair_bias(pairs).permute(0, 3, 1, 2) if self.pair_bias is not None else None
+        h = self.embed(features)
+        for block in self.encoder:
+            h = block(h, mask, bias)
+        h = self.norm(h)
         log_masses = triplet_log_masses(self.inputs, x, mask) if self.hp.triplet_masses else None
         return torch.stack([head(h, mask, log_masses) for head in self.tops], dim=1)
 
