@@ -83,7 +83,20 @@ def batches(data: Batch, size: int, order: torch.Tensor | None = None):
     order = torch.arange(n) if order is None else order
     for start in range(0, n, size):
         index = order[start:start + size]
-        yield {k: v[index] for k, v in data.items()}
+        yield trimmed({k: v[index] for k, v in data.items()})
+
+
+def trimmed(batch: Batch) -> Batch:
+    """The batch with its jet axis cut to its longest event's real jets: every tensor shaped like
+    `mask` in its first two axes is per-jet, except `targets` (jet index per slot). The datasets put the real jets first, and the
+    networks ignore padding, so this changes nothing but the cost (attention grows as N^2,
+    SPA-NET's triplets as N^3, and most events have far fewer jets than the padded width)."""
+    mask = batch.get("mask")
+    if mask is None or mask.ndim != 2 or not len(mask):
+        return batch
+    n = max(int(mask.sum(dim=1).max()), 1)
+    return {k: (v[:, :n] if k != "targets" and v.ndim >= 2 and v.shape[:2] == mask.shape else v)
+            for k, v in batch.items()}
 
 
 def optimiser_and_schedule(model: torch.nn.Module, settings: TrainingSettings, steps_per_epoch: int):

@@ -72,17 +72,21 @@ def wrap_angle(dphi: torch.Tensor) -> torch.Tensor:
     return torch.remainder(dphi + math.pi, 2 * math.pi) - math.pi
 
 
-def pair_mass_squared(pt: torch.Tensor, eta: torch.Tensor, phi: torch.Tensor, mass: torch.Tensor) -> torch.Tensor:
-    """m_ij^2 (events, jets, jets) of every pair of massive jets; m_ii^2 = 4 m_i^2 on the diagonal.
+def cosh_sinh(eta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """cosh and sinh written with exp: the ONNX exporter has no aten::cosh or aten::sinh."""
+    up, down = torch.exp(eta), torch.exp(-eta)
+    return (up + down) / 2, (up - down) / 2
 
-    With transverse masses mT = sqrt(m^2 + pT^2) and rapidities y, E = mT cosh y and
-    pz = mT sinh y, so m_ij^2 = m_i^2 + m_j^2 + 2 (mT_i mT_j cosh(y_i - y_j) - pT_i pT_j cos(phi_i - phi_j))."""
-    mt = torch.sqrt(mass ** 2 + pt ** 2)
-    pz = pt * torch.sinh(eta)
-    y = torch.asinh(pz / mt.clamp(min=FLOOR))
-    m2 = mass[:, :, None] ** 2 + mass[:, None, :] ** 2 + 2 * (
-        mt[:, :, None] * mt[:, None, :] * torch.cosh(y[:, :, None] - y[:, None, :])
-        - pt[:, :, None] * pt[:, None, :] * torch.cos(phi[:, :, None] - phi[:, None, :]))
+
+def pair_mass_squared(pt: torch.Tensor, eta: torch.Tensor, phi: torch.Tensor, mass: torch.Tensor) -> torch.Tensor:
+    """m_ij^2 (events, jets, jets) of every pair of massive jets, m_i^2 + m_j^2 + 2 (E_i E_j - p_i . p_j);
+    4 m_i^2 on the diagonal. Jets are at least a cone radius apart, so the difference loses
+    nothing in float32 that matters here."""
+    cosh, sinh = cosh_sinh(eta)
+    energy = torch.sqrt(mass ** 2 + (pt * cosh) ** 2)
+    momentum = torch.stack([pt * torch.cos(phi), pt * torch.sin(phi), pt * sinh], dim=-1)
+    dot = energy[:, :, None] * energy[:, None, :] - momentum @ momentum.transpose(1, 2)
+    m2 = mass[:, :, None] ** 2 + mass[:, None, :] ** 2 + 2 * dot
     return m2.clamp(min=0)
 
 
@@ -129,7 +133,7 @@ class JetInputs(nn.Module):
                 columns.append(_log(self._column(raw, "pt")))
             elif name == "log_energy":
                 pt, eta, mass = (self._column(raw, c) for c in ("pt", "eta", "mass"))
-                columns.append(_log(torch.sqrt((pt * torch.cosh(eta)) ** 2 + mass ** 2)))
+                columns.append(_log(torch.sqrt((pt * cosh_sinh(eta)[0]) ** 2 + mass ** 2)))
             elif name == "log_mass":
                 columns.append(torch.log1p(self._column(raw, "mass").clamp(min=0)))
             elif name in ("cos_dphi", "sin_dphi"):
@@ -158,8 +162,8 @@ class JetInputs(nn.Module):
     @staticmethod
     def pair_mask(mask: torch.Tensor) -> torch.Tensor:
         """Pairs of two distinct real jets (events, jets, jets)."""
-        eye = torch.eye(mask.shape[1], dtype=torch.bool, device=mask.device)
-        return mask[:, :, None] & mask[:, None, :] & ~eye
+        index = torch.arange(mask.shape[1], device=mask.device)  # not torch.eye: ONNX Runtime lacks a boolean EyeLike
+        return mask[:, :, None] & mask[:, None, :] & (index[:, None] != index[None, :])
 
     @torch.no_grad()
     def fit(self, raw: torch.Tensor, mask: torch.Tensor) -> None:
