@@ -51,6 +51,25 @@ def model_dir(tag: str, model: str) -> str:
     return f"{results_dir(tag)}/models/{model}"
 
 
+def fraction_model_dir(tag: str, model: str, fraction: float | str) -> str:
+    """Network `model` trained on a fraction of its training events (the learning curve)."""
+    return f"{model_dir(tag, model)}/fraction_{fraction}"
+
+
+def learning_curve_file(tag: str) -> str:
+    return f"{results_dir(tag)}/metrics/learning_curve.json"
+
+
+def learning_curve_models(cfg: Config) -> dict[str, str]:
+    """The model files of the learning curve, keyed `<model>/<fraction>` (1 = the network itself)."""
+    out = {}
+    for model in cfg.evaluation.learning_curve_models:
+        for fraction in cfg.evaluation.learning_curve_fractions:
+            out[f"{model}/{fraction}"] = f"{fraction_model_dir(cfg.tag, model, fraction)}/model.pt"
+        out[f"{model}/1"] = f"{model_dir(cfg.tag, model)}/model.pt"
+    return out
+
+
 def assignment_file(tag: str, method: str, sample: str) -> str:
     """The common assignment format (analysis.assignments) of one method on one sample."""
     return f"{results_dir(tag)}/assignments/{method}/{sample}.parquet"
@@ -142,8 +161,10 @@ def figure_file(tag: str, name: str, ext: str = "png") -> str:
 
 
 def figures(cfg: Config) -> list[str]:
-    """The figures of this config (analysis.plotting.figures): the q/g study's only when it has one."""
-    return [name for name, figure in FIGURES.items() if figure.study != "qg" or cfg.qg is not None]
+    """The figures of this config (analysis.plotting.figures): the q/g study's only when it has
+    one, the learning curve only when it has networks for it."""
+    studies = {"ttbar": True, "qg": cfg.qg is not None, "learning_curve": bool(cfg.evaluation.learning_curve_models)}
+    return [name for name, figure in FIGURES.items() if studies[figure.study]]
 
 
 def figure_inputs(cfg: Config, name: str) -> dict[str, str | list[str]]:
@@ -153,7 +174,8 @@ def figure_inputs(cfg: Config, name: str) -> dict[str, str | list[str]]:
              "metrics": lambda: metrics_file(cfg.tag),
              "attention": lambda: [attention_file(cfg.tag, m) for m in cfg.networks_with("attention")],
              "benchmarks": benchmark_results,
-             "qg_calibration": lambda: qg_calibration_file(cfg.tag)}
+             "qg_calibration": lambda: qg_calibration_file(cfg.tag),
+             "learning_curve": lambda: learning_curve_file(cfg.tag)}
     return {reads: files[reads]()}
 
 

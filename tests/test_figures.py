@@ -69,11 +69,19 @@ def test_a_figure_job_reads_only_what_its_figure_draws(figure_jobs):
         assert len(inputs[name]) == 1 or figure.reads in ("matching_tables", "attention", "benchmarks"), name
 
 
-def test_the_qg_figures_exist_only_with_the_qg_study(tmp_path):
+def test_the_qg_and_learning_curve_figures_exist_only_with_their_study(tmp_path):
     raw = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
     del raw["qg"]
+    raw["evaluation"]["learning_curve"]["models"] = []
     names = paths.figures(configlib.from_dict(raw, where=str(tmp_path / "config.yaml")))
     assert names == [name for name, figure in FIGURES.items() if figure.study == "ttbar"]
+
+
+def test_learning_curve_models_must_be_networks(tmp_path):
+    raw = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    raw["evaluation"]["learning_curve"]["models"] = ["chi2_7"]
+    with pytest.raises(configlib.ConfigError, match="learning_curve.models.*not networks"):
+        configlib.from_dict(raw, where=str(tmp_path / "config.yaml"))
 
 
 def test_every_figure_has_its_own_caption():

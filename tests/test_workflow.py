@@ -68,9 +68,17 @@ def test_end_to_end_on_test_config(test_config_run, tmp_path):
     methods = ["saja", "saja_shape", "spanet", "chi2_6", "chi2_7", "klfitter_6", "klfitter_7"]
     assert metrics["method_order"] == methods and set(metrics["methods"]) == set(methods)
     assert all(f"| {m} |" in (results / "metrics" / "tables.md").read_text() for m in methods)
+    # the learning curve: its full-set point is the network itself, scored as the tables score it
+    curve = json.loads((results / "metrics" / "learning_curve.json").read_text())
+    points = {p["fraction"]: p for p in curve["networks"]["spanet"]}
+    assert set(points) == {0.5, 1.0} and points[0.5]["train_events"] < points[1.0]["train_events"]
+    inclusive = metrics["methods"]["spanet"]["correct_by_njets"]["inclusive"]
+    assert (points[1.0]["correct"], points[1.0]["events"]) == (inclusive["fraction"], inclusive["events"])
+    assert curve["baselines"]["chi2_7"]["correct"] == metrics["methods"]["chi2_7"]["correct_by_njets"]["inclusive"][
+        "fraction"]
     from analysis.plotting.figures import FIGURES
 
-    for name in (name for name, figure in FIGURES.items() if figure.study == "ttbar"):
+    for name in (name for name, figure in FIGURES.items() if figure.study in ("ttbar", "learning_curve")):
         for ext in ("png", "pdf"):
             assert (results / "figures" / f"{name}.{ext}").stat().st_size > 1000
         assert (results / "figures" / f"{name}.png.meta.json").exists()

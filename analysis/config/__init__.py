@@ -177,7 +177,7 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
     datasets = Datasets.from_section(data["datasets"], samples, where)
     models = model_specs(data["models"])
     baselines = Baselines.from_section(data["baselines"])
-    evaluation = Evaluation.from_section(data["evaluation"], [*models, *baselines.methods()], where)
+    evaluation = Evaluation.from_section(data["evaluation"], [*models, *baselines.methods()], where, list(models))
     _check_spanet_samples(samples, datasets, models, baselines, where)
     qg, qg_samples = _qg(data, samples, where)
     return Config(

@@ -172,14 +172,24 @@ class Evaluation:
 
     luminosity_fb: float
     reconstruction: MassReconstruction
+    learning_curve_models: tuple[str, ...] = ()
+    """Networks trained again on `learning_curve_fractions` of their training events."""
+    learning_curve_fractions: tuple[float, ...] = ()
 
     @classmethod
-    def from_section(cls, section: dict, methods: list[str], where: str) -> Evaluation:
+    def from_section(cls, section: dict, methods: list[str], where: str, networks: list[str] = ()) -> Evaluation:
         reconstruction = MassReconstruction(**section["reconstruction"])
         if reconstruction.method not in methods:
             raise ConfigError(f"{where}: key 'evaluation.reconstruction.method': {reconstruction.method!r} is not a "
                               f"method; allowed values: {methods}")
-        return cls(luminosity_fb=section["luminosity_fb"], reconstruction=reconstruction)
+        curve = section["learning_curve"]
+        unknown = [m for m in curve["models"] if m not in networks]
+        if unknown:
+            raise ConfigError(f"{where}: key 'evaluation.learning_curve.models': {unknown} are not networks of "
+                              f"'models'; allowed values: {list(networks)}")
+        return cls(luminosity_fb=section["luminosity_fb"], reconstruction=reconstruction,
+                   learning_curve_models=tuple(curve["models"]),
+                   learning_curve_fractions=tuple(sorted(curve["fractions"])) if curve["models"] else ())
 
 
 @dataclass(frozen=True)

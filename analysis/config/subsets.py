@@ -136,7 +136,7 @@ RULES: dict[str, str] = {
     "train": "network", "predict": "network", "export_onnx": "network", "attention": "network",
     "chi2_widths": "baselines", "transfer_functions": "baselines", "baseline": "baselines",
     "method_metrics": "method", "reconstruction": "reconstruction",
-    "evaluate": "evaluate", "generator_study": "evaluate",
+    "evaluate": "evaluate", "generator_study": "evaluate", "learning_curve": "evaluate",
     "qg_samples": "qg", "qg_calibrate": "qg", "qg_figures": "qg", "qg_train": "qg_tagger", "qg_score": "qg_tagger",
 }
 """Rule -> the subset of its outputs: a stage of STAGES (with the job's sample for a per-sample

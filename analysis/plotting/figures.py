@@ -18,10 +18,11 @@ READS = {
     "attention": "the SAJA models' attention averages ({model: attention})",
     "benchmarks": "the committed benchmark JSONs ({name: results})",
     "qg_calibration": "the q/g study's calibration.json",
+    "learning_curve": "the learning curve's JSON (metrics/learning_curve.json)",
 }
 """What a figure can be drawn from (analysis.paths.figure_inputs gives the files)."""
 
-STUDY_CONFIG = {"ttbar": "evaluate", "qg": "qg_calibrate"}
+STUDY_CONFIG = {"ttbar": "evaluate", "qg": "qg_calibrate", "learning_curve": "learning_curve"}
 """Per study, the rule whose config subset (Config.rule_config) its figures depend on: their
 params hash (an edit reruns them) and their .meta.json."""
 
@@ -36,7 +37,8 @@ class Figure:
     category: str
     """The report's category."""
     study: str = "ttbar"
-    """A key of STUDY_CONFIG; the q/g study's figures exist only when the config has one."""
+    """A key of STUDY_CONFIG; the q/g study's figures exist only when the config has one, the
+    learning curve only when it names networks for it (analysis.paths.figures)."""
 
     def function(self) -> Callable[..., None]:
         module, name = self.draw.rsplit(".", 1)
@@ -59,6 +61,8 @@ FIGURES = {
     "fig12_attention": Figure("analysis.plotting.paper.fig12_attention", "attention", "Networks"),
     "fig13_latency": Figure("analysis.plotting.paper.fig13_latency", "benchmarks", "Speed"),
     "table_efficiencies": Figure("analysis.plotting.paper.efficiency_table_figure", "metrics", "Performance"),
+    "learning_curve": Figure("analysis.plotting.learning_curve.learning_curve", "learning_curve", "Networks",
+                             "learning_curve"),
     "qg_tagger_output": Figure("analysis.plotting.qg.qg_tagger_output", "qg_calibration", "Quark/gluon", "qg"),
     "qg_roc": Figure("analysis.plotting.qg.qg_roc", "qg_calibration", "Quark/gluon", "qg"),
     "qg_closure": Figure("analysis.plotting.qg.qg_closure", "qg_calibration", "Quark/gluon", "qg"),

@@ -89,6 +89,40 @@ def run_attention(cfg: Config, input: Files, output: Files, wildcards: Files) ->
     return result
 
 
+def run_learning_curve(cfg: Config, input: Files, output: Files, wildcards: Files) -> dict:
+    """The learning curve: each network of `evaluation.learning_curve` trained on fractions of its
+    training events (`input["models"]`, in the order of analysis.paths.learning_curve_models),
+    scored like the tables' inclusive column (correct assignments among the matched test events
+    of the training sample, with its Clopper-Pearson interval) on `input["test"]`, with the
+    baselines' same number from their metrics (`input["baselines"]`) -> `output["curve"]`."""
+    from analysis import paths
+    from analysis.evaluation.metrics import fraction
+
+    models = dict(zip(paths.learning_curve_models(cfg), input["models"], strict=True))
+    baselines = dict(zip(cfg.baseline_methods(), input["baselines"], strict=True))
+    with stage_run(cfg.tag, "learning_curve", cfg.rule_config("learning_curve"), [output["curve"]],
+                   inputs=[*models.values(), input["test"], *baselines.values()]):
+        curve: dict[str, list[dict]] = {}
+        for key, model_path in models.items():
+            name, share = key.rsplit("/", 1)
+            model, saved = load_model(model_path)
+            data = load_inputs(input["test"], model)
+            slots, valid, _, _ = predict(model, saved["architecture"], data["x"], data["mask"], data["jet_pt"])
+            rows = (data["sample"] == data["samples"].index(cfg.datasets.training_sample)) & (data["category"] == MATCHED)
+            right = valid[rows] & assignments.correct(slots[rows], data["targets"][rows])
+            f, low, high = fraction(right)
+            curve.setdefault(name, []).append({"fraction": float(share), "train_events": saved["train_events"],
+                                               "correct": f, "low": low, "high": high, "events": int(rows.sum())})
+        lines = {}
+        for method, path in baselines.items():
+            inclusive = _read(path)["correct_by_njets"]["inclusive"]
+            lines[method] = {"correct": inclusive["fraction"], "low": inclusive["low"], "high": inclusive["high"],
+                             "events": inclusive["events"]}
+        result = {"sample": cfg.datasets.training_sample, "networks": curve, "baselines": lines}
+        write_json(output["curve"], result)
+    return result
+
+
 def run_generator_study(cfg: Config, input: Files, output: Files, wildcards: Files) -> dict:
     """The generator-dependence study from metrics.json (`input["metrics"]`) and the matching
     tables of the generator samples that have them (`input["tables"]`) -> `output["json"]` and

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import awkward as ak
+import numpy as np
 import torch
 
 from analysis import assignments
@@ -22,7 +23,9 @@ log = logging.getLogger(__name__)
 
 def run_train(cfg: Config, input: Files, output: Files, wildcards: Files) -> list[dict]:
     """Train model `wildcards["model"]` of the config on the matched events of the training and
-    validation sets (`input["train"]`, `input["val"]`) -> `output["model"]`, `output["history"]`."""
+    validation sets (`input["train"]`, `input["val"]`) -> `output["model"]`, `output["history"]`;
+    with `wildcards["fraction"]` (rule `train_fraction`, the learning curve), on that fraction of
+    its training events only."""
     name, train_path, val_path = wildcards["model"], input["train"], input["val"]
     out_dir = Path(output["model"]).parent
     with stage_run(cfg.tag, "train", cfg.stage_config("train"), [output["model"], output["history"]],
@@ -36,6 +39,9 @@ def run_train(cfg: Config, input: Files, output: Files, wildcards: Files) -> lis
         train_data, val_data = (load_inputs(path, model) for path in (train_path, val_path))
         model.inputs.fit(torch.from_numpy(train_data["x"]), torch.from_numpy(train_data["mask"]))
         train_data = select_rows(train_data, method.training_rows(train_data, hp))
+        if "fraction" in wildcards.keys():
+            train_data = select_rows(train_data, training_subset(len(train_data["x"]), float(wildcards["fraction"]),
+                                                                 cfg.seed))
         val_data = select_rows(val_data, method.training_rows(val_data, hp))
         settings = TrainingSettings(**asdict(cfg.training), seed=cfg.seed, progress=cfg.progress)
         log.info("%s: %d training, %d validation matched events; %d parameters on %s", name,
@@ -43,10 +49,20 @@ def run_train(cfg: Config, input: Files, output: Files, wildcards: Files) -> lis
                  pick_device(settings.device))
         history = train(model, method.loss, method.tensors(train_data, hp), method.tensors(val_data, hp), settings,
                         out_dir, accuracy_fn=assignment_accuracy(method), extra={"architecture": spec.architecture, "hyperparameters": hyperparameters,
-                               "features": list(spec.features), "model": name})
+                               "features": list(spec.features), "model": name,
+                               "train_events": len(train_data["x"])})
         run.extra = {"model": name, "train_events": len(train_data["x"]), "val_events": len(val_data["x"]),
                      "epoch_timing": epoch_timing(history)}
     return history
+
+
+def training_subset(n_events: int, fraction: float, seed: int) -> np.ndarray:
+    """The first `fraction` of a seeded permutation of `n_events` training events (boolean mask):
+    the same events for the same seed, and each smaller fraction a subset of the larger ones."""
+    chosen = np.random.default_rng(seed).permutation(n_events)[:max(round(fraction * n_events), 1)]
+    keep = np.zeros(n_events, dtype=bool)
+    keep[chosen] = True
+    return keep
 
 
 def run_predict(cfg: Config, input: Files, output: Files, wildcards: Files) -> None:

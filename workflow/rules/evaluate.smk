@@ -68,6 +68,22 @@ rule figure:
         "../scripts/figure.py"
 
 
+rule learning_curve:
+    input:
+        models=paths.learning_curve_models(CFG).values(),
+        test=paths.dataset_file(CFG.tag, "test"),
+        baselines=[paths.method_metrics_file(CFG.tag, m) for m in CFG.baseline_methods()],
+    output:
+        curve=paths.learning_curve_file(CFG.tag),
+    log:
+        f"{RESULTS}/logs/learning_curve.log",
+    params:
+        config=tracked_config("learning_curve"),
+    threads: 1
+    script:
+        "../scripts/learning_curve.py"
+
+
 rule attention:
     input:
         model=paths.model_dir(CFG.tag, "{model}") + "/model.pt",

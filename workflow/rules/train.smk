@@ -18,6 +18,16 @@ rule train:
         "../scripts/train.py"
 
 
+use rule train as train_fraction with:
+    output:
+        model=paths.fraction_model_dir(CFG.tag, "{model}", "{fraction}") + "/model.pt",
+        history=paths.fraction_model_dir(CFG.tag, "{model}", "{fraction}") + "/history.json",
+    log:
+        paths.fraction_model_dir(CFG.tag, "{model}", "{fraction}") + "/train.log",
+    wildcard_constraints:
+        fraction=r"0\.\d+",
+
+
 rule predict:
     input:
         model=paths.model_dir(CFG.tag, "{model}") + "/model.pt",

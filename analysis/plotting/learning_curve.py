@@ -1,0 +1,33 @@
+"""The learning curve: how many training events the networks need to beat the permutation
+baselines (issue: the SAJA paper trains on 310k events, the default run on a few thousand)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from analysis.plotting.style import finish, plt, save
+
+BASELINE_STYLES = ("--", ":", "-.", (0, (5, 1)))
+
+
+def learning_curve(curve: dict, paths: str | Path | Sequence[str | Path]) -> None:
+    """Correct fraction on the matched test events versus the number of training events, one
+    line per network (68 % Clopper-Pearson error bars), each baseline a horizontal band."""
+    fig, ax = plt.subplots(figsize=(8, 6.5))
+    for i, (name, points) in enumerate(curve["networks"].items()):
+        points = sorted(points, key=lambda p: p["train_events"])
+        x = [p["train_events"] for p in points]
+        y = [p["correct"] for p in points]
+        ax.errorbar(x, y, yerr=[[p["correct"] - p["low"] for p in points], [p["high"] - p["correct"] for p in points]],
+                    marker="os^vD"[i % 5], color=plt.cm.tab10(i % 10), label=name, capsize=3)
+    for i, (name, line) in enumerate(curve["baselines"].items()):
+        colour = plt.cm.Dark2(i % 8)
+        ax.axhline(line["correct"], color=colour, ls=BASELINE_STYLES[i % len(BASELINE_STYLES)], lw=1.5, label=name)
+        ax.axhspan(line["low"], line["high"], color=colour, alpha=0.12, lw=0)
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1)
+    events = next(iter(curve["networks"].values()), [{}])[0].get("events")
+    title = f"{curve['sample']}, {events} matched test events" if events else curve["sample"]
+    finish(ax, "training events", "fraction of correct assignments", fontsize=11, title=title, title_fontsize=11,
+           loc="upper left", ncols=2)
+    save(fig, paths)
