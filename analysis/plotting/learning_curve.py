@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from matplotlib.ticker import FuncFormatter
+
 from analysis.plotting.style import finish, plt, save
 
 BASELINE_STYLES = ("--", ":", "-.", (0, (5, 1)))
@@ -25,6 +27,9 @@ def learning_curve(curve: dict, paths: str | Path | Sequence[str | Path]) -> Non
         ax.axhline(line["correct"], color=colour, ls=BASELINE_STYLES[i % len(BASELINE_STYLES)], lw=1.5, label=name)
         ax.axhspan(line["low"], line["high"], color=colour, alpha=0.12, lw=0)
     ax.set_xscale("log")
+    plain = FuncFormatter(lambda value, _: f"{value:g}")  # 300, not 3 x 10^2
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
     ax.set_ylim(0, 1)
     events = next(iter(curve["networks"].values()), [{}])[0].get("events")
     title = f"{curve['sample']}, {events} matched test events" if events else curve["sample"]
