@@ -8,7 +8,7 @@ import torch
 from analysis.core.training import TrainingSettings, train
 from analysis.methods.networks import predict
 from analysis.methods.spanet import ADAPTER as SPANET
-from analysis.methods.spanet import Spanet, SpanetHyperparameters, jet_marginals, resolve, spanet_loss
+from analysis.methods.spanet import Spanet, SpanetHyperparameters, jet_marginals, particle_balance, resolve, spanet_loss
 
 
 def small_model(seed=0):
@@ -95,3 +95,16 @@ def test_learns_a_planted_rule(tmp_path):
 
     assert valid.all() and np.isfinite(score).all()
     assert correct(slots, targets).mean() > 0.9
+
+
+def test_particle_balance_weighs_rare_classes_up_and_respects_the_top_symmetry():
+    both, first, second = [0, 1, 2, 3, 4, 5], [0, 1, 2, -1, 4, 5], [0, -1, 2, 3, 4, 5]
+    targets = np.array([both] * 80 + [first] * 15 + [second] * 5)
+    weights = particle_balance(targets)
+    assert weights.mean() == pytest.approx(1.0)
+    assert len(set(weights[80:].tolist())) == 1  # t only and tbar only: one class (20 events)
+    assert weights[80] > weights[0]
+    # uniform weights change nothing
+    log_p = small_model()(torch.randn(100, 7, 5), torch.ones(100, 7, dtype=torch.bool))
+    t = torch.from_numpy(targets)
+    torch.testing.assert_close(spanet_loss(log_p, t, torch.ones(100)), spanet_loss(log_p, t))

@@ -56,6 +56,9 @@ class SpanetHyperparameters:
     """Mirror eta and phi of whole events at random while training."""
     triplet_masses: bool = False
     """Add a learned quadratic form in (log m_bqq', log m_qq') to each head's triplet logits."""
+    balance: bool = False
+    """Weight partial and complete events by the inverse effective size of their class (which tops
+    are complete, up to t <-> tbar), as the official package's `balance_particles`."""
 
     def __post_init__(self):
         object.__setattr__(self, "features", tuple(self.features))
@@ -150,11 +153,11 @@ def triplet_nll(log_p: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return -(log_p[rows, t[:, 0], t[:, 1], t[:, 2]] + LOG2)
 
 
-def spanet_loss(log_p: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def spanet_loss(log_p: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
     """Masked, symmetrised cross entropy: min over the top <-> head pairings (the topology's
     particle relabellings) of the summed CE of the tops whose three jets are all matched,
-    divided by their number; mean over the events with at least one such top. `targets`: jet
-    index per slot (events, slots)."""
+    divided by their number; mean (weighted by `weight` per event, if given) over the events with
+    at least one such top. `targets`: jet index per slot (events, slots)."""
     tops = [targets[:, list(top)] for top in TOPOLOGY.cascade_slots]
     complete = [(t >= 0).all(dim=1) for t in tops]
     pairings = []
@@ -164,7 +167,26 @@ def spanet_loss(log_p: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     n_complete = reduce(torch.add, (c.float() for c in complete))
     loss = reduce(torch.minimum, pairings) / n_complete.clamp(min=1)
     used = n_complete > 0
-    return loss[used].mean() if used.any() else loss.sum() * 0
+    if not used.any():
+        return loss.sum() * 0
+    if weight is None:
+        return loss[used].mean()
+    return (loss[used] * weight[used]).sum() / weight[used].sum()
+
+
+def particle_balance(targets: np.ndarray) -> np.ndarray:
+    """Per-event loss weights of partial-event training, as the official SPANet's particle
+    balancing: events fall into classes by which cascades (tops) are complete, classes related by
+    the topology's particle relabellings (t <-> tbar) merged; a class of n events weighs
+    (1 - beta) / (1 - beta^(n + 1)) with beta = 1 - 1/N (the effective number of samples, Cui et
+    al. 2019), so rare classes count more; normalised to a mean weight of one over the events."""
+    complete = np.stack([(targets[:, list(top)] >= 0).all(axis=1) for top in TOPOLOGY.cascade_slots], axis=1)
+    bits = 1 << np.arange(complete.shape[1])
+    keys = np.min([complete[:, list(p)] @ bits for p in TOPOLOGY.particle_permutations], axis=0)
+    _, index, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    beta = 1 - 1 / max(len(targets), 2)
+    weights = ((1 - beta) / (1 - beta ** (counts + 1)))[index]
+    return (weights / weights.mean()).astype(np.float32) if len(weights) else weights.astype(np.float32)
 
 
 @torch.no_grad()
@@ -230,11 +252,14 @@ class SpanetAdapter:
 
     @staticmethod
     def tensors(data: dict, hp: SpanetHyperparameters) -> dict[str, torch.Tensor]:
-        return jet_inputs(data)
+        tensors = jet_inputs(data)
+        if hp.balance:
+            tensors["weight"] = torch.from_numpy(particle_balance(data["targets"]))
+        return tensors
 
     @staticmethod
     def loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return spanet_loss(model(batch["x"], batch["mask"]), batch["targets"])
+        return spanet_loss(model(batch["x"], batch["mask"]), batch["targets"], batch.get("weight"))
 
     @staticmethod
     def assign(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, pt: np.ndarray):
