@@ -94,6 +94,8 @@ def typed_values(cfg: configlib.Config) -> dict[str, Any]:
         "baselines.klfitter.btag_aware": klfitter.btag_aware,
         "evaluation.luminosity_fb": cfg.evaluation.luminosity_fb,
         **{f"evaluation.reconstruction.{key}": value for key, value in asdict(reconstruction).items()},
+        "evaluation.learning_curve.models": list(cfg.evaluation.learning_curve_models),
+        "evaluation.learning_curve.fractions": list(cfg.evaluation.learning_curve_fractions),
         "generators": {name: cfg.samples[name] for name in cfg.generator_alternatives},
         "qg.selection.jet_pt_min": qg.jet_pt_min,
         "qg.selection.jet_eta_max": qg.jet_eta_max,

@@ -172,9 +172,9 @@ class Evaluation:
 
     luminosity_fb: float
     reconstruction: MassReconstruction
-    learning_curve_models: tuple[str, ...] = ()
+    learning_curve_models: tuple[str, ...]
     """Networks trained again on `learning_curve_fractions` of their training events."""
-    learning_curve_fractions: tuple[float, ...] = ()
+    learning_curve_fractions: tuple[float, ...]
 
     @classmethod
     def from_section(cls, section: dict, methods: list[str], where: str, networks: list[str] = ()) -> Evaluation:
@@ -189,7 +189,7 @@ class Evaluation:
                               f"'models'; allowed values: {list(networks)}")
         return cls(luminosity_fb=section["luminosity_fb"], reconstruction=reconstruction,
                    learning_curve_models=tuple(curve["models"]),
-                   learning_curve_fractions=tuple(sorted(curve["fractions"])) if curve["models"] else ())
+                   learning_curve_fractions=tuple(sorted(curve["fractions"])))
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,7 @@ from analysis import methods
 from analysis.config import from_dict
 from analysis.stages.baselines import run_baseline
 
-methods.get(snakemake.wildcards["kind"]).adapter()  # the baseline's module, with torch if it uses torch
-if "torch" in sys.modules:  # a torch baseline (klfitter) runs on its job's threads, not on every core
-    import torch
-
-    torch.set_num_threads(snakemake.threads)
+methods.get(snakemake.wildcards["kind"]).adapter()  # a torch baseline (klfitter) imports torch here and
+if "torch" in sys.modules:  # then runs on its job's threads, not on every core
+    sys.modules["torch"].set_num_threads(snakemake.threads)
 run_baseline(from_dict(snakemake.config), snakemake.input, snakemake.output, snakemake.wildcards)
