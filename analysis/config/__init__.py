@@ -46,6 +46,7 @@ from analysis.config.sections import (
     model_specs,
 )
 from analysis.config.subsets import Provenance
+from analysis.methods.columns import input_columns
 
 __all__ = [
     "BASELINE_KINDS", "ROOT", "SPANET_H5_FEATURES", "SPANET_ROLES", "BaselineSpec", "Baselines", "Config",
@@ -232,7 +233,9 @@ def _check_spanet_samples(samples: dict[str, Sample], datasets: Datasets, models
                               "test set: list its files under 'files'")
     if spanet:
         for name, spec in models.items():
-            missing = [f for f in spec.features if f not in SPANET_H5_FEATURES]
+            columns = input_columns(spec.features, spec.hyperparameters.get("pairwise", ()),
+                                    spec.hyperparameters.get("triplet_masses", False))
+            missing = [f for f in columns if f not in SPANET_H5_FEATURES]
             if missing:
                 raise ConfigError(f"{where}: key 'models.{name}.features': {missing} are not in SPANet-format "
                                   f"datasets ({sorted(spanet)}); allowed values: {list(SPANET_H5_FEATURES)}")

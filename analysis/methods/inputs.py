@@ -12,8 +12,9 @@ included, and each model chooses its own inputs:
 - `scaling: standard` shifts and scales every feature but the b-tag to zero mean and unit width
   on the training set, meant for the logarithmic features below (SPANet's `log_normalize`).
 
-Derived per-jet features (DERIVED): `log_pt`, `log_energy`, `log_mass` (log(1 + m / GeV): jet
-masses reach 0), and phi as an angle relative to the leading jet, `cos_dphi` and `sin_dphi`,
+Derived per-jet features (analysis.methods.columns.DERIVED): `log_pt`, `log_energy`, `log_mass`
+(log(1 + m / GeV): jet masses reach 0), and phi as an angle relative to the leading jet,
+`cos_dphi` and `sin_dphi`,
 which makes the inputs blind to a common rotation in phi (the leading jet is found, not assumed
 to come first, so the inputs stay equivariant under any order of the jets).
 
@@ -34,35 +35,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-FOUR_MOMENTUM = ("pt", "eta", "phi", "mass")
-UNSCALED = ("btag",)
-"""Never shifted or scaled: already a bit (SAJA paper sec. 3.1)."""
-DERIVED = {
-    "log_pt": ("pt",),
-    "log_energy": ("pt", "eta", "mass"),
-    "log_mass": ("mass",),
-    "cos_dphi": ("phi", "pt"),
-    "sin_dphi": ("phi", "pt"),
-}
-"""Per-jet features computed from the stored columns -> the columns each one needs."""
-PAIRWISE = ("log_mass", "log_delta_r", "log_kt", "z")
-SCALINGS = ("minmax", "standard")
+from analysis.methods.columns import FOUR_MOMENTUM, PAIRWISE, SCALINGS, UNSCALED, input_columns
+
 FLOOR = 1e-3
 """Floor of every logarithm's argument (GeV or Delta R), so padded jets stay finite."""
-
-
-def input_columns(features: Sequence[str], pairwise: Sequence[str] = (), four_momentum: bool = False
-                  ) -> tuple[str, ...]:
-    """The stored dataset columns a model with these features reads, in a fixed order: the
-    features that are stored themselves, then what the derived and pairwise features need (and
-    the four-momentum when the model computes masses itself)."""
-    needed = [f for f in features if f not in DERIVED]
-    for feature in features:
-        needed += list(DERIVED.get(feature, ()))
-    if pairwise or four_momentum:
-        needed += list(FOUR_MOMENTUM)
-    return tuple(dict.fromkeys(needed))
-
 
 def _log(x: torch.Tensor) -> torch.Tensor:
     return torch.log(x.clamp(min=FLOOR))
