@@ -128,7 +128,7 @@ class JetInputs(nn.Module):
                              + wrap_angle(phi[:, :, None] - phi[:, None, :]) ** 2)
         pt_min = torch.minimum(pt[:, :, None], pt[:, None, :])
         values = {
-            "log_mass": lambda: 0.5 * _log(pair_mass_squared(pt, eta, phi, mass).clamp(min=FLOOR ** 2)),
+            "log_mass": lambda: 0.5 * _log(pair_mass_squared(pt, eta, phi, mass)),
             "log_delta_r": lambda: _log(delta_r),
             "log_kt": lambda: _log(pt_min * delta_r),
             "z": lambda: pt_min / (pt[:, :, None] + pt[:, None, :]).clamp(min=FLOOR),
