@@ -29,22 +29,6 @@ FIELDS = ("sample", "file", "event", "category", "weight_pb", "n_jets", "truth",
           "probabilities")
 
 
-def slots_from_jet_classes(classes: np.ndarray, mask: np.ndarray, pt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(assignment (events, slots), valid (events,)) from one predicted class per jet. Valid
-    means the paper's topological check: each class holds as many jets as it fills slots (one
-    b1, two W1, one b2 and two W2 jets), which fill them in pT order (q1 the harder). Slots of a
-    class with the wrong number of jets stay -1."""
-    assignment = np.full((len(classes), len(TOPOLOGY.slots)), -1, dtype=np.int64)
-    valid = np.ones(len(classes), dtype=bool)
-    for cls, slots in TOPOLOGY.class_slots:
-        members = (classes == cls) & mask
-        exact = members.sum(axis=1) == len(slots)
-        order = np.argsort(np.where(members, -pt, np.inf), axis=1, kind="stable")[:, : len(slots)]
-        assignment[:, list(slots)] = np.where(exact[:, None], order, -1)
-        valid &= exact
-    return assignment, valid
-
-
 def write(path: str | Path, columns: dict) -> None:
     """Write one method's assignments for one sample (atomically); `columns` holds FIELDS."""
     missing = set(FIELDS) - set(columns)

@@ -7,10 +7,23 @@ import itertools
 import numpy as np
 import pytest
 
-from analysis.assignments import slots_from_jet_classes
-from analysis.methods.decoding import best_valid_assignment, slot_classes
+import torch
+
+from analysis.methods.decoding import best_valid_assignment as decode
+from analysis.methods.decoding import slots_from_classes
+from analysis.topology import TOPOLOGY
 
 N_CLASSES = 5
+
+
+def best_valid_assignment(log_p: np.ndarray, mask: np.ndarray, pt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    slots, valid = decode(torch.from_numpy(log_p), torch.from_numpy(mask), torch.from_numpy(pt))
+    return slots.numpy(), valid.numpy()
+
+
+def slots_from_jet_classes(classes: np.ndarray, mask: np.ndarray, pt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    slots, valid = slots_from_classes(torch.from_numpy(classes), torch.from_numpy(mask), torch.from_numpy(pt))
+    return slots.numpy(), valid.numpy()
 
 
 def random_events(n_events: int, n_jets: int, seed: int):
@@ -21,7 +34,7 @@ def random_events(n_events: int, n_jets: int, seed: int):
 
 
 def gain(log_p: np.ndarray, slots: np.ndarray) -> np.ndarray:
-    per_slot, other = slot_classes(N_CLASSES)
+    per_slot, other = list(TOPOLOGY.slot_classes), TOPOLOGY.other_class
     rows = np.arange(len(slots))[:, None]
     return (log_p[rows, slots, per_slot] - log_p[rows, slots, other]).sum(axis=1)
 
@@ -69,8 +82,6 @@ def test_too_few_jets_is_invalid():
 
 
 def test_saja_decodes_as_its_hyperparameters_say():
-    import torch
-
     from analysis.methods.networks import predict
     from analysis.methods.saja import Saja, SajaHyperparameters
 
@@ -91,3 +102,28 @@ def test_saja_decodes_as_its_hyperparameters_say():
     argmax_slots, argmax_valid, argmax_entropy, _ = out["argmax"]
     np.testing.assert_array_equal(argmax_entropy, entropy)
     np.testing.assert_array_equal(argmax_slots[argmax_valid], slots[argmax_valid])
+
+
+def test_onnx_graph_decodes_as_torch_for_any_number_of_jets(tmp_path):
+    """The dynamic programme runs as loops over the jets inside the ONNX graph: the same
+    assignments as torch for events of another size than the one exported, with padding."""
+    import onnxruntime
+
+    class Decoder(torch.nn.Module):
+        def forward(self, log_p, mask, pt):
+            return decode(log_p, mask, pt)
+
+    log_p, mask, pt = random_events(4, 7, seed=5)
+    torch.onnx.export(Decoder(), tuple(torch.from_numpy(a) for a in (log_p, mask, pt)), str(tmp_path / "d.onnx"),
+                      input_names=["log_p", "mask", "pt"], output_names=["slots", "valid"], opset_version=17,
+                      dynamic_axes={name: {0: "events", 1: "jets"} for name in ("log_p", "mask", "pt")}, dynamo=False)
+    session = onnxruntime.InferenceSession(str(tmp_path / "d.onnx"), providers=["CPUExecutionProvider"])
+    for n_jets in (6, 9, 14):
+        log_p, mask, pt = random_events(300, n_jets, seed=n_jets)
+        mask[::4, 6:] = False
+        mask[1::7, 5:] = False  # five jets: never valid
+        slots, valid = best_valid_assignment(log_p, mask, pt)
+        theirs = session.run(None, {"log_p": log_p, "mask": mask, "pt": pt})
+        np.testing.assert_array_equal(theirs[0], slots)
+        np.testing.assert_array_equal(theirs[1], valid)
+        assert valid.sum() == (mask.sum(axis=1) >= 6).sum()

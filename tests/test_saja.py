@@ -9,6 +9,7 @@ import torch
 from analysis import assignments
 from analysis.core.training import TrainingSettings, train
 from analysis.datasets import build_table
+from analysis.methods.decoding import slots_from_classes
 from analysis.methods.networks import predict
 from analysis.methods.saja import ADAPTER as SAJA
 from analysis.methods.saja import Saja, SajaHyperparameters, predictive_entropy, saja_loss
@@ -77,7 +78,8 @@ def test_entropy_of_certain_and_uniform_jets():
 def test_assignment_from_jet_classes_and_topological_validity():
     classes = np.array([[W1, B1, OTHER, W1, B2, W2, W2], [B1, B1, W1, W1, B2, W2, W2]])
     pt = np.array([[50, 90, 40, 80, 70, 60, 30], [90, 80, 70, 60, 50, 40, 30]], dtype=float)
-    slots, valid = assignments.slots_from_jet_classes(classes, np.ones_like(classes, dtype=bool), pt)
+    slots, valid = slots_from_classes(torch.from_numpy(classes), torch.ones(classes.shape, dtype=torch.bool),
+                                      torch.from_numpy(pt))
     assert valid.tolist() == [True, False]
     assert slots[0].tolist() == [1, 3, 0, 4, 5, 6]  # W1 jets in pT order
     assert slots[1].tolist() == [-1, 2, 3, 4, 5, 6]

@@ -31,7 +31,7 @@ class Method:
     entropy_cut: bool = False
     """Its validity depends on a cut on the predictive entropy (Fig. 6)."""
     onnx: bool = False
-    """Exported to ONNX with its adapter's `onnx_module` (rule `export_onnx`)."""
+    """Exported to ONNX with its decoding (analysis.methods.export, rule `export_onnx`)."""
     attention: bool = False
     """Attention maps from its adapter's `attention` (rule `attention`, Fig. 12)."""
     calibration: str | None = None
@@ -51,7 +51,7 @@ class Method:
 REGISTRY: dict[str, Method] = {m.name: m for m in (
     Method("saja", "network", "analysis.methods.saja", "predictive entropy", probabilities=True, entropy_cut=True,
            onnx=True, attention=True),
-    Method("spanet", "network", "analysis.methods.spanet", "-log P(assignment)", probabilities=True),
+    Method("spanet", "network", "analysis.methods.spanet", "-log P(assignment)", probabilities=True, onnx=True),
     Method("chi2", "baseline", "analysis.methods.chi2", "chi^2", calibration="chi2_widths_file", mem_mb=4000),
     Method("klfitter", "baseline", "analysis.methods.klfitter", "-log L", calibration="transfer_functions_file",
            threads=2, mem_mb=6000),

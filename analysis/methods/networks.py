@@ -33,9 +33,11 @@ class NetworkAdapter(Protocol):
 
     def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor: ...
 
-    def assign(self, model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, pt: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(slots (events, 6), valid, score (lower = more confident), per-jet class probabilities)."""
+    def decode(self, model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, pt: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(slots (events, slots), valid, score (lower = more confident), per-jet class
+        probabilities) of raw jets `x`, the W jets of a top in order of `pt` (q1 the harder).
+        Torch operations only: the ONNX graph is this function (analysis.methods.export)."""
 
 
 def load_inputs(path: str | Path, model: torch.nn.Module) -> dict:
@@ -67,8 +69,8 @@ def assignment_accuracy(network: NetworkAdapter, batch_size: int = 1000) -> Call
         right = 0
         for start in range(0, len(events["x"]), batch_size):
             part = {k: v[start:start + batch_size] for k, v in events.items()}
-            slots = network.assign(model, part["x"], part["mask"], part["pt"].cpu().numpy())[0]
-            right += int(assignments.correct(slots, part["targets"].cpu().numpy()).sum())
+            slots = network.decode(model, part["x"], part["mask"], part["pt"])[0]
+            right += int(assignments.correct(slots.cpu().numpy(), part["targets"].cpu().numpy()).sum())
         return right / max(len(events["x"]), 1)
 
     return accuracy
@@ -103,8 +105,9 @@ def predict(model: torch.nn.Module, architecture: str, x: np.ndarray, mask: np.n
     parts = []
     for start in range(0, len(x), batch_size):
         chunk = slice(start, start + batch_size)
-        parts.append(method.assign(model, torch.from_numpy(x[chunk]).to(device),
-                                   torch.from_numpy(mask[chunk]).to(device), pt[chunk]))
+        decoded = method.decode(model, torch.from_numpy(x[chunk]).to(device), torch.from_numpy(mask[chunk]).to(device),
+                                torch.from_numpy(pt[chunk]).to(device))
+        parts.append([t.cpu().numpy() for t in decoded])
     if not parts:
         return (np.zeros((0, len(TOPOLOGY.slots)), np.int64), np.zeros(0, bool), np.zeros(0),
                 np.zeros((0, x.shape[1], len(TOPOLOGY.classes)), np.float32))

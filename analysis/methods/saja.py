@@ -20,8 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from analysis import assignments
-from analysis.methods.decoding import best_valid_assignment
+from analysis.methods.decoding import best_valid_assignment, slots_from_classes
 from analysis.methods.inputs import JetInputs
 from analysis.methods.layers import MultiHeadSelfAttention
 from analysis.methods.networks import jet_inputs, one_top_matched
@@ -146,23 +145,11 @@ def predictive_entropy(probabilities: torch.Tensor, mask: torch.Tensor) -> torch
     return (entropy * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
 
 
-class SajaProbabilities(nn.Module):
-    """SAJA's per-jet class probabilities: the graph exported to ONNX."""
-
-    def __init__(self, model: Saja):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.model(x, mask), dim=-1)
-
-
 class SajaAdapter:
     """SAJA in the common method interface (analysis.methods.networks.NetworkAdapter): jet-wise
     classes, trained on fully matched events; score = predictive entropy."""
 
     hyperparameters = SajaHyperparameters
-    onnx_outputs = ("probabilities",)
 
     @staticmethod
     def build(hyperparameters: dict) -> Saja:
@@ -188,20 +175,13 @@ class SajaAdapter:
         return saja_loss(model(batch["x"], batch["mask"]), batch["labels"], batch["loss_mask"])
 
     @staticmethod
-    def assign(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, pt: np.ndarray):
+    def decode(model: Saja, x: torch.Tensor, mask: torch.Tensor, pt: torch.Tensor):
         probabilities = torch.softmax(model(x, mask).float(), dim=-1)
-        entropy = predictive_entropy(probabilities, mask).cpu().numpy()
-        probabilities = probabilities.cpu().numpy()
-        mask = mask.cpu().numpy()
         if model.hp.decoding == "assignment":
-            slots, valid = best_valid_assignment(np.log(np.clip(probabilities, 1e-30, None)), mask, pt)
+            slots, valid = best_valid_assignment(torch.log(probabilities.clamp(min=1e-30)), mask, pt)
         else:
-            slots, valid = assignments.slots_from_jet_classes(probabilities.argmax(axis=-1), mask, pt)
-        return slots, valid, entropy, probabilities
-
-    @staticmethod
-    def onnx_module(model: Saja) -> nn.Module:
-        return SajaProbabilities(model)
+            slots, valid = slots_from_classes(probabilities.argmax(dim=-1), mask, pt)
+        return slots, valid, predictive_entropy(probabilities, mask), probabilities
 
     @staticmethod
     def attention(model: Saja, x: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:

@@ -107,8 +107,8 @@ def triplet_log_masses(jets: JetInputs, raw: torch.Tensor, mask: torch.Tensor) -
 
 
 def _log_softmax_triplets(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    n = logits.shape[1]
-    eye = torch.eye(n, dtype=torch.bool, device=logits.device)
+    index = torch.arange(logits.shape[1], device=logits.device)
+    eye = index[:, None] == index[None, :]  # not torch.eye: ONNX Runtime has no boolean EyeLike
     distinct = ~(eye[:, :, None] | eye[:, None, :] | eye[None, :, :])
     allowed = distinct & mask[:, :, None, None] & mask[:, None, :, None] & mask[:, None, None, :]
     logits = logits.masked_fill(~allowed, float("-inf"))
@@ -189,13 +189,19 @@ def particle_balance(targets: np.ndarray) -> np.ndarray:
     return (weights / weights.mean()).astype(np.float32) if len(weights) else weights.astype(np.float32)
 
 
+def _unravel(flat: torch.Tensor, n: int | torch.Tensor) -> torch.Tensor:
+    """(..., 3) jet indices of flat indices into (n, n, n) triplet tensors; torch.unravel_index
+    takes no traced sizes, which the ONNX graph (dynamic jets) needs."""
+    return torch.stack([flat // (n * n), (flat // n) % n, flat % n], dim=-1)
+
+
 @torch.no_grad()
 def resolve(log_p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Best non-colliding triplets (batch, 2, 3) and their log-probabilities (batch, 2)."""
     n_events, _, n, _, _ = log_p.shape
     flat = log_p.flatten(2)
     best_lp, best = flat.max(dim=2)
-    triplets = torch.stack(torch.unravel_index(best, (n, n, n)), dim=-1)  # (batch, 2, 3)
+    triplets = _unravel(best, n)  # (batch, 2, 3)
     winner = (best_lp[:, 1] > best_lp[:, 0]).long()
     loser = 1 - winner
     rows = torch.arange(n_events, device=log_p.device)
@@ -205,7 +211,7 @@ def resolve(log_p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     retry = log_p[rows, loser].masked_fill(blocked, float("-inf")).flatten(1)
     retry_lp, retry_best = retry.max(dim=1)
     collide = (triplets[rows, loser][:, :, None] == triplets[rows, winner][:, None, :]).any(dim=(1, 2))
-    new = torch.stack(torch.unravel_index(retry_best, (n, n, n)), dim=-1)
+    new = _unravel(retry_best, n)
     triplets[rows, loser] = torch.where(collide[:, None], new, triplets[rows, loser])
     best_lp[rows, loser] = torch.where(collide, retry_lp, best_lp[rows, loser])
     return triplets, best_lp + LOG2
@@ -262,20 +268,17 @@ class SpanetAdapter:
         return spanet_loss(model(batch["x"], batch["mask"]), batch["targets"], batch.get("weight"))
 
     @staticmethod
-    def assign(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, pt: np.ndarray):
+    def decode(model: Spanet, x: torch.Tensor, mask: torch.Tensor, pt: torch.Tensor):
         log_p = model(x, mask).float()
         triplets, log_prob = resolve(log_p)
-        triplets = triplets.cpu().numpy()
-        rows = np.arange(len(triplets))
-        slots = np.empty((len(triplets), len(TOPOLOGY.slots)), dtype=triplets.dtype)
+        columns: list[torch.Tensor | None] = [None] * len(TOPOLOGY.slots)
         for head, top in enumerate(TOPOLOGY.cascades):
             b, qa, qb = triplets[:, head, 0], triplets[:, head, 1], triplets[:, head, 2]
-            a_harder = pt[rows, qa] >= pt[rows, qb]
-            slots[:, top.spectator] = b
-            slots[:, list(top.pair)] = np.stack([np.where(a_harder, qa, qb), np.where(a_harder, qb, qa)], axis=1)
-        valid = mask.sum(dim=1).cpu().numpy() >= len(TOPOLOGY.slots)
-        score = -log_prob.sum(dim=1).cpu().numpy()
-        return slots, valid, score, jet_marginals(log_p, mask).cpu().numpy()
+            a_harder = pt.gather(1, qa[:, None])[:, 0] >= pt.gather(1, qb[:, None])[:, 0]
+            columns[top.spectator] = b
+            columns[top.pair[0]], columns[top.pair[1]] = torch.where(a_harder, qa, qb), torch.where(a_harder, qb, qa)
+        valid = mask.sum(dim=1) >= len(TOPOLOGY.slots)
+        return torch.stack(columns, dim=1), valid, -log_prob.sum(dim=1), jet_marginals(log_p, mask)
 
 
 ADAPTER = SpanetAdapter()

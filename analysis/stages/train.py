@@ -1,5 +1,5 @@
 """The rules of workflow/rules/train.smk: `train` and `predict` for the assignment networks of the
-config, and `export_onnx` of a trained SAJA."""
+config, and `export_onnx` of a trained network."""
 from __future__ import annotations
 
 import logging
@@ -12,7 +12,7 @@ import torch
 
 from analysis import assignments
 from analysis.config import Config
-from analysis.core.provenance import stage_run
+from analysis.core.provenance import config_hash, stage_run
 from analysis.core.training import TrainingSettings, epoch_timing, pick_device, train
 from analysis.methods.export import compare, export
 from analysis.methods.networks import adapter, assignment_accuracy, build, load_inputs, load_model, predict, select_rows
@@ -85,14 +85,16 @@ def run_predict(cfg: Config, input: Files, output: Files, wildcards: Files) -> N
 
 
 def run_export_onnx(cfg: Config, input: Files, output: Files, wildcards: Files) -> dict:
-    """`input["model"]` (a trained SAJA) as ONNX -> `output["onnx"]`, checked against torch with
-    ONNX Runtime."""
+    """`input["model"]` (a trained network) with its decoding as ONNX -> `output["onnx"]`; ONNX
+    Runtime must give the same assignments as torch on every event of `input["test"]`."""
     model_path, onnx = input["model"], output["onnx"]
-    with stage_run(cfg.tag, "export", cfg.stage_config("train"), [onnx], inputs=[model_path]) as run:
+    with stage_run(cfg.tag, "export", cfg.stage_config("train"), [onnx], inputs=[model_path, input["test"]]) as run:
         model, saved = load_model(model_path)
-        export(model, saved["architecture"], onnx)
-        check = compare(model, saved["architecture"], onnx)
-        if check["max_abs_difference"] > 1e-4:
-            raise RuntimeError(f"{onnx}: ONNX Runtime and torch differ by {check['max_abs_difference']:.2e}")
+        export(model, saved["architecture"], onnx,
+               {"model": wildcards["model"], "train_config_hash": config_hash(cfg.stage_config("train"))})
+        test = load_inputs(input["test"], model)
+        check = compare(model, saved["architecture"], onnx, test["x"], test["mask"])
+        if check["assignments_differing"] or check["max_abs_probability_difference"] > 1e-4:
+            raise RuntimeError(f"{onnx}: ONNX Runtime and torch disagree on {input['test']}: {check}")
         run.extra = {**check, "features": saved["features"]}
     return check

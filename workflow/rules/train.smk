@@ -48,6 +48,7 @@ rule predict:
 rule export_onnx:
     input:
         model=paths.model_dir(CFG.tag, "{model}") + "/model.pt",
+        test=paths.dataset_file(CFG.tag, "test"),
     output:
         onnx=paths.model_dir(CFG.tag, "{model}") + "/model.onnx",
     log:
