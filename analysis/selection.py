@@ -74,11 +74,12 @@ def inspect_layout(files: Sequence[str | Path]) -> Layout:
     return Layout(tuple(b for b in OPTIONAL_JET_BRANCHES if b in (extras or ())), particles)
 
 
-def _used(pt: np.ndarray, eta: np.ndarray, cuts: Cuts) -> np.ndarray:
-    """Jets entering the analysis: pT and abs(eta) thresholds."""
+def used_jets(pt: np.ndarray, eta: np.ndarray, pt_min: float, eta_max: float) -> np.ndarray:
+    """Jets entering the analysis: pT and abs(eta) thresholds (the skim's, and those a trained
+    model applies to the jets it is given, analysis.api)."""
     # float64 scalars: float32 columns are compared as float64, like the thresholds are written
-    eta_max = np.float64(cuts.jet_eta_max)
-    return (pt > np.float64(cuts.jet_pt_min)) & (eta < eta_max) & (eta > -eta_max)
+    eta_max = np.float64(eta_max)
+    return (pt > np.float64(pt_min)) & (eta < eta_max) & (eta > -eta_max)
 
 
 def cut_names(cuts: Cuts) -> tuple[str, ...]:
@@ -98,7 +99,7 @@ class Selected:
 
 def select(jets: Columns, cuts: Cuts) -> Selected:
     """The selection on all jets of each event (only the used ones count)."""
-    used = _used(jets["pt"], jets["eta"], cuts)
+    used = used_jets(jets["pt"], jets["eta"], cuts.jet_pt_min, cuts.jet_eta_max)
     hard = used & (jets["pt"] > np.float64(cuts.n_jets_pt_min))
     masks = [np.ones(len(jets), dtype=bool)]
     masks.append(jagged.per_event_count(hard, jets.counts) >= cuts.n_jets_min)

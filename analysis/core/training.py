@@ -22,6 +22,7 @@ import logging
 import math
 import pickle
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -130,9 +131,13 @@ def improved(state: dict, val_loss: float, accuracy: float | None, select_by: st
 
 def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], torch.Tensor], train_data: Batch,
           val_data: Batch, settings: TrainingSettings, out_dir: str | Path, extra: dict | None = None,
-          accuracy_fn: Callable[[torch.nn.Module, Batch], float] | None = None) -> list[dict]:
+          accuracy_fn: Callable[[torch.nn.Module, Batch], float] | None = None,
+          provenance: dict | None = None) -> list[dict]:
     """Train `model` on `train_data`, select on `val_data`; write model.pt, history.json in `out_dir`.
-    `extra` is stored in model.pt beside the weights (architecture, hyperparameters, features).
+    `extra` is stored in model.pt beside the weights (architecture, hyperparameters, features),
+    and a checkpoint resumes only a training with the same `extra`; `provenance` is stored there
+    too but not compared (the package version and the config hash, which change with edits that
+    leave this training as it was, such as another model's entry or a larger max_epochs).
     `accuracy_fn(model, val_data)`, when given, is the validation accuracy recorded every epoch
     (needed by `select_by: accuracy`). Returns the history of every epoch; those run by this call
     also carry the `TIMING` fields."""
@@ -215,7 +220,7 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
     best_epoch = state["best_epoch"]
     with atomic_output(out_dir / "model.pt") as tmp:
         torch.save({"state_dict": state["best_state"], "best_epoch": best_epoch, "device": str(device),
-                    "mixed_precision": autocast, **(extra or {})}, tmp)
+                    "mixed_precision": autocast, **(extra or {}), **(provenance or {})}, tmp)
     with atomic_output(out_dir / "history.json") as tmp:
         tmp.write_text(json.dumps({"best_epoch": best_epoch, "epochs": state["history"]}, indent=1) + "\n")
     return [{**h, **timing.get(h["epoch"], {})} for h in state["history"]]
@@ -231,9 +236,15 @@ def load_trained(path: str | Path, build: Callable[[str, dict], torch.nn.Module]
     """(model in eval mode, everything saved with it) from a model.pt that `train` wrote, rebuilt
     with `build(architecture, hyperparameters)`."""
     saved = load_checkpoint(path)
+    return restore(saved, build, device), saved
+
+
+def restore(saved: dict, build: Callable[[str, dict], torch.nn.Module],
+            device: torch.device | None = None) -> torch.nn.Module:
+    """The model in eval mode from the content of a model.pt (`load_checkpoint`)."""
     model = build(saved["architecture"], saved["hyperparameters"])
     model.load_state_dict(saved["state_dict"])
-    return model.to(device or torch.device("cpu")).eval(), saved
+    return model.to(device or torch.device("cpu")).eval()
 
 
 class CheckpointError(ValueError):
@@ -243,7 +254,11 @@ class CheckpointError(ValueError):
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dict:
     """A file `train` wrote, unpickled with `weights_only=True`: tensors, numbers, strings and
     containers only. A full unpickle runs whatever code the file names, so a planted or tampered
-    model.pt would execute on load; such a file is refused instead."""
+    model.pt would execute on load; such a file is refused instead, as is one that is not the zip
+    archive torch.save writes (torch's unpickler fails on those with arbitrary errors)."""
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path}: not a file that torch.save wrote (no zip archive), so not a model file of "
+                              "this workflow's training; point to results/<tag>/models/<model>/model.pt")
     try:
         return torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as err:

@@ -96,6 +96,18 @@ def load_model(path: str | Path, device: torch.device | None = None) -> tuple[to
     return load_trained(path, build, device)
 
 
+def artifact_fields(architecture: str, hyperparameters: dict, model: torch.nn.Module, max_jets: int,
+                    jet_pt_min: float, jet_eta_max: float) -> dict:
+    """What model.pt carries beside the weights, so that the file alone is enough to use the
+    model (analysis.api): how to rebuild it; the raw jet columns it reads, in order; the jets it
+    was trained on (the skim's jet pT and abs(eta) cuts, at most `max_jets` leading ones); and the
+    topology's jet classes and parton slots in the order of its outputs."""
+    return {"architecture": architecture, "hyperparameters": hyperparameters,
+            "features": list(hyperparameters["features"]), "columns": list(model.inputs.columns),
+            "max_jets": max_jets, "jet_pt_min": jet_pt_min, "jet_eta_max": jet_eta_max,
+            "classes": list(TOPOLOGY.class_names), "slots": list(TOPOLOGY.slot_names)}
+
+
 @torch.no_grad()
 def predict(model: torch.nn.Module, architecture: str, x: np.ndarray, mask: np.ndarray, pt: np.ndarray,
             batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -10,12 +10,21 @@ import awkward as ak
 import numpy as np
 import torch
 
-from analysis import assignments
+from analysis import __version__, assignments
 from analysis.config import Config
 from analysis.core.provenance import config_hash, stage_run
 from analysis.core.training import TrainingSettings, epoch_timing, pick_device, train
 from analysis.methods.export import compare, export
-from analysis.methods.networks import adapter, assignment_accuracy, build, load_inputs, load_model, predict, select_rows
+from analysis.methods.networks import (
+    adapter,
+    artifact_fields,
+    assignment_accuracy,
+    build,
+    load_inputs,
+    load_model,
+    predict,
+    select_rows,
+)
 from analysis.stages._common import Files
 
 log = logging.getLogger(__name__)
@@ -28,7 +37,8 @@ def run_train(cfg: Config, input: Files, output: Files, wildcards: Files) -> lis
     its training events only."""
     name, train_path, val_path = wildcards["model"], input["train"], input["val"]
     out_dir = Path(output["model"]).parent
-    with stage_run(cfg.tag, "train", cfg.stage_config("train"), [output["model"], output["history"]],
+    stage_config = cfg.stage_config("train")
+    with stage_run(cfg.tag, "train", stage_config, [output["model"], output["history"]],
                    inputs=[train_path, val_path]) as run:
         spec = cfg.models[name]
         method = adapter(spec.architecture)
@@ -47,10 +57,12 @@ def run_train(cfg: Config, input: Files, output: Files, wildcards: Files) -> lis
         log.info("%s: %d training, %d validation matched events; %d parameters on %s", name,
                  len(train_data["x"]), len(val_data["x"]), sum(p.numel() for p in model.parameters()),
                  pick_device(settings.device))
+        extra = {**artifact_fields(spec.architecture, hyperparameters, model, cfg.datasets.max_jets,
+                                   cfg.cuts.jet_pt_min, cfg.cuts.jet_eta_max),
+                 "model": name, "train_events": len(train_data["x"])}
         history = train(model, method.loss, method.tensors(train_data, hp), method.tensors(val_data, hp), settings,
-                        out_dir, accuracy_fn=assignment_accuracy(method), extra={"architecture": spec.architecture, "hyperparameters": hyperparameters,
-                               "features": list(spec.features), "model": name,
-                               "train_events": len(train_data["x"])})
+                        out_dir, extra=extra, accuracy_fn=assignment_accuracy(method),
+                        provenance={"version": __version__, "config_hash": config_hash(stage_config)})
         run.extra = {"model": name, "train_events": len(train_data["x"]), "val_events": len(val_data["x"]),
                      "epoch_timing": epoch_timing(history)}
     return history
