@@ -27,6 +27,7 @@ bench: setup
 	$(BIN)/python -m benchmarks.skim_match
 	$(BIN)/python -m benchmarks.baselines
 	$(BIN)/python -m benchmarks.saja
+	$(BIN)/python -m benchmarks.onnx
 
 lint: setup
 	$(BIN)/ruff check analysis workflow tests benchmarks

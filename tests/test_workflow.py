@@ -55,8 +55,10 @@ def test_end_to_end_on_test_config(test_config_run, tmp_path):
         for sample in ("ttbar", "qcd"):
             table = assignments.read(results / "assignments" / model / f"{sample}.parquet")
             assert set(assignments.FIELDS) <= set(table.fields) and len(table) > 0
-    onnx_meta = json.loads((results / "models" / "saja" / "model.onnx.meta.json").read_text())
-    assert onnx_meta["max_abs_difference"] < 1e-4
+    for model in ("saja", "saja_shape", "spanet"):  # every network, its decoding inside: same assignments
+        onnx_meta = json.loads((results / "models" / model / "model.onnx.meta.json").read_text())
+        assert onnx_meta["events"] > 0 and onnx_meta["assignments_differing"] == 0
+        assert onnx_meta["max_abs_probability_difference"] < 1e-4
     # baselines: chi^2 and the kinematic likelihood with its transfer functions
     transfer = json.loads((results / "baselines" / "transfer_functions.json").read_text())
     assert set(transfer) == {"b_barrel", "b_endcap", "light_barrel", "light_endcap"}
