@@ -6,7 +6,6 @@ import itertools
 
 import numpy as np
 import pytest
-
 import torch
 
 from analysis.methods.decoding import best_valid_assignment as decode
