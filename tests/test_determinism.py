@@ -90,7 +90,6 @@ def test_generate_sweeps_its_own_leftovers_and_nothing_else(tmp_path, two_chunk_
 NOT_COMPARED = {
     "*.meta.json": "provenance sidecars: start and end times, host, per-epoch training seconds",
     "*/logs/*": "rule logs: progress, timings, library banners",
-    "*/train.log": "the training rules' logs (epoch seconds)",
 }
 """Files under results/ that carry wall-clock times by design (fnmatch patterns of the path below
 results/); every other file must be identical."""

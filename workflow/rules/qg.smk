@@ -29,7 +29,7 @@ rule qg_train:
         model=paths.qg_model_dir(CFG.tag, "{tagger}") + "/model.pt",
         history=paths.qg_model_dir(CFG.tag, "{tagger}") + "/history.json",
     log:
-        paths.qg_model_dir(CFG.tag, "{tagger}") + "/train.log",
+        f"{RESULTS}/logs/qg_train/{{tagger}}.log",
     params:
         config=tracked_config("qg_train"),
     threads: 8  # at most --cores locally; what a cluster job asks for (set-threads to change)

@@ -6,7 +6,7 @@ rule train:
         model=paths.model_dir(CFG.tag, "{model}") + "/model.pt",
         history=paths.model_dir(CFG.tag, "{model}") + "/history.json",
     log:
-        paths.model_dir(CFG.tag, "{model}") + "/train.log",
+        f"{RESULTS}/logs/train/{{model}}.log",
     params:
         config=tracked_config("train"),
     threads: 8  # at most --cores locally; what a cluster job asks for (set-threads to change)
@@ -23,7 +23,7 @@ use rule train as train_fraction with:
         model=paths.fraction_model_dir(CFG.tag, "{model}", "{fraction}") + "/model.pt",
         history=paths.fraction_model_dir(CFG.tag, "{model}", "{fraction}") + "/history.json",
     log:
-        paths.fraction_model_dir(CFG.tag, "{model}", "{fraction}") + "/train.log",
+        f"{RESULTS}/logs/train_fraction/{{model}}_{{fraction}}.log",
     wildcard_constraints:
         fraction=r"0\.\d+",
 
