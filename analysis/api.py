@@ -100,7 +100,7 @@ class AssignmentModel:
         n = self.max_jets
         x = np.stack([jagged.padded(values[name], n, 0) for name in self.columns], axis=-1).astype(np.float32)
         mask = np.arange(n)[None, :] < np.minimum(jagged.counts(kept), n)[:, None]
-        pt = jagged.padded(kept.pt, n, 0).astype(np.float32)
+        pt = x[..., self.columns.index("pt")]  # every model reads pT: its decoding orders the W jets by it
         slots, valid, score, _ = networks.predict(self.network, self.architecture, x, mask, pt, batch_size)
         origin = jagged.padded(index, n, -1).astype(np.int64)
         chosen = np.where(slots >= 0, np.take_along_axis(origin, np.clip(slots, 0, None), axis=1), -1)
