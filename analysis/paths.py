@@ -38,7 +38,8 @@ def matching_tables(tag: str, sample: str) -> str:
 
 
 def dataset_file(tag: str, name: str) -> str:
-    """`name` in train, val, test."""
+    """`name` in train, val, test_nominal (the training sample's test events: what SPANet's own
+    evaluation reads) and test (those and every other sample whole: what every method is applied to)."""
     return f"{results_dir(tag)}/datasets/{name}.h5"
 
 
@@ -196,7 +197,7 @@ def all_targets(cfg: Config) -> list[str]:
         targets.append(check_input_report(cfg.tag, name))
     for name in cfg.matched_samples():
         targets += [cutflow_file(cfg.tag, name), matching_tables(cfg.tag, name)]
-    targets += [dataset_file(cfg.tag, name) for name in ("train", "val", "test")]
+    targets += [dataset_file(cfg.tag, name) for name in ("train", "val", "test_nominal", "test")]
     for method in cfg.baseline_methods():
         targets += [assignment_file(cfg.tag, method, sample) for sample in cfg.samples]
     if cfg.baselines.kinds["klfitter"].n_jets:

@@ -107,14 +107,23 @@ def pipeline(tmp_path_factory, reco, qcd_file):
     return out
 
 
+def split_all(cfg, matched: dict, directory: Path) -> tuple[dict[str, Path], dict]:
+    """The two rules of split.smk on `matched` (sample -> matched parquet file): `run_split` on the
+    training sample's file, `run_test_set` on every sample's. Returns the train, val, test_nominal
+    and test files and `run_split`'s summary with `run_test_set`'s under "test_set"."""
+    from analysis.stages.split import run_split, run_test_set
+
+    directory.mkdir(parents=True, exist_ok=True)
+    outputs = {name: directory / f"{name}.h5" for name in ("train", "val", "test_nominal", "test")}
+    training = cfg.datasets.training_sample
+    summary = run_split(cfg, {"matched": [matched[training]] if training in matched else []},
+                        {**outputs, "event_info": directory / "event_info.yaml"}, {})
+    summary["test_set"] = run_test_set(cfg, {"matched": [matched[name] for name in cfg.matched_samples()]},
+                                       outputs, {})
+    return outputs, summary
+
+
 @pytest.fixture(scope="session")
 def sets(pipeline, tmp_path_factory):
     """The pipeline's matched events split into train/val/test datasets."""
-    from analysis.datasets import SETS
-    from analysis.stages.split import run_split
-
-    directory = tmp_path_factory.mktemp("sets")
-    outputs = {name: directory / f"{name}.h5" for name in SETS}
-    run_split(pipeline.cfg, {"matched": list(pipeline.matched.values())},
-              {**outputs, "event_info": directory / "event_info.yaml"}, {})
-    return outputs
+    return split_all(pipeline.cfg, pipeline.matched, tmp_path_factory.mktemp("sets"))[0]

@@ -9,21 +9,15 @@ import yaml
 
 from analysis.core.provenance import read_meta
 from analysis.datasets import SETS, DatasetError, assign_sets, load, split_fractions
-from analysis.stages.split import run_split
 from analysis.topology import CATEGORIES, MATCHED
 
-from .conftest import files_config
+from .conftest import files_config, split_all
 
 pytestmark = pytest.mark.xdist_group("pipeline")  # one worker builds the shared pipeline fixture
 
 
 def split(pipeline, directory, cfg=None, matched=None):
-    directory.mkdir(exist_ok=True)
-    outputs = {name: directory / f"{name}.h5" for name in SETS}
-    matched = matched or pipeline.matched
-    summary = run_split(cfg or pipeline.cfg, {"matched": list(matched.values())},
-                        {**outputs, "event_info": directory / "event_info.yaml"}, {})
-    return outputs, summary
+    return split_all(cfg or pipeline.cfg, matched or pipeline.matched, directory)
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +41,22 @@ def test_sets_are_disjoint_and_follow_the_fractions(datasets):
     assert not (keys["train"] & keys["val"] or keys["train"] & keys["test"] or keys["val"] & keys["test"])
     total = sum(len(k) for k in keys.values())
     assert abs(len(keys["train"]) / total - 0.6) < 0.1 and abs(len(keys["val"]) / total - 0.2) < 0.08
-    # other samples go whole to the test set, with their category
-    assert set(summary["events"]["test"]) == {"ttbar", "qcd"} and "qcd" not in summary["events"]["train"]
-    assert summary["events"]["test"]["qcd"]["background"] > 0
+    # other samples go whole to the test set, with their category; test_nominal is ttbar's test set alone
+    assert set(summary["test_set"]["events"]) == {"ttbar", "qcd"} and "qcd" not in summary["events"]["train"]
+    assert summary["test_set"]["events"]["qcd"]["background"] > 0
+    assert set(summary["events"]["test_nominal"]) == {"ttbar"}
+    assert summary["events"]["test_nominal"]["ttbar"] == summary["test_set"]["events"]["ttbar"]
+
+
+def test_the_nominal_test_file_is_the_training_samples_part_of_the_test_set(datasets):
+    """What SPANet's own evaluation reads (test_nominal.h5) holds exactly the training sample's
+    rows of the test file every method is applied to: same events, inputs and targets."""
+    outputs, _ = datasets
+    nominal, test = load(outputs["test_nominal"]), load(outputs["test"])
+    ttbar = test["sample"] == test["samples"].index("ttbar")
+    assert (nominal["sample"] == test["samples"].index("ttbar")).all() and nominal["samples"] == test["samples"]
+    for key in ("x", "mask", "targets", "event", "file", "category"):
+        np.testing.assert_array_equal(nominal[key], test[key][ttbar])
 
 
 def test_split_depends_on_the_event_not_on_row_order():

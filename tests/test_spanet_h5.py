@@ -12,10 +12,9 @@ from analysis import spanet_h5
 from analysis.config import SPANET_H5_FEATURES, ConfigError
 from analysis.datasets import KINEMATIC_FEATURES, SETS, build_table, load, spanet_table
 from analysis.spanet_h5 import SpanetFormatError
-from analysis.stages.split import run_split
 from analysis.topology import MATCHED, TOPOLOGY, UNMATCHED
 
-from .conftest import REPO
+from .conftest import REPO, split_all
 from .spanet_builders import from_matched, shuffled, write_spanet
 
 pytestmark = pytest.mark.xdist_group("pipeline")  # the Delphes comparison shares the pipeline fixture
@@ -188,9 +187,7 @@ def test_split_of_a_spanet_training_sample_by_hash(pipeline, spanet_files, tmp_p
                               "generated_events": 1000}}, "tt")
     cfg = load_config(raw, tmp_path)
     assert cfg.matched_samples() == ["qcd"] and list(cfg.spanet_samples()) == ["tt"]
-    outputs = {name: tmp_path / f"{name}.h5" for name in SETS}
-    summary = run_split(cfg, {"matched": [pipeline.matched["qcd"]]},
-                        {**outputs, "event_info": tmp_path / "event_info.yaml"}, {})
+    outputs, summary = split_all(cfg, {"qcd": pipeline.matched["qcd"]}, tmp_path)
     assert summary["features"] == list(KINEMATIC_FEATURES) and not summary["jet_shapes"]
     assert summary["spanet_h5"]["tt"][str(spanet_files[1])]["reordered_events"] > 0
     data = {name: load(outputs[name], scaled=False) for name in SETS}
@@ -201,8 +198,8 @@ def test_split_of_a_spanet_training_sample_by_hash(pipeline, spanet_files, tmp_p
     assert not (keys["train"] & keys["val"] or keys["train"] & keys["test"] or keys["val"] & keys["test"])
     assert abs(len(keys["train"]) / total - 0.6) < 0.1
     assert {f for f, _ in keys["train"]} == {b"part0.h5", b"part1.h5", b"part2.h5"}
-    assert set(summary["events"]["test"]) == {"tt", "qcd"} and "qcd" not in summary["events"]["train"]
-    assert summary["events"]["test"]["qcd"]["background"] > 0
+    assert set(summary["test_set"]["events"]) == {"tt", "qcd"} and "qcd" not in summary["events"]["train"]
+    assert summary["test_set"]["events"]["qcd"]["background"] > 0
     # every event of the 100 pb sample carries its share; the Delphes sample its cutflow weights
     tt = data["test"]["sample"] == 0
     np.testing.assert_allclose(data["test"]["weight_pb"][tt], 100.0 / total)
@@ -213,11 +210,10 @@ def test_split_of_a_spanet_training_sample_by_hash(pipeline, spanet_files, tmp_p
 def test_roles_assign_whole_files_and_hash_val_out_of_train(pipeline, spanet_files, tmp_path):
     roles = {"train": [str(spanet_files[0]), str(spanet_files[1])], "test": [str(spanet_files[2])]}
     cfg = load_config(spanet_raw({"tt": {"source": "spanet_h5", "roles": roles}}, "tt"), tmp_path)
-    outputs = {name: tmp_path / f"{name}.h5" for name in SETS}
-    summary = run_split(cfg, {"matched": []}, {**outputs, "event_info": tmp_path / "event_info.yaml"}, {})
+    outputs, summary = split_all(cfg, {}, tmp_path)
     files = {name: set(load(outputs[name], scaled=False)["file"].tolist()) for name in SETS}
     assert files["train"] == files["val"] == {b"part0.h5", b"part1.h5"} and files["test"] == {b"part2.h5"}
-    counts = {name: sum(summary["events"][name]["tt"].values()) for name in SETS}
+    counts = {name: sum(summary["events"][name]["tt"].values()) for name in ("train", "val")}
     assert counts["val"] / (counts["train"] + counts["val"]) == pytest.approx(0.25, abs=0.1)  # 0.2 / (0.6 + 0.2)
     assert (load(outputs["test"])["weight_pb"] == 1.0).all()  # no cross-section: unit weights
 
@@ -225,8 +221,7 @@ def test_roles_assign_whole_files_and_hash_val_out_of_train(pipeline, spanet_fil
 def test_roles_with_a_val_role_keep_files_whole(pipeline, spanet_files, tmp_path):
     roles = {"train": [str(spanet_files[0])], "val": [str(spanet_files[1])], "test": [str(spanet_files[2])]}
     cfg = load_config(spanet_raw({"tt": {"source": "spanet_h5", "roles": roles}}, "tt"), tmp_path)
-    outputs = {name: tmp_path / f"{name}.h5" for name in SETS}
-    run_split(cfg, {"matched": []}, {**outputs, "event_info": tmp_path / "event_info.yaml"}, {})
+    outputs, _ = split_all(cfg, {}, tmp_path)
     files = {name: set(load(outputs[name], scaled=False)["file"].tolist()) for name in SETS}
     assert files == {"train": {b"part0.h5"}, "val": {b"part1.h5"}, "test": {b"part2.h5"}}
 
@@ -236,8 +231,7 @@ def test_a_spanet_training_sample_without_matched_events_stops_the_split(tmp_pat
     path = write_spanet(tmp_path / "partial.h5", inputs, np.where(np.arange(6) == 5, -1, targets))
     cfg = load_config(spanet_raw({"tt": {"source": "spanet_h5", "files": [str(path)]}}, "tt"), tmp_path)
     with pytest.raises(ValueError, match=r"sample 'tt'.*no event has all six targets set"):
-        run_split(cfg, {"matched": []}, {**{name: tmp_path / f"{name}.h5" for name in SETS},
-                                         "event_info": tmp_path / "event_info.yaml"}, {})
+        split_all(cfg, {}, tmp_path)
 
 
 @pytest.fixture

@@ -44,7 +44,9 @@ def test_end_to_end_on_test_config(test_config_run, tmp_path):
     tables = json.loads((results / "matched" / "ttbar.matching.json").read_text())
     assert tables["events"]["matched"] > 0
     split = json.loads((results / "datasets" / "train.h5.meta.json").read_text())
-    assert split["events"]["train"]["ttbar"]["matched"] > 0 and "qcd" in split["events"]["test"]
+    test_set = json.loads((results / "datasets" / "test.h5.meta.json").read_text())
+    assert split["events"]["train"]["ttbar"]["matched"] > 0 and set(split["events"]["test_nominal"]) == {"ttbar"}
+    assert "qcd" in test_set["events"] and test_set["events"]["ttbar"] == split["events"]["test_nominal"]["ttbar"]
     assert split["scaling"]["pt"][1] > split["scaling"]["pt"][0]
     # train -> predict (every model, every sample, the common format) and the ONNX export
     from analysis import assignments
@@ -162,8 +164,9 @@ def test_spanet_h5_training_sample_end_to_end(tmp_path, reco):
     results = tmp_path / "results" / "test"
     assert not (results / "skim" / "ttbar_h5.parquet").exists() and (results / "skim" / "ttbar_tf.parquet").exists()
     split = json.loads((results / "datasets" / "train.h5.meta.json").read_text())
+    test_set = json.loads((results / "datasets" / "test.h5.meta.json").read_text())["events"]
     assert split["events"]["train"]["ttbar_h5"]["matched"] > 20 and split["events"]["val"]["ttbar_h5"]["matched"] > 0
-    assert set(split["events"]["test"]) == {"ttbar_h5", "ttbar_tf"} and not split["jet_shapes"]
+    assert set(test_set) == {"ttbar_h5", "ttbar_tf"} and not split["jet_shapes"]
     report = split["spanet_h5"]["ttbar_h5"]
     assert report[str(inputs / "h5" / "test.h5")]["reordered_events"] > 0
     assert sum(r["negative_masses_set_to_zero"] for r in report.values()) > 0
@@ -172,7 +175,7 @@ def test_spanet_h5_training_sample_end_to_end(tmp_path, reco):
     methods = ["saja", "spanet", "chi2_6", "klfitter_6"]
     for method in methods:
         table = assignments.read(results / "assignments" / method / "ttbar_h5.parquet")
-        assert len(table) == sum(split["events"]["test"]["ttbar_h5"].values())
+        assert len(table) == sum(test_set["ttbar_h5"].values())
         assert set(ak.to_list(table.file)) == {"test.h5"}
     chi2 = Events.from_table(assignments.read(results / "assignments" / "chi2_6" / "ttbar_h5.parquet"))
     assert chi2.correct[chi2.category == MATCHED].mean() > 0.2  # the targets are the top decays' jets: chance is 1/90
@@ -198,6 +201,19 @@ def test_profiles_dry_run(tmp_path, profile):
 def test_default_and_paper_configs_build_their_dag(tmp_path, config_name):
     result = snakemake(tmp_path, "--dry-run", configfile=REPO / "config" / config_name)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_the_qg_overlay_adds_only_the_qg_study_to_the_default_run(tmp_path):
+    """`--configfile config/config.yaml config/qg.yaml` (make qg): the default run's jobs and the
+    q/g chain; config.yaml alone (make run) has no q/g job."""
+    default = snakemake(tmp_path, "--dry-run", configfile=REPO / "config" / "config.yaml")
+    overlay = snakemake(tmp_path, str(REPO / "config" / "qg.yaml"), "--dry-run",  # both after --configfile
+                        configfile=REPO / "config" / "config.yaml")
+    assert default.returncode == 0 and overlay.returncode == 0, overlay.stderr[-3000:]
+    assert "rule qg_train:" not in default.stdout
+    for rule in ("qg_samples", "qg_train", "qg_score", "qg_calibrate"):
+        assert f"rule {rule}:" in overlay.stdout
+    assert "results/default/qg/calibration.md" in overlay.stdout
 
 
 def test_bad_config_stops_before_any_job(tmp_path):

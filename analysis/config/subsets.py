@@ -132,7 +132,7 @@ class Provenance:
 
 RULES: dict[str, str] = {
     "generate": "sample", "check_input": "sample",
-    "skim": "skim", "match": "match", "split": "split",
+    "skim": "skim", "match": "match", "split": "split", "test_set": "split",
     "train": "network", "predict": "network", "export_onnx": "network", "attention": "network",
     "chi2_widths": "baselines", "transfer_functions": "baselines", "baseline": "baselines",
     "method_metrics": "method", "reconstruction": "reconstruction",

@@ -9,6 +9,15 @@ for _configfile in workflow.configfiles:
 CFG = configlib.from_dict(config, where="config")
 check_model_features(CFG)  # refuse, before any job, networks whose inputs a user sample lacks
 RESULTS = paths.results_dir(CFG.tag)
+TRAINING = CFG.datasets.training_sample
+TRAINING_CHAIN = 10
+"""Priority of the jobs that lead to the networks' training (the longest jobs of a run): they go
+first, and the other samples' generation fills the cores around them."""
+
+
+def on_training_chain(wc):
+    """`priority:` of the per-sample jobs: TRAINING_CHAIN for the training sample's."""
+    return TRAINING_CHAIN if wc.sample == TRAINING else 0
 
 
 onstart:

@@ -7,6 +7,7 @@ rule generate:
     params:
         config=tracked_config("generate"),
     threads: 1
+    priority: on_training_chain
     resources:
         mem_mb=2000,
         runtime=120,

@@ -9,5 +9,6 @@ rule match:
     params:
         config=tracked_config("match"),
     threads: 1
+    priority: on_training_chain
     script:
         "../scripts/match.py"

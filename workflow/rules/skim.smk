@@ -9,6 +9,7 @@ rule skim:
     params:
         config=tracked_config("skim"),
     threads: 1
+    priority: on_training_chain
     resources:
         mem_mb=3000,
     script:

@@ -10,6 +10,7 @@ rule train:
     params:
         config=tracked_config("train"),
     threads: 8  # at most --cores locally; what a cluster job asks for (set-threads to change)
+    priority: TRAINING_CHAIN
     resources:
         gpu=1,
         mem_mb=8000,
@@ -26,6 +27,7 @@ use rule train as train_fraction with:
         f"{RESULTS}/logs/train_fraction/{{model}}_{{fraction}}.log",
     wildcard_constraints:
         fraction=r"0\.\d+",
+    priority: 0  # after the other samples' generation: the test set waits for those, not for these
 
 
 rule predict:
