@@ -99,3 +99,101 @@ def test_every_figure_has_its_own_caption():
                 for name in FIGURES}
     assert all(captions.values()) and len(set(captions.values())) == len(FIGURES)
     assert captions["fig08_masses"].startswith("Paper Fig. 8") and "spanet" in captions["fig08_masses"]
+
+
+def test_labels_name_methods_and_samples_without_touching_provenance(test_config):
+    """A network's `label:` names it in figures only: not a hyperparameter, and its training's
+    config hash (what reruns it) is unchanged; a baseline is named by its kind and jet count."""
+    raw = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    raw["models"]["saja"]["label"] = "SAJA (paper inputs)"
+    labelled = configlib.from_dict(raw, where="test.yaml")
+    assert labelled.method_label("saja") == "SAJA (paper inputs)" and test_config.method_label("saja") == "saja"
+    assert "label" not in labelled.models["saja"].hyperparameters
+    assert labelled.rule_config("train", model="saja") == test_config.rule_config("train", model="saja")
+    labels = labelled.labels()
+    assert labels["methods"]["klfitter_6"] == "KLFitter-style, 6 jets" and labels["methods"]["chi2_7"] == r"$\chi^2$, 7 jets"
+    assert labels["samples"] == {name: sample.label for name, sample in labelled.samples.items()}
+    assert set(labels["methods"]) == set(labelled.methods())
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """Figures drawn by analysis.plotting.paper, kept open instead of saved: name -> Figure."""
+    from analysis.plotting import paper
+
+    figures = {}
+    monkeypatch.setattr(paper, "save", lambda fig, path: figures.setdefault(str(path), fig))
+    return paper, figures
+
+
+@pytest.mark.xdist_group("test_config_run")
+def test_figures_show_the_configured_labels_and_their_numbers(test_config_run, test_config, drawn):
+    """The data behind Figs. 5, 7 and 8 of the test run: metrics.json carries the display names,
+    the legends show them (not config keys) in method order, Fig. 7's markers are the metrics'
+    correct fractions, and Fig. 8's axis needs no offset text under the CMS label."""
+    import json
+
+    import numpy as np
+
+    from analysis.evaluation.metrics import JET_BINS, bin_label
+
+    paper, figures = drawn
+    metrics = json.loads((test_config_run / "results/test/metrics/metrics.json").read_text())
+    assert metrics["labels"] == test_config.labels()
+    expected = [metrics["labels"]["methods"][m] for m in metrics["method_order"]]
+    paper.fig05_performance(metrics, "fig05")
+    assert [t.get_text() for t in figures["fig05"].axes[0].get_legend().get_texts()] == expected
+    paper.fig07_correct_vs_njets(metrics, "fig07")
+    ax = figures["fig07"].axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == expected
+    keys = [bin_label(low, high) for low, high in JET_BINS]
+    for container, method in zip(ax.containers, metrics["method_order"], strict=True):
+        bins = metrics["methods"][method]["correct_by_njets"]
+        np.testing.assert_allclose(container.lines[0].get_ydata(), [bins[k]["fraction"] for k in keys])
+    paper.fig08_masses(metrics, "fig08")
+    for ax, name in zip(figures["fig08"].axes, ("w", "top"), strict=False):
+        figures["fig08"].canvas.draw()
+        assert ax.yaxis.get_offset_text().get_text() == ""
+        h = metrics["reconstruction"][name]
+        total = sum(np.asarray(h[g])[1:-1] for g in ("background", "unmatched", "wrong", "correct"))
+        power = int(np.floor(np.log10(total.max()))) if total.max() >= 1e4 else 0
+        assert ax.get_ylim()[1] >= total.max() / 10.0**power and (f"10^{{{power}}}" in ax.get_ylabel()) == bool(power)
+
+
+@pytest.mark.xdist_group("test_config_run")
+def test_attention_figure_says_when_a_model_has_no_event(test_config_run, drawn):
+    """Fig. 12 keeps a row per SAJA model and says so when a model has no correctly assigned
+    matched test event to average over (the test run's tiny models have none; the figure used to
+    be blank, or fail to draw)."""
+    import json
+
+    paper, figures = drawn
+    attention = {}
+    for path in sorted((test_config_run / "results/test/metrics").glob("attention_*.json")):
+        if path.name.endswith(".meta.json"):
+            continue
+        a = json.loads(path.read_text())
+        attention[a["model"]] = a
+    assert set(attention) == {"saja", "saja_shape"}
+    paper.fig12_attention(attention, "fig12")
+    texts = [t.get_text() for ax in figures["fig12"].axes for t in ax.texts]
+    for a in attention.values():
+        assert any(t.startswith(f"{a['label']}: no correctly assigned") for t in texts) == (not a["blocks"])
+    images = sum(bool(ax.images) for ax in figures["fig12"].axes)
+    assert images == sum(len(a["blocks"]) for a in attention.values())
+
+
+@pytest.mark.xdist_group("test_config_run")
+def test_transfer_function_panels_name_the_jets_their_fit_used(test_config_run):
+    """Each panel's title says which jets its category's fit pooled (the JSON's `jets_from`) and
+    how many; a category with too few jets of its own must not read as if fitted on them."""
+    import json
+
+    from analysis.plotting.transfer_functions import panel_title
+
+    fitted = json.loads((test_config_run / "results/test/baselines/transfer_functions.json").read_text())
+    for name, fit in fitted.items():
+        title = panel_title(name, fit)
+        assert title.endswith(f"({fit['pairs']} jets)")
+        assert ("fitted on" in title) == (fit["jets_from"] != "own")
+    assert panel_title("b_barrel", {"jets_from": "all", "pairs": 102}) == "b jets, barrel: fitted on all jets (102 jets)"

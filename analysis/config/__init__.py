@@ -133,6 +133,21 @@ class Config:
             raise ValueError(f"{method!r} is not a method of this config; methods: {self.methods()}")
         return self.baseline_methods()[method][0].kind
 
+    def method_label(self, method: str) -> str:
+        """A method's name in legends and tables: a network's `label` (else its key), a baseline's
+        registry display name and its jet count ("KLFitter-style, 7 jets")."""
+        from analysis import methods
+
+        if method in self.models:
+            return self.models[method].label
+        spec, n_jets = self.baseline_methods()[method]
+        return f"{methods.get(spec.kind).display}, {n_jets} jets"
+
+    def labels(self) -> dict[str, dict[str, str]]:
+        """Every method's and analysis sample's display name (what the figures' legends show)."""
+        return {"methods": {m: self.method_label(m) for m in self.methods()},
+                "samples": {name: sample.label for name, sample in self.samples.items()}}
+
     def chunk_seeds(self, sample: str, chunk: int) -> tuple[int, int]:
         """(generator seed, detector-response seed) of one chunk (analysis.config.seeds)."""
         return seeds.chunk_seeds(self.seed, sample, chunk)

@@ -102,13 +102,20 @@ class ModelSpec:
     architecture: str
     features: tuple[str, ...]
     hyperparameters: dict[str, Any]
+    label: str
+    """Its name in legends and tables (`label:`, else its key)."""
+
+
+DISPLAY_KEYS = ("label",)
+"""Keys of a model entry that only name it in figures: neither hyperparameters nor provenance."""
 
 
 def model_specs(section: dict) -> dict[str, ModelSpec]:
     """Networks (models) or q/g taggers by name: architecture, input features (none for the
-    taggers, which fix their own), and every other key as a hyperparameter."""
+    taggers, which fix their own), its label, and every other key as a hyperparameter."""
     return {name: ModelSpec(name, spec["architecture"], tuple(spec.get("features", ())),
-                            {k: v for k, v in spec.items() if k not in ("architecture", "features")})
+                            {k: v for k, v in spec.items() if k not in ("architecture", "features", *DISPLAY_KEYS)},
+                            spec.get("label", name))
             for name, spec in section.items()}
 
 

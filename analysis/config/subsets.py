@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from analysis import topology
+from analysis.config.sections import DISPLAY_KEYS
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,8 @@ class Provenance:
     def network_config(self, model: str) -> dict:
         """What one network's training, predictions, export and attention maps depend on: the
         split, its own entry (not the other networks') and the training loop."""
-        return {**self.stage_config("split"), "model": _thaw(self._document["models"][model]),
-                "training": _thaw(self._document["training"])}
+        entry = {k: v for k, v in self._document["models"][model].items() if k not in DISPLAY_KEYS}
+        return {**self.stage_config("split"), "model": _thaw(entry), "training": _thaw(self._document["training"])}
 
     def method_config(self, method: str) -> dict:
         """What one method's assignments (and so its metrics) depend on: a network's own subset,

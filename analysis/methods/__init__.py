@@ -26,6 +26,9 @@ class Method:
     """The module holding the method's `ADAPTER` (and, for a network, its model)."""
     score_name: str
     """What its per-event score is (axis labels, tables): lower = more confident everywhere."""
+    display: str
+    """Its name in legends and tables (a baseline's method adds its jet count; a network of the
+    config may set its own `label`)."""
     probabilities: bool = False
     """Per-jet class probabilities: confusion matrix and validity-versus-score curves."""
     entropy_cut: bool = False
@@ -49,12 +52,14 @@ class Method:
 
 
 REGISTRY: dict[str, Method] = {m.name: m for m in (
-    Method("saja", "network", "analysis.methods.saja", "predictive entropy", probabilities=True, entropy_cut=True,
-           onnx=True, attention=True),
-    Method("spanet", "network", "analysis.methods.spanet", "-log P(assignment)", probabilities=True, onnx=True),
-    Method("chi2", "baseline", "analysis.methods.chi2", "chi^2", calibration="chi2_widths_file", mem_mb=4000),
-    Method("klfitter", "baseline", "analysis.methods.klfitter", "-log L", calibration="transfer_functions_file",
-           threads=2, mem_mb=6000),
+    Method("saja", "network", "analysis.methods.saja", "predictive entropy", "SAJA", probabilities=True,
+           entropy_cut=True, onnx=True, attention=True),
+    Method("spanet", "network", "analysis.methods.spanet", "-log P(assignment)", "SPA-NET", probabilities=True,
+           onnx=True),
+    Method("chi2", "baseline", "analysis.methods.chi2", "chi^2", r"$\chi^2$", calibration="chi2_widths_file",
+           mem_mb=4000),
+    Method("klfitter", "baseline", "analysis.methods.klfitter", "-log L", "KLFitter-style",
+           calibration="transfer_functions_file", threads=2, mem_mb=6000),
 )}
 
 

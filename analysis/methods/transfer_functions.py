@@ -131,14 +131,22 @@ def fit_all(jet_energy: np.ndarray, parton_energy: np.ndarray, is_b: np.ndarray,
     if len(jet_energy) < MIN_FIT_JETS:
         raise ValueError(f"only {len(jet_energy)} truth-matched jets to fit the transfer functions "
                          f"(need {MIN_FIT_JETS}); generate more events")
+    out = {}
+    for name, (pool, chosen) in fit_pools(is_b, eta).items():
+        model, bins = fit_category(jet_energy[chosen], parton_energy[chosen])
+        out[name] = {"model": asdict(model), "bins": bins, "pairs": int(chosen.sum()), "jets_from": pool}
+    return out
+
+
+def fit_pools(is_b: np.ndarray, eta: np.ndarray) -> dict[str, tuple[str, np.ndarray]]:
+    """Per category, the jets its fit uses: ("own", its jets) when it has MIN_PAIRS, else
+    ("flavour", its flavour's jets in both eta regions), else ("all", every jet)."""
     is_b = np.asarray(is_b, dtype=bool)
     cats = category(is_b, eta)
     out = {}
     for index, name in enumerate(CATEGORIES):
         pools = (("own", cats == index), ("flavour", is_b == (index < 2)), ("all", np.ones(len(cats), bool)))
-        pool, chosen = next((p, c) for p, c in pools if c.sum() >= MIN_PAIRS or p == "all")
-        model, bins = fit_category(jet_energy[chosen], parton_energy[chosen])
-        out[name] = {"model": asdict(model), "bins": bins, "pairs": int(chosen.sum()), "jets_from": pool}
+        out[name] = next((p, c) for p, c in pools if c.sum() >= MIN_PAIRS or p == "all")
     return out
 
 

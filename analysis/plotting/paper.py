@@ -29,6 +29,16 @@ def ordered_methods(metrics: dict) -> list[tuple[str, dict]]:
     return [(name, metrics["methods"][name]) for name in metrics["method_order"]]
 
 
+def method_label(metrics: dict, method: str) -> str:
+    """A method's legend name: its `labels` entry in metrics.json (the config's `label`, a
+    baseline's display name), else its key."""
+    return metrics.get("labels", {}).get("methods", {}).get(method, method)
+
+
+def sample_label(metrics: dict, sample: str) -> str:
+    return metrics.get("labels", {}).get("samples", {}).get(sample, sample)
+
+
 def method_colours(methods) -> dict[str, tuple]:
     """One colour per method, the same in every figure."""
     return {m: plt.cm.tab10(i % 10) for i, m in enumerate(methods)}
@@ -54,12 +64,14 @@ def _no_matching_note(ax, tables: dict[str, dict], no_matching: Sequence[str]) -
                 transform=ax.transAxes, ha="center", va="center", fontsize=11, color="dimgrey")
 
 
-def fig02_matched_fraction(tables: dict[str, dict], path: str | Path, no_matching: Sequence[str] = ()) -> None:
+def fig02_matched_fraction(tables: dict[str, dict], path: str | Path, no_matching: Sequence[str] = (),
+                           labels: dict[str, str] | None = None) -> None:
     """Fraction of selected ttbar events with all six partons matched vs Delta R_max."""
     fig, ax = plt.subplots(figsize=(8, 6.5))
     for sample, t in _ttbar_tables(tables).items():
         scan = t["matched_fraction_vs_dr"]
-        ax.errorbar(scan["dr_max"], scan["fraction"], yerr=scan["error"], marker="o", ms=4, label=sample)
+        ax.errorbar(scan["dr_max"], scan["fraction"], yerr=scan["error"], marker="o", ms=4,
+                    label=(labels or {}).get(sample, sample))
     if tables:
         ax.axvline(tables[next(iter(tables))]["dr_max"], ls=":", color="grey", label=r"training $\Delta R_{max}$")
     ax.set_ylim(0, None)
@@ -68,25 +80,27 @@ def fig02_matched_fraction(tables: dict[str, dict], path: str | Path, no_matchin
     save(fig, path)
 
 
-def fig03_njets(tables: dict[str, dict], path: str | Path, no_matching: Sequence[str] = ()) -> None:
+def fig03_njets(tables: dict[str, dict], path: str | Path, no_matching: Sequence[str] = (),
+                labels: dict[str, str] | None = None) -> None:
     """Jet multiplicity of matched ttbar events, normalised per sample."""
     fig, ax = plt.subplots(figsize=(8, 6.5))
     for sample, t in _ttbar_tables(tables).items():
         n, counts = np.array(t["n_jets_matched"]["n_jets"]), np.array(t["n_jets_matched"]["events"], float)
         edges = np.append(n - 0.5, n[-1] + 0.5) if len(n) else np.array([5.5, 6.5])
-        mplhep.histplot(counts / max(counts.sum(), 1), edges, ax=ax, label=sample,
+        mplhep.histplot(counts / max(counts.sum(), 1), edges, ax=ax, label=(labels or {}).get(sample, sample),
                         yerr=np.sqrt(counts) / max(counts.sum(), 1))
     _no_matching_note(ax, tables, no_matching)
     finish(ax, r"$N_{jets}$", r"fraction of matched $t\bar{t}$ events")
     save(fig, path)
 
 
-def fig04_leading_n(tables: dict[str, dict], path: str | Path, no_matching: Sequence[str] = ()) -> None:
+def fig04_leading_n(tables: dict[str, dict], path: str | Path, no_matching: Sequence[str] = (),
+                    labels: dict[str, str] | None = None) -> None:
     """Fraction of matched ttbar events whose six partons are matched within the leading N jets."""
     fig, ax = plt.subplots(figsize=(8, 6.5))
     for sample, t in _ttbar_tables(tables).items():
         ax.plot(t["fraction_within_leading_n"]["n"], t["fraction_within_leading_n"]["fraction"], marker="o",
-                label=sample)
+                label=(labels or {}).get(sample, sample))
     ax.set_ylim(0, 1.05)
     _no_matching_note(ax, tables, no_matching)
     finish(ax, "leading N jets", r"fraction of matched $t\bar{t}$ events")
@@ -100,7 +114,7 @@ def fig05_performance(metrics: dict, path: str | Path) -> None:
     colours = method_colours(metrics["method_order"])
     for method, m in ordered_methods(metrics):
         c = m["performance_curve"]
-        style = {"ls": "-" if m["network"] else "--", "color": colours[method], "label": method}
+        style = {"ls": "-" if m["network"] else "--", "color": colours[method], "label": method_label(metrics, method)}
         axes[0].plot(c["correct"], 1 - np.asarray(c["wrong"]), **style)
         axes[1].plot(c["correct"], c["unmatched_rejection"], **style)
         axes[2].plot(c["correct"], c["background_rejection"], **style)
@@ -126,7 +140,7 @@ def fig06_valid_fraction(metrics: dict, path: str | Path) -> None:
     for (method, m), style in zip(networks, styles * 4, strict=False):
         v = m["valid_vs_threshold"]
         for category, colour in colours.items():
-            ax.plot(v["threshold"], v[category], style, color=colour, label=f"{method}, {category}")
+            ax.plot(v["threshold"], v[category], style, color=colour, label=f"{method_label(metrics, method)}, {category}")
     ax.set_ylim(0, 1.02)
     finish(ax, "predictive entropy threshold", "fraction valid and accepted", fontsize=9, ncol=2)
     save(fig, path)
@@ -145,7 +159,7 @@ def fig07_correct_vs_njets(metrics: dict, path: str | Path) -> None:
         ax.errorbar(x + shift, [bins[k]["fraction"] for k in keys],
                     yerr=[[bins[k]["fraction"] - bins[k]["low"] for k in keys],
                           [bins[k]["high"] - bins[k]["fraction"] for k in keys]],
-                    marker="os^vDP*"[i % 7], ls="none", color=colours[method], label=method)
+                    marker="os^vDP*"[i % 7], ls="none", color=colours[method], label=method_label(metrics, method))
     ax.set_xticks(x, [k.replace(">= ", r"$\geq$") for k in keys])
     ax.set_ylim(0, 1)
     finish(ax, r"$N_{jets}$", "fraction of correct assignments", fontsize=11)
@@ -158,7 +172,7 @@ def fig08_masses(metrics: dict, path: str | Path) -> None:
     dataset without `cross_section_pb`), which the legend says."""
     r = metrics["reconstruction"]
     unit_weights = r.get("unit_weight_samples", [])
-    title = f"{r['method']}, score $\\leq$ {r['score_cut']:.3g}"
+    title = f"{method_label(metrics, r['method'])}, score $\\leq$ {r['score_cut']:.3g}"
     if unit_weights:
         title += f"\nevent counts (no cross-section: {', '.join(unit_weights)})"
     fig, axes = plt.subplots(1, 2, figsize=(16, 6.5))
@@ -167,15 +181,23 @@ def fig08_masses(metrics: dict, path: str | Path) -> None:
         h = r[name]
         edges = np.asarray(h["edges"])
         order = ["background", "unmatched", "wrong", "correct"]
-        mplhep.histplot([np.asarray(h[g])[1:-1] for g in order], edges, ax=ax, stack=True, histtype="fill",
+        stacks = [np.asarray(h[g])[1:-1] for g in order]
+        power = _display_power(np.sum(stacks, axis=0).max(initial=0.0))
+        mplhep.histplot([v / 10.0**power for v in stacks], edges, ax=ax, stack=True, histtype="fill",
                         label=[GROUP_LABELS[g] for g in order], color=[GROUP_COLOURS[g] for g in order])
         ax.axvline(w.mass if name == "w" else top.mass, color="k", ls=":", lw=1)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel(f"candidates / {edges[1] - edges[0]:.0f} GeV")
+        ax.set_ylabel(f"candidates / {edges[1] - edges[0]:.0f} GeV" + (f" [$10^{{{power}}}$]" if power else ""))
         ax.legend(fontsize=11, title=title, title_fontsize=11)
         mplhep.cms.label(data=False, ax=ax, loc=0, fontsize=14, lumi=None if unit_weights else metrics["luminosity_fb"],
                          com=13)
     save(fig, path)
+
+
+def _display_power(peak: float) -> int:
+    """The power of ten a histogram is divided by so that its axis needs no offset text (which
+    would sit under the CMS label): none below 10^4."""
+    return int(np.floor(np.log10(peak))) if peak >= 1e4 else 0
 
 
 def fig09_confusion(metrics: dict, path: str | Path) -> None:
@@ -192,7 +214,7 @@ def fig09_confusion(metrics: dict, path: str | Path) -> None:
         ax.set_yticks(range(len(names)), names, fontsize=12)
         ax.set_xlabel("predicted")
         ax.set_ylabel("truth")
-        ax.set_title(method, fontsize=16)
+        ax.set_title(method_label(metrics, method), fontsize=16)
         ax.minorticks_off()
     save(fig, path)
 
@@ -205,11 +227,11 @@ def fig10_per_sample(metrics: dict, path: str | Path) -> None:
     for ax, (method, m) in panels:
         for sample, per in m["per_sample"].items():
             c = per["performance_curve"]
-            ax.plot(c["correct"], 1 - np.asarray(c["wrong"]), label=sample)
+            ax.plot(c["correct"], 1 - np.asarray(c["wrong"]), label=sample_label(metrics, sample))
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
         finish(ax, r"correct fraction (matched $t\bar{t}$)", r"1 - wrong fraction (matched $t\bar{t}$)",
-               fontsize=11, title=method)
+               fontsize=11, title=method_label(metrics, method))
     save(fig, path)
 
 
@@ -225,8 +247,8 @@ def generators_correct(metrics: dict, path: str | Path) -> None:
                   for m in methods]
         x = [i + shift for i, v in enumerate(values) if v]
         ax.errorbar(x, [v["fraction"] for v in values if v], yerr=[v["error"] for v in values if v],
-                    marker="os^vD"[k % 5], ls="none", label=sample)
-    ax.set_xticks(range(len(methods)), methods, rotation=30, fontsize=13)
+                    marker="os^vD"[k % 5], ls="none", label=sample_label(metrics, sample))
+    ax.set_xticks(range(len(methods)), [method_label(metrics, m) for m in methods], rotation=30, fontsize=13, ha="right")
     ax.set_ylim(0, 1)
     finish(ax, "", r"correct fraction (matched $t\bar{t}$)", fontsize=11)
     save(fig, path)
@@ -242,9 +264,9 @@ def generators_entropy(metrics: dict, path: str | Path) -> None:
             d = per["score_distributions"]
             counts = np.asarray(d["correct"], float) + np.asarray(d["wrong"], float)
             if counts.sum() > 0:
-                mplhep.histplot(counts / counts.sum(), d["edges"], ax=ax, label=sample)
+                mplhep.histplot(counts / counts.sum(), d["edges"], ax=ax, label=sample_label(metrics, sample))
         ax.set_yscale("log")
-        finish(ax, m["score_name"], "fraction of matched events", fontsize=11, title=method)
+        finish(ax, m["score_name"], "fraction of matched events", fontsize=11, title=method_label(metrics, method))
     save(fig, path)
 
 
@@ -261,25 +283,33 @@ def fig11_entropy(metrics: dict, path: str | Path) -> None:
                                 color=GROUP_COLOURS[group])
         ax.set_yscale("log")
         finish(ax, m["score_name"].replace("predictive entropy", r"predictive entropy $\mathbb{H}[Y]$"),
-               "fraction of events", fontsize=11, title=method)
+               "fraction of events", fontsize=11, title=method_label(metrics, method))
     save(fig, path)
 
 
 def fig12_attention(attention: dict[str, dict], path: str | Path) -> None:
     """Average attention matrices, block by block (columns), of each SAJA model (rows), for
-    correctly assigned matched ttbar events, jets in truth order (queries are rows)."""
-    models = [(name, a) for name, a in attention.items() if a["blocks"]]
-    n_blocks = max((len(a["blocks"]) for _, a in models), default=1)
+    correctly assigned matched ttbar events, jets in truth order (queries are rows). A model
+    with no such event gets a row that says so instead of an empty one."""
+    models = list(attention.items())
+    n_blocks = max([1, *(len(a["blocks"]) for _, a in models)])
     fig, axes = plt.subplots(max(len(models), 1), n_blocks, figsize=(5.2 * n_blocks, 5 * max(len(models), 1)),
                              squeeze=False)
     ticks = [*(slot.latex for slot in TOPOLOGY.slots), TOPOLOGY.classes[TOPOLOGY.other_class].latex]
     for row, (name, a) in zip(axes, models, strict=False):
+        title = a.get("label", name)
         for k, (ax, matrix) in enumerate(zip(row, a["blocks"], strict=False)):
             ax.imshow(np.asarray(matrix), cmap="viridis", vmin=0)
             ax.set_xticks(range(len(ticks)), ticks, fontsize=11)
             ax.set_yticks(range(len(ticks)), ticks, fontsize=11)
             ax.minorticks_off()
-            ax.set_title(f"{name}, block {k + 1} ({a['events']} events)", fontsize=13)
+            ax.set_title(f"{title}, block {k + 1} ({a['events']} events)", fontsize=13)
+        if not a["blocks"]:
+            row[0].text(0, 0.5, f"{title}: no correctly assigned matched test event,\nso no attention to average",
+                        transform=row[0].transAxes, ha="left", va="center", fontsize=14)
+    if not models:
+        axes[0, 0].text(0.5, 0.5, "no SAJA model in this config", transform=axes[0, 0].transAxes, ha="center",
+                        fontsize=14)
     for ax in axes.flat:
         if not ax.images:
             ax.axis("off")
@@ -319,7 +349,7 @@ def efficiency_table_figure(metrics: dict, path: str | Path) -> None:
     rows = []
     for method, m in ordered_methods(metrics):
         for row in m["spanet_table"]:
-            cells = [method, row["n_jets"].replace(">= ", "≥")]
+            cells = [method_label(metrics, method), row["n_jets"].replace(">= ", "≥")]
             for kind in ("all_events", "complete_events"):
                 r = row[kind]
                 cells += [f"{r['event_fraction']:.3f}", f"{r['event_efficiency']:.3f}", f"{r['top_efficiency']:.3f}"]

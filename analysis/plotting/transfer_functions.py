@@ -12,7 +12,7 @@ from analysis.plotting.style import label, plt, save
 
 def plot_transfer_functions(fitted: dict, responses: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path) -> None:
     """One panel per category: the response x = (E_jet - E_parton) / E_parton of the matched
-    training jets in the lowest, middle and highest parton-energy bin of the fit (points), the
+    training jets its fit used (`responses[category]`, its own or the pooled ones) in the lowest, middle and highest parton-energy bin of the fit (points), the
     bin's Crystal Ball fit (dashed) and the smooth energy-dependent model at the bin's mean
     energy (solid). `responses[category]` = (x, parton energy)."""
     fig, axes = plt.subplots(2, 2, figsize=(13, 11), sharex=True)
@@ -35,10 +35,21 @@ def plot_transfer_functions(fitted: dict, responses: dict[str, tuple[np.ndarray,
             ax.plot(x_grid, smooth / np.trapezoid(smooth, x_grid), "-", color=colour, lw=1.5)
         ax.set_xlabel(r"$(E_{jet} - E_{parton}) / E_{parton}$")
         ax.set_ylabel("density")
-        ax.legend(fontsize=10, loc="upper left", title=f"{name.replace('_', ' jets, ')} ({fitted[name]['pairs']} jets)",
-                  title_fontsize=11)
+        ax.legend(fontsize=10, loc="upper left", title=panel_title(name, fitted[name]), title_fontsize=11)
         label(ax)
     save(fig, path)
+
+
+POOLS = {"own": "", "flavour": "fitted on the {flavour} jets of both regions", "all": "fitted on all jets"}
+"""What a panel title says of the jets a category's fit borrowed (transfer_functions.fit_pools)."""
+
+
+def panel_title(name: str, fit: dict) -> str:
+    """"b jets, barrel (102 jets)", or, when the category had too few jets of its own, which jets
+    the fit (and the panel's points) pooled: "b jets, barrel: fitted on all jets (102 jets)"."""
+    flavour, region = name.split("_")
+    pooled = POOLS[fit["jets_from"]].format(flavour=flavour)
+    return f"{flavour} jets, {region}{': ' + pooled if pooled else ''} ({fit['pairs']} jets)"
 
 
 def _spread(bins: list) -> list:

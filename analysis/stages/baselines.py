@@ -16,7 +16,7 @@ from analysis.core.kinematics import cascade_masses, energy_of, four_vectors
 from analysis.core.provenance import StageRun, stage_run, sweep_leftovers, write_json
 from analysis.methods.baselines import KINEMATICS
 from analysis.methods.chi2 import Chi2Settings, fit_widths
-from analysis.methods.transfer_functions import CATEGORIES, category, fit_all
+from analysis.methods.transfer_functions import fit_all, fit_pools
 from analysis.stages._common import Files
 from analysis.topology import MATCHED, TOPOLOGY
 
@@ -120,7 +120,6 @@ def run_transfer_functions(cfg: Config, input: Files, output: Files, wildcards: 
                    inputs=[dataset_path]) as run:
         sample = cfg.transfer_sample()
         pairs = response_pairs(raw_inputs(dataset_path), sample)
-        cats = category(pairs["is_b"], pairs["eta"])
         try:
             fitted = fit_all(pairs["jet_energy"], pairs["parton_energy"], pairs["is_b"], pairs["eta"])
         except ValueError as error:
@@ -129,8 +128,8 @@ def run_transfer_functions(cfg: Config, input: Files, output: Files, wildcards: 
         if borrowed:
             log.warning("too few matched training jets for their own transfer functions: %s", borrowed)
         x = (pairs["jet_energy"] - pairs["parton_energy"]) / pairs["parton_energy"]
-        plot_transfer_functions(fitted, {name: (x[cats == i], pairs["parton_energy"][cats == i])
-                                         for i, name in enumerate(CATEGORIES)}, figure)
+        plot_transfer_functions(fitted, {name: (x[jets], pairs["parton_energy"][jets]) for name, (_, jets)
+                                         in fit_pools(pairs["is_b"], pairs["eta"]).items()}, figure)
         write_json(output["json"], fitted)
         run.extra = {"sample": sample, "borrowed": borrowed, "figure": str(figure)}
     return fitted

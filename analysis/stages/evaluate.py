@@ -63,7 +63,7 @@ def run_evaluate(cfg: Config, input: Files, output: Files, wildcards: Files) -> 
         result = {"methods": {method: _read(path) for method, path in method_files.items()},
                   "method_order": list(method_files), "samples": list(cfg.samples),
                   "main_samples": summary.main_samples(cfg), "luminosity_fb": cfg.evaluation.luminosity_fb,
-                  "reconstruction": _read(input["reconstruction"])}
+                  "labels": cfg.labels(), "reconstruction": _read(input["reconstruction"])}
         write_json(output["metrics"], result)
         for fmt, path in tables.items():
             write_text(path, summary.render_table(result, fmt))
@@ -83,7 +83,8 @@ def run_attention(cfg: Config, input: Files, output: Files, wildcards: Files) ->
         x, mask, targets = data["x"][chosen], data["mask"][chosen], data["targets"][chosen]
         matrices = [average(folded(w, targets, mask), mask.sum(axis=1) > len(TOPOLOGY.slots)).tolist() for w in
                     block_attention(model, saved["architecture"], x, mask)] if len(targets) else []
-        result = {"model": name, "order": list(ORDER), "events": int(chosen.sum()), "blocks": matrices}
+        result = {"model": name, "label": cfg.method_label(name), "order": list(ORDER), "events": int(chosen.sum()),
+                  "blocks": matrices}
         write_json(output["attention"], result)
         run.extra = {"events": result["events"]}
     return result
@@ -118,7 +119,9 @@ def run_learning_curve(cfg: Config, input: Files, output: Files, wildcards: File
             inclusive = _read(path)["correct_by_njets"]["inclusive"]
             lines[method] = {"correct": inclusive["fraction"], "low": inclusive["low"], "high": inclusive["high"],
                              "events": inclusive["events"]}
-        result = {"sample": cfg.datasets.training_sample, "networks": curve, "baselines": lines}
+        result = {"sample": cfg.datasets.training_sample, "networks": curve, "baselines": lines,
+                  "labels": {**cfg.labels()["methods"], cfg.datasets.training_sample:
+                             cfg.samples[cfg.datasets.training_sample].label}}
         write_json(output["curve"], result)
     return result
 
@@ -145,7 +148,8 @@ def run_figure(cfg: Config, input: Files, output: Files, wildcards: Files) -> No
     paths = [output["png"], output["pdf"]]
     with stage_run(cfg.tag, "figure", cfg.rule_config(STUDY_CONFIG[figure.study]), paths,
                    inputs=[files] if isinstance(files, str | Path) else list(files)):
-        extra = {"no_matching": list(cfg.spanet_samples())} if figure.reads == "matching_tables" else {}
+        extra = ({"no_matching": list(cfg.spanet_samples()), "labels": cfg.labels()["samples"]}
+                 if figure.reads == "matching_tables" else {})
         figure.function()(figure_data(figure.reads, files), paths, **extra)
 
 
