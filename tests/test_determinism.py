@@ -90,6 +90,7 @@ def test_generate_sweeps_its_own_leftovers_and_nothing_else(tmp_path, two_chunk_
 NOT_COMPARED = {
     "*.meta.json": "provenance sidecars: start and end times, host, per-epoch training seconds",
     "*/logs/*": "rule logs: progress, timings, library banners",
+    "*/benchmarks/*": "snakemake's benchmark files of the heavy rules: wall and CPU seconds, memory",
 }
 """Files under results/ that carry wall-clock times by design (fnmatch patterns of the path below
 results/); every other file must be identical."""

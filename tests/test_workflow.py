@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -259,3 +260,21 @@ def test_real_data_files_enter_the_qg_calibration(tmp_path, qcd_file):
         assert expected in result.stdout
     assert "results/test/skim/data2016.parquet" not in result.stdout
     assert "results/test/qg/samples/dijet_vincia.h5" not in result.stdout  # only the configured data sample
+
+
+def test_the_heavy_rules_record_their_time_and_memory(tmp_path):
+    """Every job of the heavy rules has a `benchmark:` file (snakemake's wall time, CPU time and
+    peak memory) under results/{tag}/benchmarks/, one per job; the light rules have none."""
+    result = snakemake(tmp_path, "--dry-run")
+    assert result.returncode == 0, result.stderr[-3000:]
+    benchmarks = {}
+    for block in re.split(r"\n(?=rule \w+:\n)", result.stdout)[1:]:
+        rule = re.match(r"rule (\w+):", block).group(1)
+        found = re.search(r"^    benchmark: (\S+)$", block, re.M)
+        benchmarks.setdefault(rule, []).append(found.group(1) if found else None)
+    heavy = ("generate", "skim", "train", "train_fraction", "predict", "baseline", "qg_samples", "qg_train", "qg_score")
+    for rule in heavy:
+        paths = benchmarks[rule]
+        assert all(p and p.startswith("results/test/benchmarks/") and p.endswith(".tsv") for p in paths), rule
+        assert len(set(paths)) == len(paths), rule
+    assert set(benchmarks["figure"]) == set(benchmarks["evaluate"]) == {None}

@@ -41,6 +41,8 @@ rule baseline:
         **{sample: paths.assignment_file(CFG.tag, "{kind}_{n_jets}", sample) for sample in CFG.samples},
     log:
         f"{RESULTS}/logs/{{kind}}/{{kind}}_{{n_jets}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{kind}}/{{kind}}_{{n_jets}}.tsv"
     params:
         config=tracked_config("baseline"),
     threads: lambda wc: methods.get(wc.kind).threads

@@ -4,6 +4,8 @@ rule generate:
         meta=paths.chunk_file(CFG.tag, "{sample}", "{chunk}") + META_SUFFIX,
     log:
         f"{RESULTS}/logs/generate/{{sample}}/chunk{{chunk}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/generate/{{sample}}/chunk{{chunk}}.tsv"
     params:
         config=tracked_config("generate"),
     threads: 1

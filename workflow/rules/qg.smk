@@ -13,6 +13,8 @@ rule qg_samples:
         jets=paths.qg_sample_file(CFG.tag, "{sample}"),
     log:
         f"{RESULTS}/logs/qg_samples/{{sample}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/qg_samples/{{sample}}.tsv"
     params:
         config=tracked_config("qg_samples"),
     threads: 1
@@ -30,6 +32,8 @@ rule qg_train:
         history=paths.qg_model_dir(CFG.tag, "{tagger}") + "/history.json",
     log:
         f"{RESULTS}/logs/qg_train/{{tagger}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/qg_train/{{tagger}}.tsv"
     params:
         config=tracked_config("qg_train"),
     threads: 8  # at most --cores locally; what a cluster job asks for (set-threads to change)
@@ -49,6 +53,8 @@ rule qg_score:
         scores=paths.qg_scores_file(CFG.tag, "{tagger}"),
     log:
         f"{RESULTS}/logs/qg_score/{{tagger}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/qg_score/{{tagger}}.tsv"
     params:
         config=tracked_config("qg_score"),
     threads: 8  # at most --cores locally; what a cluster job asks for (set-threads to change)

@@ -6,6 +6,8 @@ rule skim:
         cutflow=paths.cutflow_file(CFG.tag, "{sample}"),
     log:
         f"{RESULTS}/logs/skim/{{sample}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/skim/{{sample}}.tsv"
     params:
         config=tracked_config("skim"),
     threads: 1

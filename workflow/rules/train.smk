@@ -7,6 +7,8 @@ rule train:
         history=paths.model_dir(CFG.tag, "{model}") + "/history.json",
     log:
         f"{RESULTS}/logs/train/{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{model}}.tsv"
     params:
         config=tracked_config("train"),
     threads: 8  # at most --cores locally; what a cluster job asks for (set-threads to change)
@@ -25,6 +27,8 @@ use rule train as train_fraction with:
         history=paths.fraction_model_dir(CFG.tag, "{model}", "{fraction}") + "/history.json",
     log:
         f"{RESULTS}/logs/train_fraction/{{model}}_{{fraction}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_fraction/{{model}}_{{fraction}}.tsv"
     wildcard_constraints:
         fraction=r"0\.\d+",
     priority: 0  # after the other samples' generation: the test set waits for those, not for these
@@ -38,6 +42,8 @@ rule predict:
         **{sample: paths.assignment_file(CFG.tag, "{model}", sample) for sample in CFG.samples},
     log:
         f"{RESULTS}/logs/predict/{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/predict/{{model}}.tsv"
     params:
         config=tracked_config("predict"),
     threads: 1
