@@ -117,7 +117,7 @@ def metrics_file(tag: str) -> str:
 
 
 def metrics_table(tag: str, fmt: str) -> str:
-    """The headline tables as Markdown (md) or LaTeX (tex)."""
+    """The headline tables as Markdown (md), LaTeX (tex) or an HTML page (html, for the report)."""
     return f"{results_dir(tag)}/metrics/tables.{fmt}"
 
 
@@ -127,7 +127,7 @@ def attention_file(tag: str, model: str) -> str:
 
 
 def generator_study(tag: str, ext: str = "json") -> str:
-    """The generator-dependence study (analysis.evaluation.generators): json, or md for its table."""
+    """The generator-dependence study (analysis.evaluation.generators): json, or md / html for its table."""
     return f"{results_dir(tag)}/generators/study.{ext}"
 
 
@@ -147,7 +147,7 @@ def qg_scores_file(tag: str, tagger: str) -> str:
 
 def qg_calibration_file(tag: str, ext: str = "json") -> str:
     """Tagger performance, templates, matrix-method and jet-topics results, scale factors (json),
-    or their tables (md)."""
+    or their tables (md, html)."""
     return f"{results_dir(tag)}/qg/calibration.{ext}"
 
 
@@ -202,11 +202,11 @@ def all_targets(cfg: Config) -> list[str]:
         targets += [assignment_file(cfg.tag, method, sample) for sample in cfg.samples]
     if cfg.baselines.kinds["klfitter"].n_jets:
         targets.append(transfer_functions_file(cfg.tag).replace(".json", ".png"))
-    targets += [metrics_table(cfg.tag, fmt) for fmt in ("md", "tex")]
-    targets.append(generator_study(cfg.tag, "md"))
+    targets += [metrics_table(cfg.tag, fmt) for fmt in ("md", "tex", "html")]
+    targets += [generator_study(cfg.tag, ext) for ext in ("md", "html")]
     targets += [figure_file(cfg.tag, name, ext) for name in figures(cfg) for ext in ("png", "pdf")]
     if cfg.qg is not None:
-        targets.append(qg_calibration_file(cfg.tag, "md"))
+        targets += [qg_calibration_file(cfg.tag, ext) for ext in ("md", "html")]
     for model in cfg.models:
         targets += [assignment_file(cfg.tag, model, sample) for sample in cfg.samples]
     targets += [f"{model_dir(cfg.tag, model)}/model.onnx" for model in cfg.networks_with("onnx")]

@@ -197,3 +197,19 @@ def test_transfer_function_panels_name_the_jets_their_fit_used(test_config_run):
         assert title.endswith(f"({fit['pairs']} jets)")
         assert ("fitted on" in title) == (fit["jets_from"] != "own")
     assert panel_title("b_barrel", {"jets_from": "all", "pairs": 102}) == "b jets, barrel: fitted on all jets (102 jets)"
+
+
+def test_report_tables_are_html_pages_of_the_markdown_tables():
+    """The report shows tables inline only as HTML: the page holds every cell of the Markdown
+    table, in order, escaped, with the bold caption and notes, and nothing of the pipe syntax."""
+    from analysis.core.tables import html_page, table
+
+    rows = [["saja", "42.8 +1.6 -1.6"], ["chi2_7", "**43.0 <best>**"]]
+    markdown = table(["method", "all"], rows, "md", "Correct assignments") + "\nEach cell: **value** (pull).\n"
+    page = html_page(markdown, "default: metrics")
+    assert page.startswith("<!DOCTYPE html>") and "<title>default: metrics</title>" in page
+    assert "<p><strong>Correct assignments</strong></p>" in page and "|" not in page.split("<body>")[1]
+    assert "<thead><tr><th>method</th><th>all</th></tr></thead>" in page
+    assert ("<tr><td>saja</td><td>42.8 +1.6 -1.6</td></tr><tr><td>chi2_7</td>"
+            "<td><strong>43.0 &lt;best&gt;</strong></td></tr>") in page
+    assert "<p>Each cell: <strong>value</strong> (pull).</p>" in page

@@ -73,6 +73,8 @@ def test_end_to_end_on_test_config(test_config_run, tmp_path):
     methods = ["saja", "saja_shape", "spanet", "chi2_6", "chi2_7", "klfitter_6", "klfitter_7"]
     assert metrics["method_order"] == methods and set(metrics["methods"]) == set(methods)
     assert all(f"| {m} |" in (results / "metrics" / "tables.md").read_text() for m in methods)
+    page = (results / "metrics" / "tables.html").read_text()  # what the report shows inline
+    assert page.startswith("<!DOCTYPE html>") and all(f"<tr><td>{m}</td>" in page for m in methods)
     # the learning curve: its full-set point is the network itself, scored as the tables score it
     curve = json.loads((results / "metrics" / "learning_curve.json").read_text())
     points = {p["fraction"]: p for p in curve["networks"]["spanet"]}

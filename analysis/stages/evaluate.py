@@ -11,6 +11,7 @@ from typing import Any
 from analysis import assignments
 from analysis.config import Config
 from analysis.core.provenance import stage_run, write_json, write_text
+from analysis.core.tables import html_page
 from analysis.evaluation import generators, summary
 from analysis.evaluation.attention import ORDER, average, block_attention, folded
 from analysis.methods.networks import load_inputs, load_model, predict
@@ -56,7 +57,7 @@ def run_evaluate(cfg: Config, input: Files, output: Files, wildcards: Files) -> 
     """metrics.json (`output["metrics"]`): the methods' metrics (`input["methods"]`, one file per
     method of `cfg.methods()`, in its order) and the reconstruction (`input["reconstruction"]`);
     and the headline tables (`output["md"]`, `output["tex"]`)."""
-    tables = {fmt: output[fmt] for fmt in ("md", "tex")}
+    tables = {fmt: output[fmt] for fmt in ("md", "tex", "html")}
     method_files = dict(zip(cfg.methods(), input["methods"], strict=True))
     with stage_run(cfg.tag, "evaluate", cfg.stage_config("evaluate"), [output["metrics"], *tables.values()],
                    inputs=[*method_files.values(), input["reconstruction"]]):
@@ -65,8 +66,9 @@ def run_evaluate(cfg: Config, input: Files, output: Files, wildcards: Files) -> 
                   "main_samples": summary.main_samples(cfg), "luminosity_fb": cfg.evaluation.luminosity_fb,
                   "labels": cfg.labels(), "reconstruction": _read(input["reconstruction"])}
         write_json(output["metrics"], result)
-        for fmt, path in tables.items():
-            write_text(path, summary.render_table(result, fmt))
+        for fmt in ("md", "tex"):
+            write_text(tables[fmt], summary.render_table(result, fmt))
+        write_text(tables["html"], html_page(summary.render_table(result, "md"), f"{cfg.tag}: metrics"))
     return result
 
 
@@ -131,12 +133,13 @@ def run_generator_study(cfg: Config, input: Files, output: Files, wildcards: Fil
     tables of the generator samples that have them (`input["tables"]`) -> `output["json"]` and
     its table `output["md"]`."""
     table_paths = list(input["tables"])
-    with stage_run(cfg.tag, "generator_study", cfg.stage_config("evaluate"), [output["json"], output["md"]],
+    with stage_run(cfg.tag, "generator_study", cfg.stage_config("evaluate"), [output["json"], output["md"], output["html"]],
                    inputs=[input["metrics"], *table_paths]):
         tables = {table["sample"]: table for table in map(_read, table_paths)}
         result = generators.study(cfg, _read(input["metrics"]), tables)
         write_json(output["json"], result)
         write_text(output["md"], generators.render(result))
+        write_text(output["html"], html_page(generators.render(result), f"{cfg.tag}: generator study"))
     return result
 
 

@@ -14,6 +14,7 @@ import torch
 
 from analysis.config import Config
 from analysis.core.provenance import atomic_output, stage_run, write_json, write_text
+from analysis.core.tables import html_page
 from analysis.core.training import TrainingSettings, epoch_timing, load_trained, pick_device, train
 from analysis.datasets import H5_OPTIONS, SETS
 from analysis.qg import samples as qgsamples
@@ -101,7 +102,7 @@ def run_qg_calibrate(cfg: Config, input: Files, output: Files, wildcards: Files)
     each tagger's scores (`input["scores"]`, one file per tagger of `cfg.qg.taggers`, in order)."""
     sample_paths = list(input["jets"])
     score_paths = dict(zip(cfg.qg.taggers, input["scores"], strict=True))
-    with stage_run(cfg.tag, "qg_calibrate", cfg.qg_config(), [output["json"], output["md"]],
+    with stage_run(cfg.tag, "qg_calibrate", cfg.qg_config(), [output["json"], output["md"], output["html"]],
                    inputs=[*sample_paths, *score_paths.values()]):
         study = cfg.qg
         loaded = {qgsamples.sample_name(p): qgsamples.load(p, constituents=False) for p in sample_paths}
@@ -129,4 +130,5 @@ def run_qg_calibrate(cfg: Config, input: Files, output: Files, wildcards: Files)
                      f"{performance_mc['auc']:.4f}" if performance_mc else "undefined (one class has no jets)")
         write_json(output["json"], out)
         write_text(output["md"], render(out))
+        write_text(output["html"], html_page(render(out), f"{cfg.tag}: quark/gluon calibration"))
     return out

@@ -40,9 +40,9 @@ rule evaluate:
         reconstruction=paths.reconstruction_file(CFG.tag),
     output:
         metrics=paths.metrics_file(CFG.tag),
-        md=report(paths.metrics_table(CFG.tag, "md"), category="Tables",
-                  caption="../report/tables.rst"),
+        md=paths.metrics_table(CFG.tag, "md"),
         tex=paths.metrics_table(CFG.tag, "tex"),
+        html=report(paths.metrics_table(CFG.tag, "html"), category="Tables", caption="../report/tables.rst"),
     log:
         f"{RESULTS}/logs/evaluate.log",
     params:
@@ -105,7 +105,8 @@ rule generator_study:
         tables=[paths.matching_tables(CFG.tag, s) for s in CFG.generators() if s in CFG.matched_samples()],
     output:
         json=paths.generator_study(CFG.tag),
-        md=report(paths.generator_study(CFG.tag, "md"), category="Generators", caption="../report/generators.rst"),
+        md=paths.generator_study(CFG.tag, "md"),
+        html=report(paths.generator_study(CFG.tag, "html"), category="Generators", caption="../report/generators.rst"),
     log:
         f"{RESULTS}/logs/generator_study.log",
     params:

@@ -70,7 +70,9 @@ rule qg_calibrate:
         scores=[paths.qg_scores_file(CFG.tag, t) for t in CFG.qg.taggers],
     output:
         json=paths.qg_calibration_file(CFG.tag),
-        md=report(paths.qg_calibration_file(CFG.tag, "md"), category="Quark/gluon", caption="../report/qg_tables.rst"),
+        md=paths.qg_calibration_file(CFG.tag, "md"),
+        html=report(paths.qg_calibration_file(CFG.tag, "html"), category="Quark/gluon",
+                    caption="../report/qg_tables.rst"),
     log:
         f"{RESULTS}/logs/qg_calibrate.log",
     params:
