@@ -146,6 +146,7 @@ def test_schema_knows_every_network_of_the_registry():
     import yaml
 
     from analysis.config import SCHEMA
+    from analysis.config.sections import DISPLAY_KEYS
 
     schema = yaml.safe_load(SCHEMA.read_text())
     models = schema["properties"]["models"]["additionalProperties"]
@@ -157,7 +158,7 @@ def test_schema_knows_every_network_of_the_registry():
         assert rule["then"]["$ref"] == f"#/$defs/{name}_model" and f"{name}_model" in schema["$defs"]
         section = schema["$defs"][f"{name}_model"]["properties"]
         fields = set(methods.get(name).adapter().hyperparameters.__dataclass_fields__) - {"features"}
-        assert set(section) - {"architecture", "features"} == fields
+        assert set(section) - {"architecture", "features", *DISPLAY_KEYS} == fields
 
 
 def test_every_baseline_of_the_registry_has_what_the_rule_baseline_reads():

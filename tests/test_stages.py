@@ -28,7 +28,7 @@ def rules_with_scripts() -> list[tuple[str, str, str]]:
 def test_every_rules_file_with_scripts_was_found():
     assert {smk for smk, _, _ in rules_with_scripts()} == {"generate", "skim", "match", "split", "train",
                                                            "baselines", "evaluate", "qg"}
-    assert len(rules_with_scripts()) == 22
+    assert len(rules_with_scripts()) == 23
 
 
 @pytest.mark.parametrize(("smk", "rule", "script"), rules_with_scripts())
