@@ -181,9 +181,10 @@ def test_stage_table_unions():
 def test_provenance_subsets_are_the_reference_ones(test_config):
     """Every stage, rule, sample and q/g subset of config/test.yaml has the top-level keys and the
     config hash of the known answer tests/expected/config_subsets_test_yaml.json: computed by
-    analysis/config.py before this package replaced it, then regenerated once for the intended
+    analysis/config.py before this package replaced it, then regenerated for the intended
     changes of the redesign (the topology file's content in every stage subset, the per-method
-    metrics and reconstruction rules). Regenerate it only for an intended change of test.yaml, the
+    metrics and reconstruction rules) and of the split (the split and the networks depend on the
+    training sample alone; the new test_set rule on every sample). Regenerate it only for an intended change of test.yaml, the
     detector card, the topology or what a subset holds, and say so."""
     expected = json.loads((REPO / "tests" / "expected" / "config_subsets_test_yaml.json").read_text())
     for call, answer in expected.items():
@@ -224,3 +225,15 @@ def test_library_defaults_agree_with_the_schema():
         mirrored = {f.name: f.default for f in dataclasses.fields(cls) if prefix + f.name in defaults}
         assert mirrored == {name: defaults[prefix + name] for name in mirrored}
         assert len(mirrored) >= 4, cls
+
+
+def test_other_samples_retrain_nothing(test_config):
+    """The split and the networks read only the training sample, so removing (or adding) a
+    generator alternative changes the config of the test set and the evaluation, not theirs."""
+    raw = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    raw["generators"] = {}
+    fewer = configlib.from_dict(raw, where="test.yaml")
+    for rule, model in (("split", None), ("train", "saja"), ("train", "spanet"), ("export_onnx", "saja_shape")):
+        assert fewer.rule_config(rule, model=model) == test_config.rule_config(rule, model=model), rule
+    for rule in ("test_set", "evaluate", "baseline"):
+        assert fewer.rule_config(rule) != test_config.rule_config(rule), rule

@@ -26,13 +26,17 @@ class Stage:
     upstream: tuple[str, ...] = ()
     per_sample: bool = False
     """Whether its jobs run one sample each (and depend on that sample alone)."""
+    training_sample_only: bool = False
+    """Whether its outputs depend on the training sample alone (the split and the networks
+    trained on it), so that adding or editing another sample retrains nothing."""
 
 
 STAGES: dict[str, Stage] = {
     "skim": Stage(("selection",), per_sample=True),
     "match": Stage(("matching",), upstream=("skim",), per_sample=True),
-    "split": Stage(("datasets",), upstream=("match",)),
-    "train": Stage(("models", "training"), upstream=("split",)),
+    "split": Stage(("datasets",), upstream=("match",), training_sample_only=True),
+    "test_set": Stage(("datasets",), upstream=("match",)),
+    "train": Stage(("models", "training"), upstream=("split",), training_sample_only=True),
     "baselines": Stage(("baselines",), upstream=("split",)),
     "evaluate": Stage(("evaluation",), upstream=("train", "baselines")),
 }
@@ -73,11 +77,15 @@ class Provenance:
     def stage_config(self, stage: str, sample: str | None = None) -> dict:
         """The sections of `stage_sections(stage)`, the topology file's content (its resonance
         masses and widths only where the fits and the evaluation read them), and one sample's
-        subset (a per-sample job) or every analysis sample's."""
+        subset (a per-sample job), the training sample's (the split and the networks) or every
+        analysis sample's."""
         subset = {key: _thaw(self._document[key]) for key in stage_sections(stage)}
         subset["topology"] = topology.default().provenance(masses=stage in ("baselines", "evaluate"))
         if sample is not None:
             subset["sample"] = self.sample_config(sample)
+        elif STAGES[stage].training_sample_only:
+            training = self._document["datasets"]["training_sample"]
+            subset["samples"] = {training: self.sample_config(training)}
         else:
             subset["samples"] = {name: self.sample_config(name) for name in self._analysis_samples()}
         return subset
@@ -133,7 +141,7 @@ class Provenance:
 
 RULES: dict[str, str] = {
     "generate": "sample", "check_input": "sample",
-    "skim": "skim", "match": "match", "split": "split", "test_set": "split",
+    "skim": "skim", "match": "match", "split": "split", "test_set": "test_set",
     "train": "network", "predict": "network", "export_onnx": "network", "attention": "network",
     "chi2_widths": "baselines", "transfer_functions": "baselines", "baseline": "baselines",
     "method_metrics": "method", "reconstruction": "reconstruction",

@@ -115,7 +115,7 @@ def run_test_set(cfg: Config, input: Files, output: Files, wildcards: Files) -> 
     sample's sets, so every method is applied to one file."""
     matched = dict(zip(cfg.matched_samples(), input["matched"], strict=True))
     training = cfg.datasets.training_sample
-    with stage_run(cfg.tag, "test_set", cfg.stage_config("split"), [output["test"]]) as run:
+    with stage_run(cfg.tag, "test_set", cfg.stage_config("test_set"), [output["test"]]) as run:
         others = {name: ak.from_parquet(path) for name, path in matched.items() if name != training}
         shapes = all(set(SHAPES) <= set(ev.jets.fields) for ev in others.values())
         split = training_split(cfg, [matched[training]] if training in matched else [], shapes)
