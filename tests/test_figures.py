@@ -130,7 +130,8 @@ def drawn(monkeypatch):
 def test_figures_show_the_configured_labels_and_their_numbers(test_config_run, test_config, drawn):
     """The data behind Figs. 5, 7 and 8 of the test run: metrics.json carries the display names,
     the legends show them (not config keys) in method order, Fig. 7's markers are the metrics'
-    correct fractions, and Fig. 8's axis needs no offset text under the CMS label."""
+    correct fractions, Fig. 8's axis needs no offset text under the CMS label, and Fig. 11's log
+    axes carry no minor tick labels."""
     import json
 
     import numpy as np
@@ -159,6 +160,10 @@ def test_figures_show_the_configured_labels_and_their_numbers(test_config_run, t
         total = sum(np.asarray(h[g])[1:-1] for g in ("background", "unmatched", "wrong", "correct"))
         power = int(np.floor(np.log10(total.max()))) if total.max() >= 1e4 else 0
         assert ax.get_ylim()[1] >= total.max() / 10.0**power and (f"10^{{{power}}}" in ax.get_ylabel()) == bool(power)
+    paper.fig11_entropy(metrics, "fig11")  # log axes labelled at decades only: minor labels used to collide
+    figures["fig11"].canvas.draw()
+    for ax in figures["fig11"].axes:
+        assert ax.get_yscale() == "log" and not any(t.get_text() for t in ax.yaxis.get_minorticklabels())
 
 
 @pytest.mark.xdist_group("test_config_run")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import mplhep
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from analysis.evaluation.metrics import JET_BINS, bin_label
 from analysis.evaluation.reconstruction import GROUPS
@@ -48,7 +49,15 @@ def _network_panels(metrics: dict, key: str, height: float = 6.5):
     """(figure, [(axis, (method, metrics))]): one panel per network whose metrics have a true `key`."""
     networks = [(method, m) for method, m in ordered_methods(metrics) if m.get(key)]
     fig, axes = plt.subplots(1, max(len(networks), 1), figsize=(7.5 * max(len(networks), 1), height), squeeze=False)
+    fig.subplots_adjust(wspace=0.35)  # room for each panel's own y label and tick labels
     return fig, list(zip(axes[0], networks, strict=False))
+
+
+def _log_y(ax) -> None:
+    """A log y axis labelled at its decades only: matplotlib also labels minor ticks when the
+    range is under about a decade, and those labels run into each other."""
+    ax.set_yscale("log")
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _ttbar_tables(tables: dict[str, dict]) -> dict[str, dict]:
@@ -265,7 +274,7 @@ def generators_entropy(metrics: dict, path: str | Path) -> None:
             counts = np.asarray(d["correct"], float) + np.asarray(d["wrong"], float)
             if counts.sum() > 0:
                 mplhep.histplot(counts / counts.sum(), d["edges"], ax=ax, label=sample_label(metrics, sample))
-        ax.set_yscale("log")
+        _log_y(ax)
         finish(ax, m["score_name"], "fraction of matched events", fontsize=11, title=method_label(metrics, method))
     save(fig, path)
 
@@ -281,7 +290,7 @@ def fig11_entropy(metrics: dict, path: str | Path) -> None:
             if counts.sum() > 0:
                 mplhep.histplot(counts / counts.sum(), d["edges"], ax=ax, label=GROUP_LABELS[group],
                                 color=GROUP_COLOURS[group])
-        ax.set_yscale("log")
+        _log_y(ax)
         finish(ax, m["score_name"].replace("predictive entropy", r"predictive entropy $\mathbb{H}[Y]$"),
                "fraction of events", fontsize=11, title=method_label(metrics, method))
     save(fig, path)
