@@ -15,7 +15,7 @@ import yaml
 from analysis import config as configlib
 from analysis.core.training import CheckpointError, load_trained, train
 
-from .conftest import REPO, SNAKEMAKE, files_config
+from .conftest import REPO, SNAKEMAKE, files_config, split_all
 from .test_training import data, model, settings
 from .test_workflow import ENV
 
@@ -147,7 +147,6 @@ def test_a_sample_with_no_selected_event_goes_through_the_split(tmp_path, pipeli
     and the split still writes the datasets with the other samples."""
     from analysis.stages.match import run_match
     from analysis.stages.skim import run_skim
-    from analysis.stages.split import run_split
 
     # the pipeline's config plus the W + jets file (1 pb, its 25 events the whole generated sample)
     cfg = files_config(tmp_path, {**pipeline.files, "wjets": REPO / "tests" / "samples" / "coffea_delphes.root"})
@@ -159,10 +158,8 @@ def test_a_sample_with_no_selected_event_goes_through_the_split(tmp_path, pipeli
     run_match(cfg, {"skim": tmp_path / "w.parquet"},
               {"matched": tmp_path / "w.matched.parquet", "tables": tmp_path / "w.matching.json"}, {"sample": "wjets"})
     matched = {**{name: pipeline.matched[name] for name in ("ttbar", "qcd")}, "wjets": tmp_path / "w.matched.parquet"}
-    outputs = {name: tmp_path / f"{name}.h5" for name in ("train", "val", "test")}
-    summary = run_split(cfg, {"matched": list(matched.values())},
-                        {**outputs, "event_info": tmp_path / "event_info.yaml"}, {})
-    assert "wjets" not in summary["events"]["test"] and summary["events"]["train"]["ttbar"]["matched"] > 0
+    _, summary = split_all(cfg, matched, tmp_path / "datasets")
+    assert "wjets" not in summary["test_set"]["events"] and summary["events"]["train"]["ttbar"]["matched"] > 0
     assert json.loads((tmp_path / "w.cutflow.json").read_text())["empty"]
 
 
