@@ -66,9 +66,10 @@ def run_evaluate(cfg: Config, input: Files, output: Files, wildcards: Files) -> 
                   "main_samples": summary.main_samples(cfg), "luminosity_fb": cfg.evaluation.luminosity_fb,
                   "labels": cfg.labels(), "reconstruction": _read(input["reconstruction"])}
         write_json(output["metrics"], result)
-        for fmt in ("md", "tex"):
-            write_text(tables[fmt], summary.render_table(result, fmt))
-        write_text(tables["html"], html_page(summary.render_table(result, "md"), f"{cfg.tag}: metrics"))
+        markdown = summary.render_table(result, "md")
+        write_text(tables["md"], markdown)
+        write_text(tables["tex"], summary.render_table(result, "tex"))
+        write_text(tables["html"], html_page(markdown, f"{cfg.tag}: metrics"))
     return result
 
 
@@ -138,8 +139,9 @@ def run_generator_study(cfg: Config, input: Files, output: Files, wildcards: Fil
         tables = {table["sample"]: table for table in map(_read, table_paths)}
         result = generators.study(cfg, _read(input["metrics"]), tables)
         write_json(output["json"], result)
-        write_text(output["md"], generators.render(result))
-        write_text(output["html"], html_page(generators.render(result), f"{cfg.tag}: generator study"))
+        markdown = generators.render(result)
+        write_text(output["md"], markdown)
+        write_text(output["html"], html_page(markdown, f"{cfg.tag}: generator study"))
     return result
 
 

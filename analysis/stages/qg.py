@@ -129,6 +129,7 @@ def run_qg_calibrate(cfg: Config, input: Files, output: Files, wildcards: Files)
             log.info("%s: AUC on the MC test jets %s", tagger,
                      f"{performance_mc['auc']:.4f}" if performance_mc else "undefined (one class has no jets)")
         write_json(output["json"], out)
-        write_text(output["md"], render(out))
-        write_text(output["html"], html_page(render(out), f"{cfg.tag}: quark/gluon calibration"))
+        markdown = render(out)
+        write_text(output["md"], markdown)
+        write_text(output["html"], html_page(markdown, f"{cfg.tag}: quark/gluon calibration"))
     return out
