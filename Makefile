@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 export CONDOR_CONFIG ?= /dev/null
 
-.PHONY: setup run qg test bench lint clean-venv
+.PHONY: setup run qg learning-curve test bench lint clean-venv
 
 $(BIN)/snakemake: envs/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ run: setup
 
 qg: setup
 	$(BIN)/snakemake --cores $(CORES) $(LOCAL_THREADS) --configfile config/config.yaml config/qg.yaml
+
+learning-curve: setup
+	$(BIN)/snakemake --cores $(CORES) $(LOCAL_THREADS) --configfile config/config.yaml config/learning_curve.yaml
 
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from analysis.core.provenance import meta_path, sha256
-from analysis.core.training import TIMING, TrainingSettings, epoch_timing, train
+from analysis.core.training import TIMING, TrainingSettings, batches, epoch_batches, epoch_timing, train
 from analysis.methods.saja import ADAPTER as SAJA
 from analysis.methods.saja import Saja, SajaHyperparameters
 
@@ -151,3 +151,25 @@ def test_select_by_accuracy_needs_an_accuracy(tmp_path):
     with pytest.raises(ValueError, match="select_by"):
         train(model(), SAJA.loss, data(64, 0), data(32, 1),
               TrainingSettings(max_epochs=1, device="cpu", progress=False, select_by="accuracy"), tmp_path)
+
+
+def test_epoch_batches_see_every_event_once_in_batches_of_similar_multiplicity():
+    """Length bucketing: each epoch is a permutation of the events, cut into as many batches as
+    without it (the cosine schedule counts them), whose jet counts spread far less than random ones."""
+    n_jets = torch.randint(6, 16, (1000,), generator=torch.Generator().manual_seed(0))
+    cut = epoch_batches(n_jets, 32, torch.Generator().manual_seed(1))
+    assert sorted(torch.cat(cut).tolist()) == list(range(1000))
+    assert sorted(len(b) for b in cut) == [1000 % 32] + [32] * (1000 // 32)
+    spread = [int(n_jets[b].max() - n_jets[b].min()) for b in cut]
+    assert sum(spread) / len(spread) <= 2  # random batches of 32 span nearly all of 6-15
+    again = epoch_batches(n_jets, 32, torch.Generator().manual_seed(1))
+    assert all(torch.equal(a, b) for a, b in zip(cut, again, strict=True))
+
+
+def test_evaluation_batches_are_trimmed_and_cover_every_event():
+    batch = data(100, 0)
+    batch["mask"][:50, 6:] = False
+    seen = list(batches(batch, 32))
+    assert sum(len(b["x"]) for b in seen) == 100
+    assert [b["x"].shape[1] for b in seen] == [6, 8, 8, 8]  # the 50 six-jet events come first
+    assert [b["labels"].shape[1] for b in seen] == [6, 8, 8, 8]

@@ -206,17 +206,29 @@ def test_default_and_paper_configs_build_their_dag(tmp_path, config_name):
     assert result.returncode == 0, result.stderr[-3000:]
 
 
-def test_the_qg_overlay_adds_only_the_qg_study_to_the_default_run(tmp_path):
-    """`--configfile config/config.yaml config/qg.yaml` (make qg): the default run's jobs and the
-    q/g chain; config.yaml alone (make run) has no q/g job."""
+def job_counts(dry_run: str) -> dict[str, int]:
+    """Jobs per rule from the "Job stats" table of a snakemake dry run."""
+    table = dry_run.split("Job stats:")[1].split("total")[0].splitlines()[3:]
+    return {rule: int(count) for rule, count in (line.split() for line in table if line.strip())}
+
+
+@pytest.mark.parametrize("overlay_name, rules, target", [
+    ("qg.yaml", ("qg_samples", "qg_train", "qg_score", "qg_calibrate"), "results/default/qg/calibration.md"),
+    ("learning_curve.yaml", ("train_fraction", "learning_curve"), "results/default/metrics/learning_curve.json"),
+])
+def test_each_overlay_adds_only_its_study_to_the_default_run(tmp_path, overlay_name, rules, target):
+    """`--configfile config/config.yaml config/<overlay>` (make qg, make learning-curve): the default
+    run's jobs and the overlay's chain; config.yaml alone (make run) has none of its jobs, and the
+    overlay retrains none of the default run's networks."""
     default = snakemake(tmp_path, "--dry-run", configfile=REPO / "config" / "config.yaml")
-    overlay = snakemake(tmp_path, str(REPO / "config" / "qg.yaml"), "--dry-run",  # both after --configfile
+    overlay = snakemake(tmp_path, str(REPO / "config" / overlay_name), "--dry-run",  # both after --configfile
                         configfile=REPO / "config" / "config.yaml")
     assert default.returncode == 0 and overlay.returncode == 0, overlay.stderr[-3000:]
-    assert "rule qg_train:" not in default.stdout
-    for rule in ("qg_samples", "qg_train", "qg_score", "qg_calibrate"):
+    for rule in rules:
+        assert f"rule {rule}:" not in default.stdout
         assert f"rule {rule}:" in overlay.stdout
-    assert "results/default/qg/calibration.md" in overlay.stdout
+    assert target in overlay.stdout and target not in default.stdout
+    assert job_counts(default.stdout)["train"] == job_counts(overlay.stdout)["train"]
 
 
 def test_bad_config_stops_before_any_job(tmp_path):

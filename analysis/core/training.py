@@ -79,11 +79,39 @@ def check_devices(settings: dict[str, str]) -> None:
                            "(README, 'GPU install')")
 
 
-def batches(data: Batch, size: int, order: torch.Tensor | None = None):
-    n = len(next(iter(data.values())))
-    order = torch.arange(n) if order is None else order
-    for start in range(0, n, size):
-        index = order[start:start + size]
+POOL_BATCHES = 16
+"""Training batches drawn together and then sorted by jet count (`epoch_batches`)."""
+
+
+def jet_counts(data: Batch) -> torch.Tensor:
+    """Real jets per event, or one per event for data without a jet mask."""
+    mask = data.get("mask")
+    if mask is None or mask.ndim != 2:
+        return torch.ones(len(next(iter(data.values()))), dtype=torch.long)
+    return mask.sum(dim=1).cpu()
+
+
+def epoch_batches(n_jets: torch.Tensor, size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """Event indices of each training batch of one epoch: a random order cut into pools of
+    POOL_BATCHES batches, each pool sorted by jet count and cut into batches, the batches then
+    shuffled. Every event is seen once per epoch in a random batch, but a batch holds events of
+    similar multiplicity, so `trimmed` cuts it to fewer padded jets: about half the cost per epoch
+    on the default run, where events have 6 to 15 jets and a random batch nearly always holds one
+    of 13 or more (length bucketing, as in sequence models)."""
+    order = torch.randperm(len(n_jets), generator=generator)
+    cut = [batch for pool in order.split(size * POOL_BATCHES)
+           for batch in pool[torch.sort(n_jets[pool], stable=True).indices].split(size)]
+    return [cut[i] for i in torch.randperm(len(cut), generator=generator)]
+
+
+def batches(data: Batch, size: int, indices: list[torch.Tensor] | None = None):
+    """The trimmed batches of `data` with the given event indices; without them, batches of events
+    in order of jet count (for evaluation, where the order changes no sum)."""
+    if indices is None:
+        indices = torch.sort(jet_counts(data), stable=True).indices.split(size)
+    device = next(iter(data.values())).device
+    for index in indices:
+        index = index.to(device)
         yield trimmed({k: v[index] for k, v in data.items()})
 
 
@@ -169,6 +197,7 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
         state = saved["state"]
         log.info("resuming from %s after epoch %d", checkpoint, state["epoch"])
     autocast = device.type == "cuda" and settings.mixed_precision
+    n_jets = jet_counts(train_data)
     train_data = {k: v.to(device) for k, v in train_data.items()}
     val_data = {k: v.to(device) for k, v in val_data.items()}
     timing = {}
@@ -180,9 +209,9 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
             break
         start = time.perf_counter()
         model.train()
-        order = torch.randperm(n_train, generator=torch.Generator().manual_seed(settings.seed * 100_003 + epoch))
+        generator = torch.Generator().manual_seed(settings.seed * 100_003 + epoch)
         total, count = 0.0, 0
-        for batch in batches(train_data, settings.batch_size, order.to(device)):
+        for batch in batches(train_data, settings.batch_size, epoch_batches(n_jets, settings.batch_size, generator)):
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                 loss = loss_fn(model, batch)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from analysis import assignments, datasets, methods
-from analysis.core.training import load_trained
+from analysis.core.training import batches, load_trained
 from analysis.topology import TOPOLOGY
 
 
@@ -67,8 +67,7 @@ def assignment_accuracy(network: NetworkAdapter, batch_size: int = 1000) -> Call
         full = (tensors["targets"] >= 0).all(dim=1)
         events = {k: v[full] for k, v in tensors.items()}
         right = 0
-        for start in range(0, len(events["x"]), batch_size):
-            part = {k: v[start:start + batch_size] for k, v in events.items()}
+        for part in batches(events, batch_size):
             slots = network.decode(model, part["x"], part["mask"], part["pt"])[0]
             right += int(assignments.correct(slots.cpu().numpy(), part["targets"].cpu().numpy()).sum())
         return right / max(len(events["x"]), 1)
