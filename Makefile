@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 export CONDOR_CONFIG ?= /dev/null
 
-.PHONY: setup run qg learning-curve test bench lint clean-venv
+.PHONY: setup run qg learning-curve spanet-official test bench lint clean-venv
 
 $(BIN)/snakemake: envs/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ qg: setup
 
 learning-curve: setup
 	$(BIN)/snakemake --cores $(CORES) $(LOCAL_THREADS) --configfile config/config.yaml config/learning_curve.yaml
+
+# The official SPANet package in its own environment (.venv-spanet), trained on the default run's
+# datasets and evaluated beside our networks; SPANET_EPOCHS=N trains fewer epochs than config.yaml's.
+spanet-official: setup
+	$(BIN)/snakemake --cores $(CORES) results/default/datasets/test.h5 --configfile config/config.yaml
+	$(BIN)/python -m benchmarks.spanet_official $(if $(SPANET_EPOCHS),--epochs $(SPANET_EPOCHS))
+	$(BIN)/snakemake --cores $(CORES) $(LOCAL_THREADS) --configfile config/config.yaml config/spanet_official.yaml
 
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests

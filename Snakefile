@@ -25,6 +25,7 @@ include: "workflow/rules/match.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/baselines.smk"
+include: "workflow/rules/imported.smk"
 include: "workflow/rules/evaluate.smk"
 
 

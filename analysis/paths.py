@@ -207,7 +207,7 @@ def all_targets(cfg: Config) -> list[str]:
     targets += [figure_file(cfg.tag, name, ext) for name in figures(cfg) for ext in ("png", "pdf")]
     if cfg.qg is not None:
         targets += [qg_calibration_file(cfg.tag, ext) for ext in ("md", "html")]
-    for model in cfg.models:
-        targets += [assignment_file(cfg.tag, model, sample) for sample in cfg.samples]
+    for method in [*cfg.models, *cfg.imported]:
+        targets += [assignment_file(cfg.tag, method, sample) for sample in cfg.samples]
     targets += [f"{model_dir(cfg.tag, model)}/model.onnx" for model in cfg.networks_with("onnx")]
     return targets

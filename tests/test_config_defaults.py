@@ -84,6 +84,7 @@ def typed_values(cfg: configlib.Config) -> dict[str, Any]:
         "selection.read_step": cfg.read_step,
         "matching.dr_max": cfg.matching.dr_max,
         "matching.dr_scan": list(cfg.matching.dr_scan),
+        "imported": {name: asdict(spec) for name, spec in cfg.imported.items()},
         "datasets.training_sample": cfg.datasets.training_sample,
         "datasets.fractions": split(cfg.datasets.fractions),
         "datasets.max_jets": cfg.datasets.max_jets,

@@ -27,8 +27,8 @@ def rules_with_scripts() -> list[tuple[str, str, str]]:
 
 def test_every_rules_file_with_scripts_was_found():
     assert {smk for smk, _, _ in rules_with_scripts()} == {"generate", "skim", "match", "split", "train",
-                                                           "baselines", "evaluate", "qg"}
-    assert len(rules_with_scripts()) == 23
+                                                           "baselines", "imported", "evaluate", "qg"}
+    assert len(rules_with_scripts()) == 24
 
 
 @pytest.mark.parametrize(("smk", "rule", "script"), rules_with_scripts())

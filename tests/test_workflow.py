@@ -292,3 +292,24 @@ def test_the_heavy_rules_record_their_time_and_memory(tmp_path):
         assert all(p and p.startswith("results/test/benchmarks/") and p.endswith(".tsv") for p in paths), rule
         assert len(set(paths)) == len(paths), rule
     assert set(benchmarks["figure"]) == set(benchmarks["evaluate"]) == {None}
+
+
+def test_the_spanet_official_overlay_imports_its_predictions_and_retrains_nothing(tmp_path):
+    """config/spanet_official.yaml: without its prediction file the run stops before any job,
+    naming the file and how to make it; with one, a dry run imports it and scores it like every
+    method, and trains exactly what the default run trains."""
+    overlay, default = str(REPO / "config" / "spanet_official.yaml"), REPO / "config" / "config.yaml"
+    missing = snakemake(tmp_path, overlay, "--dry-run", configfile=default)
+    assert missing.returncode != 0
+    message = missing.stdout + missing.stderr
+    assert "results/default/spanet_official/predictions.h5 does not exist" in message
+    assert "make spanet-official" in message
+    predictions = tmp_path / "results" / "default" / "spanet_official" / "predictions.h5"
+    predictions.parent.mkdir(parents=True)
+    predictions.write_bytes(b"")
+    planned = snakemake(tmp_path, overlay, "--dry-run", configfile=default)
+    assert planned.returncode == 0, planned.stderr[-3000:]
+    assert job_counts(planned.stdout)["import_predictions"] == 1
+    assert "results/default/assignments/spanet_official/ttbar.parquet" in planned.stdout
+    alone = snakemake(tmp_path, "--dry-run", configfile=default)
+    assert job_counts(planned.stdout)["train"] == job_counts(alone.stdout)["train"]

@@ -38,11 +38,13 @@ from analysis.config.sections import (
     Cuts,
     Datasets,
     Evaluation,
+    ImportedSpec,
     MassReconstruction,
     Matching,
     ModelSpec,
     QGStudy,
     Training,
+    imported_specs,
     model_specs,
 )
 from analysis.config.subsets import Provenance
@@ -77,6 +79,8 @@ class Config:
     models: dict[str, ModelSpec]
     training: Training
     baselines: Baselines
+    imported: dict[str, ImportedSpec]
+    """Methods run outside the workflow, read from their prediction files (`imported`)."""
     evaluation: Evaluation
     qg: QGStudy | None
     qg_samples: dict[str, GeneratedSample | FileSample]
@@ -110,8 +114,8 @@ class Config:
         return self.baselines.methods()
 
     def methods(self) -> list[str]:
-        """Every method of the config: the networks, then the baselines."""
-        return [*self.models, *self.baseline_methods()]
+        """Every method of the config: the networks, the baselines, then the imported methods."""
+        return [*self.models, *self.baseline_methods(), *self.imported]
 
     def generators(self) -> list[str]:
         """The generator study's samples: the nominal (training) sample, then the alternatives."""
@@ -129,6 +133,8 @@ class Config:
         architecture, a baseline's kind."""
         if method in self.models:
             return self.models[method].architecture
+        if method in self.imported:
+            return self.imported[method].format
         if method not in self.baseline_methods():
             raise ValueError(f"{method!r} is not a method of this config; methods: {self.methods()}")
         return self.baseline_methods()[method][0].kind
@@ -140,6 +146,8 @@ class Config:
 
         if method in self.models:
             return self.models[method].label
+        if method in self.imported:
+            return self.imported[method].label
         spec, n_jets = self.baseline_methods()[method]
         return f"{methods.get(spec.kind).display}, {n_jets} jets"
 
@@ -193,7 +201,13 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
     datasets = Datasets.from_section(data["datasets"], samples, where)
     models = model_specs(data["models"])
     baselines = Baselines.from_section(data["baselines"])
-    evaluation = Evaluation.from_section(data["evaluation"], [*models, *baselines.methods()], where, list(models))
+    imported = imported_specs(data["imported"])
+    clash = sorted(set(imported) & {*models, *baselines.methods()})
+    if clash:
+        raise ConfigError(f"{where}: key 'imported': {clash} are also networks or baseline methods; give the "
+                          "imported methods their own names")
+    evaluation = Evaluation.from_section(data["evaluation"], [*models, *baselines.methods(), *imported], where,
+                                         list(models))
     _check_spanet_samples(samples, datasets, models, baselines, where)
     qg, qg_samples = _qg(data, samples, where)
     return Config(
@@ -211,6 +225,7 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
         models=models,
         training=Training.from_section(data["training"]),
         baselines=baselines,
+        imported=imported,
         evaluation=evaluation,
         qg=qg,
         qg_samples=qg_samples,

@@ -119,6 +119,22 @@ def model_specs(section: dict) -> dict[str, ModelSpec]:
             for name, spec in section.items()}
 
 
+@dataclass(frozen=True)
+class ImportedSpec:
+    """An assignment method run outside the workflow (`imported`): the registry format of its
+    prediction file (analysis.methods.REGISTRY), the file, and its name in legends and tables."""
+
+    name: str
+    format: str
+    predictions: str
+    label: str
+
+
+def imported_specs(section: dict) -> dict[str, ImportedSpec]:
+    return {name: ImportedSpec(name, spec["format"], spec["predictions"], spec.get("label", name))
+            for name, spec in section.items()}
+
+
 BASELINE_KINDS = ("chi2", "klfitter")
 """The baseline kinds, sections of the schema's `baselines` in method order (a test keeps the
 two lists equal); the methods registry holds what each kind does."""

@@ -103,10 +103,21 @@ class Provenance:
         entry = {k: v for k, v in self._document["models"][model].items() if k not in DISPLAY_KEYS}
         return {**self.stage_config("split"), "model": _thaw(entry), "training": _thaw(self._document["training"])}
 
+    def _imported_config(self, method: str) -> dict:
+        """What an imported method's assignments depend on: the test set and its own entry (the
+        prediction file itself is the rule's input)."""
+        entry = {k: v for k, v in self._document["imported"][method].items() if k not in DISPLAY_KEYS}
+        return {**self.stage_config("test_set"), "imported": _thaw(entry)}
+
     def method_config(self, method: str) -> dict:
         """What one method's assignments (and so its metrics) depend on: a network's own subset,
-        or the baselines' stage, so that editing one method recomputes that method alone."""
-        return self.network_config(method) if method in self._document["models"] else self.stage_config("baselines")
+        an imported method's, or the baselines' stage, so that editing one method recomputes that
+        method alone."""
+        if method in self._document["models"]:
+            return self.network_config(method)
+        if method in self._document["imported"]:
+            return self._imported_config(method)
+        return self.stage_config("baselines")
 
     def tagger_config(self, tagger: str) -> dict:
         """What one q/g tagger's training and scores depend on: the study with only that tagger."""
@@ -144,7 +155,7 @@ RULES: dict[str, str] = {
     "skim": "skim", "match": "match", "split": "split", "test_set": "test_set",
     "train": "network", "predict": "network", "export_onnx": "network", "attention": "network",
     "chi2_widths": "baselines", "transfer_functions": "baselines", "baseline": "baselines",
-    "method_metrics": "method", "reconstruction": "reconstruction",
+    "import_predictions": "method", "method_metrics": "method", "reconstruction": "reconstruction",
     "evaluate": "evaluate", "generator_study": "evaluate", "learning_curve": "evaluate",
     "qg_samples": "qg", "qg_calibrate": "qg", "qg_figures": "qg", "qg_train": "qg_tagger", "qg_score": "qg_tagger",
 }

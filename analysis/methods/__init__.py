@@ -18,10 +18,11 @@ from typing import Any, Literal
 
 @dataclass(frozen=True)
 class Method:
-    """One assignment method (a network architecture or a permutation baseline)."""
+    """One assignment method (a network architecture, a permutation baseline, or the format of
+    predictions made outside the workflow)."""
 
     name: str
-    kind: Literal["network", "baseline"]
+    kind: Literal["network", "baseline", "imported"]
     module: str
     """The module holding the method's `ADAPTER` (and, for a network, its model)."""
     score_name: str
@@ -60,6 +61,7 @@ REGISTRY: dict[str, Method] = {m.name: m for m in (
            mem_mb=4000),
     Method("klfitter", "baseline", "analysis.methods.klfitter", "-log L", "KLFitter-style",
            calibration="transfer_functions_file", threads=2, mem_mb=6000),
+    Method("spanet_predictions", "imported", "analysis.methods.imported", "-log P(assignment)", "SPANet (official)"),
 )}
 
 
@@ -69,6 +71,10 @@ def network_names() -> list[str]:
 
 def baseline_names() -> list[str]:
     return [name for name, m in REGISTRY.items() if m.kind == "baseline"]
+
+
+def imported_names() -> list[str]:
+    return [name for name, m in REGISTRY.items() if m.kind == "imported"]
 
 
 def get(name: str) -> Method:
