@@ -165,7 +165,7 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], to
     `extra` is stored in model.pt beside the weights (architecture, hyperparameters, features),
     and a checkpoint resumes only a training with the same `extra`; `provenance` is stored there
     too but not compared (the package version and the config hash, which change with edits that
-    leave this training as it was, such as another model's entry or a larger max_epochs).
+    leave this training as it was, such as a larger max_epochs under the plateau schedule).
     `accuracy_fn(model, val_data)`, when given, is the validation accuracy recorded every epoch
     (needed by `select_by: accuracy`). Returns the history of every epoch; those run by this call
     also carry the `TIMING` fields."""

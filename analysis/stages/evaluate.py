@@ -77,7 +77,7 @@ def run_attention(cfg: Config, input: Files, output: Files, wildcards: Files) ->
     """Each block's average attention of SAJA model `wildcards["model"]` (`input["model"]`) on the
     correctly assigned matched test events (`input["test"]`) -> `output["attention"]` (Fig. 12)."""
     name, model_path, test_path = wildcards["model"], input["model"], input["test"]
-    with stage_run(cfg.tag, "attention", cfg.stage_config("train"), [output["attention"]],
+    with stage_run(cfg.tag, "attention", cfg.rule_config("attention", model=name), [output["attention"]],
                    inputs=[model_path, test_path]) as run:
         model, saved = load_model(model_path)
         data = load_inputs(test_path, model)

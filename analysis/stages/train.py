@@ -37,7 +37,7 @@ def run_train(cfg: Config, input: Files, output: Files, wildcards: Files) -> lis
     its training events only."""
     name, train_path, val_path = wildcards["model"], input["train"], input["val"]
     out_dir = Path(output["model"]).parent
-    stage_config = cfg.stage_config("train")
+    stage_config = cfg.rule_config("train", model=name)
     with stage_run(cfg.tag, "train", stage_config, [output["model"], output["history"]],
                    inputs=[train_path, val_path]) as run:
         spec = cfg.models[name]
@@ -82,7 +82,7 @@ def run_predict(cfg: Config, input: Files, output: Files, wildcards: Files) -> N
     set (`input["test"]`), in the common format: `output[sample]`."""
     name, model_path, test_path = wildcards["model"], input["model"], input["test"]
     outputs = {sample: output[sample] for sample in cfg.samples}
-    with stage_run(cfg.tag, "predict", cfg.stage_config("train"), outputs.values(),
+    with stage_run(cfg.tag, "predict", cfg.rule_config("predict", model=name), outputs.values(),
                    inputs=[model_path, test_path]) as run:
         model, saved = load_model(model_path, pick_device(cfg.training.device))
         data = load_inputs(test_path, model)
@@ -100,10 +100,12 @@ def run_export_onnx(cfg: Config, input: Files, output: Files, wildcards: Files) 
     """`input["model"]` (a trained network) with its decoding as ONNX -> `output["onnx"]`; ONNX
     Runtime must give the same assignments as torch on every event of `input["test"]`."""
     model_path, onnx = input["model"], output["onnx"]
-    with stage_run(cfg.tag, "export", cfg.stage_config("train"), [onnx], inputs=[model_path, input["test"]]) as run:
+    name = wildcards["model"]
+    with stage_run(cfg.tag, "export", cfg.rule_config("export_onnx", model=name), [onnx],
+                   inputs=[model_path, input["test"]]) as run:
         model, saved = load_model(model_path)
         export(model, saved["architecture"], onnx,
-               {"model": wildcards["model"], "train_config_hash": config_hash(cfg.stage_config("train"))})
+               {"model": name, "train_config_hash": config_hash(cfg.rule_config("train", model=name))})
         test = load_inputs(input["test"], model)
         check = compare(model, saved["architecture"], onnx, test["x"], test["mask"])
         if check["assignments_differing"] or check["max_abs_probability_difference"] > 1e-4:
