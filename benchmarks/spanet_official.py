@@ -77,6 +77,25 @@ def options(cfg: configlib.Config, epochs: int) -> dict:
     }
 
 
+def train(python: Path, settings: dict, events: Path, datasets: dict[str, Path], out: Path) -> dict:
+    """SPANet trained with `settings` (its log directory and time, also in `out`/train.json); a
+    finished training with the same settings is reused, so an interrupted benchmark can be rerun."""
+    record = out / "train.json"
+    if record.exists() and json.loads(record.read_text())["options"] == settings:
+        return json.loads(record.read_text())
+    (out / "options.json").write_text(json.dumps(settings, indent=1) + "\n")
+    logs = out / "logs"
+    start = time.perf_counter()
+    subprocess.run([str(python), "-m", "spanet.train", "-of", str(out / "options.json"), "-ef", str(events),
+                    "-tf", str(datasets["train"]), "-vf", str(datasets["val"]), "-l", str(logs), "-n", "spanet",
+                    "--gpus", "0"], check=True, cwd=out)
+    log_dir = max((logs / "spanet").glob("version_*"), key=lambda p: int(p.name.split("_")[1]))
+    result = {"options": settings, "train_seconds": time.perf_counter() - start,
+              "log_dir": str(log_dir.relative_to(ROOT))}
+    write_json(record, result)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="config/config.yaml", help="the run's config file")
@@ -84,37 +103,32 @@ def main() -> None:
     args = parser.parse_args()
     cfg = configlib.load(args.config)
     datasets = {name: Path(paths.dataset_file(cfg.tag, name)) for name in ("train", "val", "test")}
-    missing = [str(p) for p in datasets.values() if not p.exists()]
+    missing = [str(datasets[name]) for name in ("train", "val") if not datasets[name].exists()]
     if missing:
-        sys.exit(f"{', '.join(missing)} missing: run the workflow first (make run, or snakemake --cores all "
-                 f"{paths.dataset_file(cfg.tag, 'test')} --configfile {args.config})")
+        sys.exit(f"{', '.join(missing)} missing: run the workflow first (make run)")
     out = ROOT / paths.results_dir(cfg.tag) / "spanet_official"
     out.mkdir(parents=True, exist_ok=True)
     python = ensure_environment()
     epochs = args.epochs or cfg.training.max_epochs
     settings = options(cfg, epochs)
-    (out / "options.json").write_text(json.dumps(settings, indent=1) + "\n")
-    events = event_file(Path(paths.event_info_file(cfg.tag)), out)
-    logs = out / "logs"
-    start = time.perf_counter()
-    subprocess.run([str(python), "-m", "spanet.train", "-of", str(out / "options.json"), "-ef", str(events),
-                    "-tf", str(datasets["train"]), "-vf", str(datasets["val"]), "-l", str(logs), "-n", "spanet",
-                    "--gpus", "0"], check=True, cwd=out)
-    train_s = time.perf_counter() - start
-    log_dir = max((logs / "spanet").glob("version_*"), key=lambda p: int(p.name.split("_")[1]))
+    trained = train(python, settings, event_file(Path(paths.event_info_file(cfg.tag)), out), datasets, out)
+    if not datasets["test"].exists():
+        sys.exit(f"trained ({out / 'train.json'}); {datasets['test']} missing, so nothing was predicted: finish the "
+                 "workflow (make run) and run this again, which reuses the training")
     predictions = out / "predictions.h5"
     start = time.perf_counter()
-    done = subprocess.run([str(python), str(ROOT / "benchmarks" / "spanet_official_predict.py"), str(log_dir),
-                           str(datasets["test"]), str(predictions)], check=True, capture_output=True, text=True)
+    done = subprocess.run([str(python), str(ROOT / "benchmarks" / "spanet_official_predict.py"),
+                           str(ROOT / trained["log_dir"]), str(datasets["test"]), str(predictions)],
+                          check=True, capture_output=True, text=True)
     predict_s = time.perf_counter() - start
     best = json.loads(done.stdout.strip().splitlines()[-1])
+    write_json(out / "predictions.json", {"log_dir": trained["log_dir"], **best})
     report("spanet_official", {
         "benchmark": "spanet_official", "config": args.config, "tag": cfg.tag, "options": settings,
         "inputs": FEATURES, "pins": [line for line in PINS.read_text().splitlines() if line and line[0] != "#"],
-        "train_seconds": train_s, "predict_seconds": predict_s, "epochs": epochs, "best_epoch": best["best_epoch"],
+        "train_seconds": trained["train_seconds"], "predict_seconds": predict_s, "epochs": epochs, "best_epoch": best["best_epoch"],
         "predictions": str(predictions.relative_to(ROOT)), "machine": machine(),
     })
-    write_json(out / "predictions.json", {"log_dir": str(log_dir.relative_to(ROOT)), **best})
 
 
 if __name__ == "__main__":
