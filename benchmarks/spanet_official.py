@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the config's max_epochs)")
     args = parser.parse_args()
     cfg = configlib.load(args.config)
-    datasets = {name: Path(paths.dataset_file(cfg.tag, name)) for name in ("train", "val", "test")}
+    datasets = {name: ROOT / paths.dataset_file(cfg.tag, name) for name in ("train", "val", "test")}
     missing = [str(datasets[name]) for name in ("train", "val") if not datasets[name].exists()]
     if missing:
         sys.exit(f"{', '.join(missing)} missing: run the workflow first (make run)")
@@ -111,7 +111,7 @@ def main() -> None:
     python = ensure_environment()
     epochs = args.epochs or cfg.training.max_epochs
     settings = options(cfg, epochs)
-    trained = train(python, settings, event_file(Path(paths.event_info_file(cfg.tag)), out), datasets, out)
+    trained = train(python, settings, event_file(ROOT / paths.event_info_file(cfg.tag), out), datasets, out)
     if not datasets["test"].exists():
         sys.exit(f"trained ({out / 'train.json'}); {datasets['test']} missing, so nothing was predicted: finish the "
                  "workflow (make run) and run this again, which reuses the training")
