@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -39,6 +40,9 @@ from benchmarks._common import ROOT, machine, report
 
 VENV = ROOT / ".venv-spanet"
 PINS = ROOT / "envs" / "spanet_official.txt"
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+"""SPANet trains on one thread, as our trainings in `make run` do. With more, its data-loader
+worker (forked each epoch) deadlocked here after 7 epochs, with the trainer waiting on it."""
 FEATURES = {"pt": "log_normalize", "eta": "normalize", "phi": "normalize", "mass": "log_normalize", "btag": "none"}
 """SPANet's own t tbar inputs and their normalisation (its event-file vocabulary)."""
 
@@ -88,7 +92,7 @@ def train(python: Path, settings: dict, events: Path, datasets: dict[str, Path],
     start = time.perf_counter()
     subprocess.run([str(python), "-m", "spanet.train", "-of", str(out / "options.json"), "-ef", str(events),
                     "-tf", str(datasets["train"]), "-vf", str(datasets["val"]), "-l", str(logs), "-n", "spanet",
-                    "--gpus", "0"], check=True, cwd=out)
+                    "--gpus", "0"], check=True, cwd=out, env=ONE_THREAD)
     log_dir = max((logs / "spanet").glob("version_*"), key=lambda p: int(p.name.split("_")[1]))
     result = {"options": settings, "train_seconds": time.perf_counter() - start,
               "log_dir": str(log_dir.relative_to(ROOT))}
