@@ -219,3 +219,20 @@ def test_report_tables_are_html_pages_of_the_markdown_tables():
     assert ("<tr><td>saja</td><td>42.8 +1.6 -1.6</td></tr><tr><td>chi2_7</td>"
             "<td><strong>43.0 &lt;best&gt;</strong></td></tr>") in page
     assert "<p>Each cell: <strong>value</strong> (pull).</p>" in page
+
+
+def test_learning_curve_is_labelled_at_its_training_set_sizes_only(tmp_path, monkeypatch):
+    """Over less than a decade of training events matplotlib would label every minor tick of the
+    log axis (6000, 7000, ...) into one another; the axis names the measured sizes instead."""
+    from analysis.plotting import learning_curve as module
+
+    drawn = {}
+    monkeypatch.setattr(module, "save", lambda fig, paths: drawn.setdefault("fig", fig))
+    point = {"correct": 0.4, "low": 0.38, "high": 0.42, "events": 920}
+    curve = {"sample": "ttbar", "labels": {}, "baselines": {"chi2_7": {**point}},
+             "networks": {"saja": [{**point, "train_events": n} for n in (2847, 5694, 11389)]}}
+    module.learning_curve(curve, tmp_path / "lc.png")
+    ax = drawn["fig"].axes[0]
+    drawn["fig"].canvas.draw()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2847", "5694", "11389"]
+    assert all(not t.get_text() for t in ax.get_xticklabels(minor=True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from analysis.plotting.style import finish, plt, save
 
@@ -29,9 +29,11 @@ def learning_curve(curve: dict, paths: str | Path | Sequence[str | Path]) -> Non
                    label=names.get(name, name))
         ax.axhspan(line["low"], line["high"], color=colour, alpha=0.12, lw=0)
     ax.set_xscale("log")
-    plain = FuncFormatter(lambda value, _: f"{value:g}")  # 300, not 3 x 10^2
-    ax.xaxis.set_major_formatter(plain)
-    ax.xaxis.set_minor_formatter(plain)
+    # Labelled at the measured training-set sizes only: over less than a decade matplotlib labels
+    # every minor tick (6000, 7000, ...), and those labels run into each other.
+    ax.set_xticks(sorted({p["train_events"] for points in curve["networks"].values() for p in points}))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # 300, not 3 x 10^2
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_ylim(0, 1)
     events = next(iter(curve["networks"].values()), [{}])[0].get("events")
     sample = names.get(curve["sample"], curve["sample"])
