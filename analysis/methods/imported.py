@@ -49,7 +49,7 @@ def read_spanet_predictions(path: str | Path, jet_pt: np.ndarray, mask: np.ndarr
         probability = np.prod([file[f"{targets}/{p.name}/assignment_probability"][:] for p in TOPOLOGY.particles],
                               axis=0)
     slots = slots.astype(np.int64)
-    distinct = np.array([len(set(row)) == len(row) for row in slots.tolist()], dtype=bool)
+    distinct = (np.diff(np.sort(slots, axis=1), axis=1) != 0).all(axis=1)
     valid = (slots >= 0).all(axis=1) & distinct
     score = np.where(valid, -np.log(np.clip(probability, 1e-300, None)), np.inf)
     return np.where(valid[:, None], slots, -1), score
