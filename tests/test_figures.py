@@ -229,10 +229,23 @@ def test_learning_curve_is_labelled_at_its_training_set_sizes_only(tmp_path, mon
     drawn = {}
     monkeypatch.setattr(module, "save", lambda fig, paths: drawn.setdefault("fig", fig))
     point = {"correct": 0.4, "low": 0.38, "high": 0.42, "events": 920}
-    curve = {"sample": "ttbar", "labels": {}, "baselines": {"chi2_7": {**point}},
+    curve = {"sample": "ttbar", "baselines": {"chi2_7": {**point}},
+             "labels": {"methods": {"saja": "SAJA", "chi2_7": "chi2, 7 jets"}, "samples": {"ttbar": "Pythia 8"}},
              "networks": {"saja": [{**point, "train_events": n} for n in (2847, 5694, 11389)]}}
     module.learning_curve(curve, tmp_path / "lc.png")
     ax = drawn["fig"].axes[0]
     drawn["fig"].canvas.draw()
     assert [t.get_text() for t in ax.get_xticklabels()] == ["2847", "5694", "11389"]
     assert all(not t.get_text() for t in ax.get_xticklabels(minor=True))
+    # the legend and title name the config's labels (the json's labels are metrics.json's)
+    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == ["SAJA", "chi2, 7 jets"]
+    assert ax.get_legend().get_title().get_text().startswith("Pythia 8, 920")
+
+
+def test_method_colours_stay_distinct_beyond_ten_methods():
+    """With the overlays a default run has twelve methods: tab10 would give two of them one colour."""
+    from analysis.plotting.paper import method_colours
+
+    for n in (4, 12, 20):
+        colours = method_colours([f"m{i}" for i in range(n)])
+        assert len(set(colours.values())) == n

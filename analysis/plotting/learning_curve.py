@@ -7,6 +7,7 @@ from pathlib import Path
 
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from analysis.plotting.paper import method_colours, method_label, sample_label
 from analysis.plotting.style import finish, plt, save
 
 BASELINE_STYLES = ("--", ":", "-.", (0, (5, 1)))
@@ -16,17 +17,17 @@ def learning_curve(curve: dict, paths: str | Path | Sequence[str | Path]) -> Non
     """Correct fraction on the matched test events versus the number of training events, one
     line per network (68 % Clopper-Pearson error bars), each baseline a horizontal band."""
     fig, ax = plt.subplots(figsize=(8, 6.5))
-    names = curve.get("labels", {})
+    colours = method_colours(curve["networks"])
     for i, (name, points) in enumerate(curve["networks"].items()):
         points = sorted(points, key=lambda p: p["train_events"])
         x = [p["train_events"] for p in points]
         y = [p["correct"] for p in points]
         ax.errorbar(x, y, yerr=[[p["correct"] - p["low"] for p in points], [p["high"] - p["correct"] for p in points]],
-                    marker="os^vD"[i % 5], color=plt.cm.tab10(i % 10), label=names.get(name, name), capsize=3)
+                    marker="os^vD"[i % 5], color=colours[name], label=method_label(curve, name), capsize=3)
     for i, (name, line) in enumerate(curve["baselines"].items()):
         colour = plt.cm.Dark2(i % 8)
         ax.axhline(line["correct"], color=colour, ls=BASELINE_STYLES[i % len(BASELINE_STYLES)], lw=1.5,
-                   label=names.get(name, name))
+                   label=method_label(curve, name))
         ax.axhspan(line["low"], line["high"], color=colour, alpha=0.12, lw=0)
     ax.set_xscale("log")
     # Labelled at the measured training-set sizes only: over less than a decade matplotlib labels
@@ -36,7 +37,7 @@ def learning_curve(curve: dict, paths: str | Path | Sequence[str | Path]) -> Non
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_ylim(0, 1)
     events = next(iter(curve["networks"].values()), [{}])[0].get("events")
-    sample = names.get(curve["sample"], curve["sample"])
+    sample = sample_label(curve, curve["sample"])
     title = f"{sample}, {events} matched test events" if events else sample
     finish(ax, "training events", "fraction of correct assignments", fontsize=11, title=title, title_fontsize=11,
            loc="upper left", ncols=2)

@@ -41,8 +41,11 @@ def sample_label(metrics: dict, sample: str) -> str:
 
 
 def method_colours(methods) -> dict[str, tuple]:
-    """One colour per method, the same in every figure."""
-    return {m: plt.cm.tab10(i % 10) for i, m in enumerate(methods)}
+    """One colour per method, the same in every figure: tab10 up to ten methods, tab20 beyond
+    (the overlays bring a default run to twelve), repeating only past twenty."""
+    methods = list(methods)
+    palette, size = (plt.cm.tab10, 10) if len(methods) <= 10 else (plt.cm.tab20, 20)
+    return {m: palette(i % size) for i, m in enumerate(methods)}
 
 
 def _network_panels(metrics: dict, key: str, height: float = 6.5):
@@ -58,6 +61,11 @@ def _log_y(ax) -> None:
     range is under about a decade, and those labels run into each other."""
     ax.set_yscale("log")
     ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _display_name(labels: dict[str, str] | None, key: str) -> str:
+    """A sample's legend name in the matching figures: its `label`, else its key."""
+    return (labels or {}).get(key, key)
 
 
 def _ttbar_tables(tables: dict[str, dict]) -> dict[str, dict]:
@@ -80,7 +88,7 @@ def fig02_matched_fraction(tables: dict[str, dict], path: str | Path, no_matchin
     for sample, t in _ttbar_tables(tables).items():
         scan = t["matched_fraction_vs_dr"]
         ax.errorbar(scan["dr_max"], scan["fraction"], yerr=scan["error"], marker="o", ms=4,
-                    label=(labels or {}).get(sample, sample))
+                    label=_display_name(labels, sample))
     if tables:
         ax.axvline(tables[next(iter(tables))]["dr_max"], ls=":", color="grey", label=r"training $\Delta R_{max}$")
     ax.set_ylim(0, None)
@@ -96,7 +104,7 @@ def fig03_njets(tables: dict[str, dict], path: str | Path, no_matching: Sequence
     for sample, t in _ttbar_tables(tables).items():
         n, counts = np.array(t["n_jets_matched"]["n_jets"]), np.array(t["n_jets_matched"]["events"], float)
         edges = np.append(n - 0.5, n[-1] + 0.5) if len(n) else np.array([5.5, 6.5])
-        mplhep.histplot(counts / max(counts.sum(), 1), edges, ax=ax, label=(labels or {}).get(sample, sample),
+        mplhep.histplot(counts / max(counts.sum(), 1), edges, ax=ax, label=_display_name(labels, sample),
                         yerr=np.sqrt(counts) / max(counts.sum(), 1))
     _no_matching_note(ax, tables, no_matching)
     finish(ax, r"$N_{jets}$", r"fraction of matched $t\bar{t}$ events")
@@ -109,7 +117,7 @@ def fig04_leading_n(tables: dict[str, dict], path: str | Path, no_matching: Sequ
     fig, ax = plt.subplots(figsize=(8, 6.5))
     for sample, t in _ttbar_tables(tables).items():
         ax.plot(t["fraction_within_leading_n"]["n"], t["fraction_within_leading_n"]["fraction"], marker="o",
-                label=(labels or {}).get(sample, sample))
+                label=_display_name(labels, sample))
     ax.set_ylim(0, 1.05)
     _no_matching_note(ax, tables, no_matching)
     finish(ax, "leading N jets", r"fraction of matched $t\bar{t}$ events")

@@ -123,8 +123,7 @@ def run_learning_curve(cfg: Config, input: Files, output: Files, wildcards: File
             lines[method] = {"correct": inclusive["fraction"], "low": inclusive["low"], "high": inclusive["high"],
                              "events": inclusive["events"]}
         result = {"sample": cfg.datasets.training_sample, "networks": curve, "baselines": lines,
-                  "labels": {**cfg.labels()["methods"], cfg.datasets.training_sample:
-                             cfg.samples[cfg.datasets.training_sample].label}}
+                  "labels": cfg.labels()}
         write_json(output["curve"], result)
     return result
 
