@@ -161,7 +161,7 @@ def _os_error(err: OSError) -> str:
 
 
 def _check_input(files: list[str]) -> int:
-    from analysis.events.inspect import check_file
+    from analysis.inspect import check_file
 
     usable = True
     for path in files:  # each report as soon as it is known: large files take a while

@@ -10,10 +10,9 @@ from pathlib import Path
 import awkward as ak
 import pytest
 
-from analysis import cli
-from analysis.events import inspect
+from analysis import cli, inspect
 from analysis.events.delphes import DelphesInputError, read
-from analysis.events.inspect import MATCHING, QG_CONSTITUENTS, PartonCensus, check_file, write_report
+from analysis.inspect import MATCHING, QG_CONSTITUENTS, PartonCensus, check_file, write_report
 from analysis.partons import PARTON_FIELDS
 from analysis.qg import samples as qg_samples
 

@@ -10,8 +10,8 @@ import pytest
 import uproot
 
 from analysis.events.delphes import JET_KINEMATICS, DelphesInputError, iterate, open_tree, read
-from analysis.events.inspect import check_file
 from analysis.events.jets import SHAPE_BRANCHES
+from analysis.inspect import check_file
 
 
 def test_generated_file_reads_through_uproot_and_coffea(ttbar_file):

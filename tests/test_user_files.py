@@ -233,7 +233,7 @@ def test_networks_without_their_shape_inputs_are_refused_before_any_job(tmp_path
 def test_check_input_reports_the_weights(tmp_path):
     """check-input shows what the normalisation will see: coffea's constant 1.53e6, and varying
     weights with their negative fraction; a file without Event.Weight is unusable (the skim needs it)."""
-    from analysis.events.inspect import check_file
+    from analysis.inspect import check_file
 
     coffea = check_file(COFFEA)
     assert coffea.usable and coffea.weights.kind == "constant" and coffea.weights.maximum == COFFEA_WEIGHT

@@ -17,10 +17,9 @@ import pytest
 import uproot
 import yaml
 
-from analysis import cli
-from analysis.events import inspect
+from analysis import cli, inspect
 from analysis.events.delphes import JET_KINEMATICS, DelphesInputError, iterate, read
-from analysis.events.inspect import check_file, write_report
+from analysis.inspect import check_file, write_report
 from analysis.partons import PARTON_FIELDS
 from analysis.selection import Layout, SkimError
 from analysis.stages import generate as generate_stage

@@ -11,6 +11,8 @@ implementation:
     sections.py  the other sections (cuts, matching, datasets, training, networks, baselines,
                  evaluation, the q/g study)
     seeds.py     per-chunk seeds
+    features.py  the networks' input vocabulary (features, pairwise features, scalings) and the
+                 stored columns each needs
     subsets.py   the config subsets hashed into provenance, cut from the validated document
 """
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.config import seeds
+from analysis.config.features import input_columns
 from analysis.config.samples import (
     SPANET_H5_FEATURES,
     SPANET_ROLES,
@@ -48,7 +51,6 @@ from analysis.config.sections import (
     model_specs,
 )
 from analysis.config.subsets import Provenance
-from analysis.methods.columns import input_columns
 
 __all__ = [
     "BASELINE_KINDS", "ROOT", "SPANET_H5_FEATURES", "SPANET_ROLES", "BaselineSpec", "Baselines", "Config",

@@ -12,7 +12,7 @@ included, and each model chooses its own inputs:
 - `scaling: standard` shifts and scales every feature but the b-tag to zero mean and unit width
   on the training set, meant for the logarithmic features below (SPANet's `log_normalize`).
 
-Derived per-jet features (analysis.methods.columns.DERIVED): `log_pt`, `log_energy`, `log_mass`
+Derived per-jet features (analysis.config.features.DERIVED): `log_pt`, `log_energy`, `log_mass`
 (log(1 + m / GeV): jet masses reach 0), and phi as an angle relative to the leading jet,
 `cos_dphi` and `sin_dphi`,
 which makes the inputs blind to a common rotation in phi (the leading jet is found, not assumed
@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from analysis.methods.columns import FOUR_MOMENTUM, PAIRWISE, SCALINGS, UNSCALED, input_columns
+from analysis.config.features import FOUR_MOMENTUM, PAIRWISE, SCALINGS, UNSCALED, input_columns
 
 FLOOR = 1e-3
 """Floor of every logarithm's argument (GeV or Delta R), so padded jets stay finite."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from analysis.config import Config, ConfigError
 from analysis.core.provenance import atomic_output, stage_run, sweep_leftovers
 from analysis.events.generate import ChunkSummary, Reconstruction, generate_chunk
-from analysis.events.inspect import write_report
 from analysis.events.pythia import GeneratorSettings
+from analysis.inspect import write_report
 from analysis.stages._common import Files
 
 

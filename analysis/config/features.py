@@ -1,5 +1,7 @@
-"""The names behind the networks' inputs (analysis.methods.inputs), without torch: the config
-checks and the Snakefile read them to know which stored dataset columns a model needs."""
+"""The vocabulary of the networks' inputs that a config may name (per-jet features, derived and
+pairwise ones, scalings) and the stored dataset columns each needs, without torch: the config
+checks a model's features against a SPANet-format dataset with it, and the networks' input layer
+(analysis.methods.inputs) computes what it names."""
 from __future__ import annotations
 
 from collections.abc import Sequence
