@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from analysis import methods
 from analysis.config.samples import GeneratedSample, Sample
 from analysis.config.schema import ConfigError
 
@@ -135,9 +136,9 @@ def imported_specs(section: dict) -> dict[str, ImportedSpec]:
             for name, spec in section.items()}
 
 
-BASELINE_KINDS = ("chi2", "klfitter")
-"""The baseline kinds, sections of the schema's `baselines` in method order (a test keeps the
-two lists equal); the methods registry holds what each kind does."""
+BASELINE_KINDS = tuple(methods.baseline_names())
+"""The baseline kinds, in the methods registry's order, which holds what each kind does; each is
+a section of the schema's `baselines` (a test keeps the two lists equal)."""
 
 
 @dataclass(frozen=True)
