@@ -28,7 +28,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
-PACKAGES = ("numpy", "awkward", "uproot", "vector", "coffea", "fastjet", "pythia8mc", "torch",
+PACKAGES = ("numpy", "awkward", "uproot", "coffea", "fastjet", "pythia8mc", "torch",
             "snakemake", "hist", "mplhep", "h5py", "iminuit", "scipy", "pyarrow", "onnx", "onnxruntime")
 META_SUFFIX = ".meta.json"
 
