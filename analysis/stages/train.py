@@ -35,37 +35,45 @@ def run_train(cfg: Config, input: Files, output: Files, wildcards: Files) -> lis
     validation sets (`input["train"]`, `input["val"]`) -> `output["model"]`, `output["history"]`;
     with `wildcards["fraction"]` (rule `train_fraction`, the learning curve), on that fraction of
     its training events only."""
-    name, train_path, val_path = wildcards["model"], input["train"], input["val"]
-    out_dir = Path(output["model"]).parent
+    name = wildcards["model"]
     stage_config = cfg.rule_config("train", model=name)
     with stage_run(cfg.tag, "train", stage_config, [output["model"], output["history"]],
-                   inputs=[train_path, val_path]) as run:
-        spec = cfg.models[name]
-        method = adapter(spec.architecture)
-        hyperparameters = {"features": list(spec.features), **spec.hyperparameters}
-        hp = method.hyperparameters(**hyperparameters)
-        torch.manual_seed(cfg.seed)
-        model = build(spec.architecture, hyperparameters)
-        train_data, val_data = (load_inputs(path, model) for path in (train_path, val_path))
-        model.inputs.fit(torch.from_numpy(train_data["x"]), torch.from_numpy(train_data["mask"]))
-        train_data = select_rows(train_data, method.training_rows(train_data, hp))
-        if "fraction" in wildcards.keys():
-            train_data = select_rows(train_data, training_subset(len(train_data["x"]), float(wildcards["fraction"]),
-                                                                 cfg.seed))
-        val_data = select_rows(val_data, method.training_rows(val_data, hp))
-        settings = TrainingSettings(**asdict(cfg.training), seed=cfg.seed, progress=cfg.progress)
-        log.info("%s: %d training, %d validation matched events; %d parameters on %s", name,
-                 len(train_data["x"]), len(val_data["x"]), sum(p.numel() for p in model.parameters()),
-                 pick_device(settings.device))
-        extra = {**artifact_fields(spec.architecture, hyperparameters, model, cfg.datasets.max_jets,
-                                   cfg.cuts.jet_pt_min, cfg.cuts.jet_eta_max),
-                 "model": name, "train_events": len(train_data["x"])}
-        history = train(model, method.loss, method.tensors(train_data, hp), method.tensors(val_data, hp), settings,
-                        out_dir, extra=extra, accuracy_fn=assignment_accuracy(method),
-                        provenance={"version": __version__, "config_hash": config_hash(stage_config)})
-        run.extra = {"model": name, "train_events": len(train_data["x"]), "val_events": len(val_data["x"]),
-                     "epoch_timing": epoch_timing(history)}
+                   inputs=[input["train"], input["val"]]) as run:
+        fraction = float(wildcards["fraction"]) if "fraction" in wildcards.keys() else None
+        history, counts = fit_network(cfg, name, input["train"], input["val"], Path(output["model"]).parent,
+                                      cfg.seed, fraction)
+        run.extra = {"model": name, **counts, "epoch_timing": epoch_timing(history)}
     return history
+
+
+def fit_network(cfg: Config, name: str, train_path: str | Path, val_path: str | Path, out_dir: Path, seed: int,
+                fraction: float | None = None) -> tuple[list[dict], dict[str, int]]:
+    """Train the config's network `name` with `seed` (its initial weights, batches and dropout)
+    -> model.pt and history.json in `out_dir`; on `fraction` of its training events when given.
+    Returns the history and the numbers of training and validation events."""
+    spec = cfg.models[name]
+    method = adapter(spec.architecture)
+    hyperparameters = {"features": list(spec.features), **spec.hyperparameters}
+    hp = method.hyperparameters(**hyperparameters)
+    torch.manual_seed(seed)
+    model = build(spec.architecture, hyperparameters)
+    train_data, val_data = (load_inputs(path, model) for path in (train_path, val_path))
+    model.inputs.fit(torch.from_numpy(train_data["x"]), torch.from_numpy(train_data["mask"]))
+    train_data = select_rows(train_data, method.training_rows(train_data, hp))
+    if fraction is not None:
+        train_data = select_rows(train_data, training_subset(len(train_data["x"]), fraction, seed))
+    val_data = select_rows(val_data, method.training_rows(val_data, hp))
+    settings = TrainingSettings(**asdict(cfg.training), seed=seed, progress=cfg.progress)
+    log.info("%s: %d training, %d validation matched events; %d parameters on %s", name,
+             len(train_data["x"]), len(val_data["x"]), sum(p.numel() for p in model.parameters()),
+             pick_device(settings.device))
+    extra = {**artifact_fields(spec.architecture, hyperparameters, model, cfg.datasets.max_jets,
+                               cfg.cuts.jet_pt_min, cfg.cuts.jet_eta_max),
+             "model": name, "train_events": len(train_data["x"])}
+    history = train(model, method.loss, method.tensors(train_data, hp), method.tensors(val_data, hp), settings,
+                    out_dir, extra=extra, accuracy_fn=assignment_accuracy(method),
+                    provenance={"version": __version__, "config_hash": config_hash(cfg.rule_config("train", model=name))})
+    return history, {"train_events": len(train_data["x"]), "val_events": len(val_data["x"])}
 
 
 def training_subset(n_events: int, fraction: float, seed: int) -> np.ndarray:
