@@ -184,8 +184,9 @@ def test_provenance_subsets_are_the_reference_ones(test_config):
     config hash of the known answer tests/expected/config_subsets_test_yaml.json: computed by
     analysis/config.py before this package replaced it, then regenerated for the intended
     changes of the redesign (the topology file's content in every stage subset, the per-method
-    metrics and reconstruction rules) and of the split (the split and the networks depend on the
-    training sample alone; the new test_set rule on every sample). Regenerate it only for an intended change of test.yaml, the
+    metrics and reconstruction rules), of the split (the split and the networks depend on the
+    training sample alone; the new test_set rule on every sample) and of the training section's seed
+    screening keys (candidates, screen_epochs). Regenerate it only for an intended change of test.yaml, the
     detector card, the topology or what a subset holds, and say so."""
     expected = json.loads((REPO / "tests" / "expected" / "config_subsets_test_yaml.json").read_text())
     for call, answer in expected.items():

@@ -2,12 +2,23 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
 
 from analysis.core.provenance import meta_path, sha256
-from analysis.core.training import TIMING, TrainingSettings, batches, epoch_batches, epoch_timing, train
+from analysis.core.training import (
+    TIMING,
+    TrainingSettings,
+    batches,
+    candidate_seeds,
+    epoch_batches,
+    epoch_timing,
+    screening_score,
+    train,
+    train_screened,
+)
 from analysis.methods.saja import ADAPTER as SAJA
 from analysis.methods.saja import Saja, SajaHyperparameters
 
@@ -151,6 +162,46 @@ def test_select_by_accuracy_needs_an_accuracy(tmp_path):
     with pytest.raises(ValueError, match="select_by"):
         train(model(), SAJA.loss, data(64, 0), data(32, 1),
               TrainingSettings(max_epochs=1, device="cpu", progress=False, select_by="accuracy"), tmp_path)
+
+
+def seeded_model(seed):
+    torch.manual_seed(seed)
+    return Saja(SajaHyperparameters(features=("pt", "eta", "phi", "pt_ht", "btag"), d_k=4, heads=2, d_ffn=16, blocks=1))
+
+
+def test_screening_continues_the_best_candidate_as_its_own_straight_training(tmp_path):
+    """Three initialisations screened for two epochs: the one with the best validation accuracy
+    goes on to the end, with the same weights and history as a straight training with its seed
+    (nothing of the others leaks in); the seeds and scores are recorded, the candidates removed."""
+    screened = TrainingSettings(batch_size=32, max_epochs=4, early_stopping=100, device="cpu", progress=False,
+                                seed=3, select_by="accuracy", candidates=3, screen_epochs=2)
+    train_data, val_data = data(96, 0), data(48, 1)
+    history = train_screened(seeded_model, SAJA.loss, train_data, val_data, screened, tmp_path / "screened",
+                             accuracy_fn=jet_accuracy)
+    seeds = candidate_seeds(3, 3)
+    assert seeds[0] == 3 and len(set(seeds)) == 3
+    straight = {seed: train(seeded_model(seed), SAJA.loss, train_data, val_data,
+                            replace(screened, seed=seed, candidates=1), tmp_path / str(seed), accuracy_fn=jet_accuracy)
+                for seed in seeds}
+    scores = [screening_score(straight[seed][:2], "accuracy") for seed in seeds]
+    saved = json.loads((tmp_path / "screened" / "history.json").read_text())
+    chosen = saved["screening"]["chosen"]
+    assert saved["screening"]["seeds"] == seeds and saved["screening"]["scores"] == scores
+    assert scores[chosen] == max(scores)
+    assert [h["val_loss"] for h in history] == [h["val_loss"] for h in straight[seeds[chosen]]]
+    a = torch.load(tmp_path / "screened" / "model.pt", weights_only=False)["state_dict"]
+    b = torch.load(tmp_path / str(seeds[chosen]) / "model.pt", weights_only=False)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not (tmp_path / "screened" / "candidates").exists()
+    assert all(TIMING[0] in h for h in history)  # the screened epochs keep their times for the sidecar
+
+
+def test_one_candidate_is_plain_training(tmp_path):
+    one = TrainingSettings(batch_size=32, max_epochs=2, device="cpu", progress=False, seed=3)
+    train_screened(seeded_model, SAJA.loss, data(64, 0), data(32, 1), one, tmp_path / "a")
+    train(seeded_model(3), SAJA.loss, data(64, 0), data(32, 1), one, tmp_path / "b")
+    for name in ("model.pt", "history.json"):
+        assert sha256(tmp_path / "a" / name) == sha256(tmp_path / "b" / name), name
 
 
 def test_epoch_batches_see_every_event_once_in_batches_of_similar_multiplicity():

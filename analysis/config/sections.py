@@ -86,6 +86,8 @@ class Training:
     schedule: str
     warmup_epochs: int
     select_by: str
+    candidates: int
+    screen_epochs: int
     mixed_precision: bool
     device: str
 

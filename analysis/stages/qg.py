@@ -15,7 +15,7 @@ import torch
 from analysis.config import Config
 from analysis.core.provenance import atomic_output, stage_run, write_json, write_text
 from analysis.core.tables import html_page
-from analysis.core.training import TrainingSettings, epoch_timing, load_trained, pick_device, train
+from analysis.core.training import TrainingSettings, epoch_timing, load_trained, pick_device, train_screened
 from analysis.datasets import H5_OPTIONS, SETS
 from analysis.qg import samples as qgsamples
 from analysis.qg import tagger as taggers
@@ -67,12 +67,14 @@ def run_qg_train(cfg: Config, input: Files, output: Files, wildcards: Files) -> 
             x = shape_matrix(jets, train_rows)
             standardisation = {"mean": x.mean(axis=0).tolist(), "std": (x.std(axis=0) + 1e-12).tolist()}
             hyperparameters["n_features"] = len(qgsamples.SHAPE_INPUTS)
-        torch.manual_seed(cfg.seed)
-        model = taggers.build(spec.architecture, hyperparameters)
+        def initialised(seed: int) -> torch.nn.Module:
+            torch.manual_seed(seed)
+            return taggers.build(spec.architecture, hyperparameters)
+
         settings = TrainingSettings(**asdict(cfg.qg.training), seed=cfg.seed, progress=cfg.progress)
         log.info("%s: %d training, %d validation jets; %d parameters on %s", name, len(train_rows), len(val_rows),
-                 sum(p.numel() for p in model.parameters()), pick_device(settings.device))
-        history = train(model, weighted_bce,
+                 sum(p.numel() for p in initialised(cfg.seed).parameters()), pick_device(settings.device))
+        history = train_screened(initialised, weighted_bce,
                         labelled(spec.architecture, jets, train_rows, cfg.qg, standardisation),
                         labelled(spec.architecture, jets, val_rows, cfg.qg, standardisation), settings, out_dir,
                         extra={"architecture": spec.architecture, "hyperparameters": hyperparameters,

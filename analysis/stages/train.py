@@ -13,7 +13,7 @@ import torch
 from analysis import __version__, assignments
 from analysis.config import Config
 from analysis.core.provenance import config_hash, stage_run
-from analysis.core.training import TrainingSettings, epoch_timing, pick_device, train
+from analysis.core.training import TrainingSettings, epoch_timing, pick_device, train_screened
 from analysis.methods.export import compare, export
 from analysis.methods.networks import (
     adapter,
@@ -55,10 +55,17 @@ def fit_network(cfg: Config, name: str, train_path: str | Path, val_path: str | 
     method = adapter(spec.architecture)
     hyperparameters = {"features": list(spec.features), **spec.hyperparameters}
     hp = method.hyperparameters(**hyperparameters)
-    torch.manual_seed(seed)
     model = build(spec.architecture, hyperparameters)
     train_data, val_data = (load_inputs(path, model) for path in (train_path, val_path))
-    model.inputs.fit(torch.from_numpy(train_data["x"]), torch.from_numpy(train_data["mask"]))
+    raw_jets, raw_mask = torch.from_numpy(train_data["x"]), torch.from_numpy(train_data["mask"])
+
+    def initialised(candidate_seed: int) -> torch.nn.Module:
+        """The network with `candidate_seed`'s initial weights, its inputs scaled by the training set."""
+        torch.manual_seed(candidate_seed)
+        candidate = build(spec.architecture, hyperparameters)
+        candidate.inputs.fit(raw_jets, raw_mask)
+        return candidate
+
     train_data = select_rows(train_data, method.training_rows(train_data, hp))
     if fraction is not None:
         train_data = select_rows(train_data, training_subset(len(train_data["x"]), fraction, seed))
@@ -70,9 +77,9 @@ def fit_network(cfg: Config, name: str, train_path: str | Path, val_path: str | 
     extra = {**artifact_fields(spec.architecture, hyperparameters, model, cfg.datasets.max_jets,
                                cfg.cuts.jet_pt_min, cfg.cuts.jet_eta_max),
              "model": name, "train_events": len(train_data["x"])}
-    history = train(model, method.loss, method.tensors(train_data, hp), method.tensors(val_data, hp), settings,
-                    out_dir, extra=extra, accuracy_fn=assignment_accuracy(method),
-                    provenance={"version": __version__, "config_hash": config_hash(cfg.rule_config("train", model=name))})
+    history = train_screened(initialised, method.loss, method.tensors(train_data, hp), method.tensors(val_data, hp),
+                             settings, out_dir, extra=extra, accuracy_fn=assignment_accuracy(method),
+                             provenance={"version": __version__, "config_hash": config_hash(cfg.rule_config("train", model=name))})
     return history, {"train_events": len(train_data["x"]), "val_events": len(val_data["x"])}
 
 
