@@ -210,3 +210,21 @@ def test_score_cut_by_efficiency_keeps_that_fraction_of_matched_events():
     assert reconstruction.score_cut(events, 0.074, None) == 0.074
     none_valid = events_of(TRUTH, TRUTH, valid=[False])
     assert reconstruction.score_cut(none_valid, None, 0.2) is None
+
+
+def test_tables_name_methods_by_label_with_their_key():
+    """The headline tables show what the legends show (a legend's mathtext as plain text, escaped
+    in LaTeX), with the config key beside a label that differs from it."""
+    from analysis.evaluation.summary import render_table
+
+    bins = ["inclusive"] + [metrics.bin_label(lo, hi) for lo, hi in metrics.JET_BINS]
+    cell = {"fraction": 0.5, "low": 0.45, "high": 0.55}
+    row = {"n_jets": "6", **{k: {"event_fraction": 0.2, "event_efficiency": 0.5, "top_efficiency": 0.6}
+                             for k in ("all_events", "complete_events")}}
+    result = {"methods": {m: {"correct_by_njets": dict.fromkeys(bins, cell), "spanet_table": [row]}
+                          for m in ("saja_paper", "chi2_7", "spanet")},
+              "labels": {"methods": {"saja_paper": "SAJA (paper)", "chi2_7": r"$\chi^2$, 7 jets", "spanet": "spanet"}}}
+    markdown, latex = render_table(result, "md"), render_table(result, "tex")
+    assert "| SAJA (paper) (saja_paper) | 50.0 +5.0 -5.0 |" in markdown
+    assert "| chi^2, 7 jets (chi2_7) | 50.0" in markdown and "| spanet | 50.0" in markdown
+    assert r"chi\^{}2, 7 jets (chi2\_7) & 50.0" in latex and "$" not in latex.replace("$>$", "").replace(r"$\pm$", "")

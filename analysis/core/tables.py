@@ -12,7 +12,7 @@ def table(header: list[str], rows: list[list[str]], fmt: str, caption: str) -> s
         lines = [f"**{caption}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(lines) + "\n"
-    escape = str.maketrans({"_": r"\_", "%": r"\%", ">": r"$>$"})
+    escape = str.maketrans({"_": r"\_", "%": r"\%", ">": r"$>$", "^": r"\^{}"})
     lines = [r"\begin{table}", rf"\caption{{{caption.translate(escape)}}}", r"\begin{tabular}{" + "l" * len(header) + "}",
              r"\hline", " & ".join(h.translate(escape) for h in header) + r" \\", r"\hline"]
     lines += [" & ".join(c.translate(escape).replace("+-", r"$\pm$") for c in r) + r" \\" for r in rows]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import awkward as ak
@@ -134,12 +135,13 @@ def mass_reconstruction(cfg: Config, events: metrics.Events, test_path: str | Pa
 
 def render_table(result: dict, fmt: str) -> str:
     """Correct-assignment fraction (%) per method and N_jets bin on matched ttbar, then the
-    SPANet-style table, as Markdown (`md`) or LaTeX (`tex`)."""
+    SPANet-style table, as Markdown (`md`) or LaTeX (`tex`); each method by its display label,
+    with its config key beside it when they differ (`method_name`)."""
     bins = ["inclusive"] + [metrics.bin_label(lo, hi) for lo, hi in metrics.JET_BINS]
     header = ["method"] + [f"N_jets {b}" if b != "inclusive" else "all" for b in bins]
     rows = []
     for method, m in result["methods"].items():
-        cells = [method]
+        cells = [method_name(result, method)]
         for b in bins:
             c = m["correct_by_njets"][b]
             cells.append("-" if np.isnan(c["fraction"]) else
@@ -152,12 +154,21 @@ def render_table(result: dict, fmt: str) -> str:
     rows = []
     for method, m in result["methods"].items():
         for row in m["spanet_table"]:
-            cells = [method, row["n_jets"]]
+            cells = [method_name(result, method), row["n_jets"]]
             for kind in ("all_events", "complete_events"):
                 r = row[kind]
                 cells += [f"{r['event_fraction']:.3f}", _number(r["event_efficiency"]), f"{r['top_efficiency']:.3f}"]
             rows.append(cells)
     return text + "\n" + table(header, rows, fmt, "SPANet-style efficiencies on ttbar")
+
+
+def method_name(result: dict, method: str) -> str:
+    """A method's name in the tables: its label (metrics.json `labels`; a legend's mathtext such as
+    `$\\chi^2$` as plain text), followed by its config key, which the commands and files use, when
+    the two differ."""
+    label = re.sub(r"\$([^$]*)\$", lambda math: math.group(1).replace("\\", ""),
+                   result["labels"]["methods"].get(method, method))
+    return method if label == method else f"{label} ({method})"
 
 
 def _number(value: float) -> str:
