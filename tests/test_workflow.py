@@ -25,13 +25,13 @@ def snakemake(workdir, *args, configfile=REPO / "config" / "test.yaml"):
     )
 
 
-@pytest.mark.slow
-@pytest.mark.xdist_group("test_config_run")
 def table_row(tables_md, method: str, metrics: dict) -> bool:
     """Whether the Markdown tables have a row of `method`, named as the tables name it."""
     return f"| {method_name(metrics, method)} |" in tables_md.read_text()
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("test_config_run")
 def test_end_to_end_on_test_config(test_config_run, tmp_path):
     workdir = test_config_run
     events = workdir / "results" / "test" / "events"
