@@ -57,13 +57,14 @@ def fit_network(cfg: Config, name: str, train_path: str | Path, val_path: str | 
     hp = method.hyperparameters(**hyperparameters)
     model = build(spec.architecture, hyperparameters)
     train_data, val_data = (load_inputs(path, model) for path in (train_path, val_path))
-    raw_jets, raw_mask = torch.from_numpy(train_data["x"]), torch.from_numpy(train_data["mask"])
+    model.inputs.fit(torch.from_numpy(train_data["x"]), torch.from_numpy(train_data["mask"]))
 
     def initialised(candidate_seed: int) -> torch.nn.Module:
-        """The network with `candidate_seed`'s initial weights, its inputs scaled by the training set."""
+        """The network with `candidate_seed`'s initial weights and the input scaling fitted above
+        on the training set (buffers only, the same for every candidate)."""
         torch.manual_seed(candidate_seed)
         candidate = build(spec.architecture, hyperparameters)
-        candidate.inputs.fit(raw_jets, raw_mask)
+        candidate.inputs.load_state_dict(model.inputs.state_dict())
         return candidate
 
     train_data = select_rows(train_data, method.training_rows(train_data, hp))
