@@ -23,7 +23,7 @@ import awkward as ak
 import numpy as np
 
 from analysis.core.provenance import atomic_output
-from analysis.topology import TOPOLOGY
+from analysis.topology import TOPOLOGY, Topology
 
 FIELDS = ("sample", "file", "event", "category", "weight_pb", "n_jets", "truth", "assignment", "valid", "score",
           "probabilities")
@@ -70,15 +70,16 @@ def _as_array(values):
     return ak.from_numpy(values) if values.ndim > 1 else values
 
 
-def canonical(slots: np.ndarray) -> np.ndarray:
+def canonical(slots: np.ndarray, topology: Topology = TOPOLOGY) -> np.ndarray:
     """Slots in a labelling-free form: each group of interchangeable slots sorted (q1 <-> q2
-    within each W), then each group of interchangeable particles sorted by their slots (the two
-    tops), so that two assignments are the same physics iff their canonical forms are equal."""
+    within each W, the b quarks of a Higgs), then each group of interchangeable particles sorted
+    by their slots (the two tops), so that two assignments are the same physics iff their
+    canonical forms are equal."""
     slots = np.array(slots)
-    for group in TOPOLOGY.symmetric_slots:
+    for group in topology.symmetric_slots:
         slots[:, list(group)] = np.sort(slots[:, list(group)], axis=1)
-    for group in TOPOLOGY.event_groups:
-        columns = [TOPOLOGY.particle_slots[TOPOLOGY.particle_index(name)] for name in group]
+    for group in topology.event_groups:
+        columns = [topology.particle_slots[topology.particle_index(name)] for name in group]
         blocks = np.stack([slots[:, list(c)] for c in columns], axis=1)  # (events, particles, slots)
         n, k, width = blocks.shape
         flat = blocks.reshape(n * k, width)
@@ -89,8 +90,8 @@ def canonical(slots: np.ndarray) -> np.ndarray:
     return slots
 
 
-def correct(assignment: np.ndarray, truth: np.ndarray) -> np.ndarray:
+def correct(assignment: np.ndarray, truth: np.ndarray, topology: Topology = TOPOLOGY) -> np.ndarray:
     """Every slot's jet right, up to the topology's symmetries (only for fully matched truth)."""
     assignment, truth = np.asarray(assignment), np.asarray(truth)
     complete = (truth >= 0).all(axis=1) & (assignment >= 0).all(axis=1)
-    return complete & (canonical(assignment) == canonical(truth)).all(axis=1)
+    return complete & (canonical(assignment, topology) == canonical(truth, topology)).all(axis=1)

@@ -32,7 +32,7 @@ from analysis.events.delphes import (
 )
 from analysis.events.jets import SHAPE_BRANCHES
 from analysis.events.weights import WeightSummary
-from analysis.partons import PARTON_FIELDS, find_ttbar_partons
+from analysis.partons import PARTON_FIELDS, find_partons
 from analysis.qg.samples import CANDIDATE_FIELDS, read_spec
 from analysis.selection import JET_BRANCHES, Layout, non_finite_jets
 
@@ -215,7 +215,7 @@ def parton_census(path: Path, events: int) -> PartonCensus:
     with_chain, tree = 0, open_tree(path)
     for start in range(0, events, PARTON_CENSUS_STEP):
         particles = read_tree(tree, path, {"Particle": PARTON_FIELDS}, start, min(start + PARTON_CENSUS_STEP, events))
-        partons = find_ttbar_partons(Columns.of(particles["Particle"], PARTON_FIELDS))
+        partons = find_partons(Columns.of(particles["Particle"], PARTON_FIELDS))
         with_chain += int(np.count_nonzero(partons.counts))
     return PartonCensus(events, with_chain)
 

@@ -20,7 +20,7 @@ from analysis.core import jagged
 from analysis.core.jagged import Columns
 from analysis.events import delphes
 from analysis.events.jets import SHAPE_BRANCHES
-from analysis.partons import PARTON_FIELDS, find_ttbar_partons
+from analysis.partons import PARTON_FIELDS, find_partons
 
 JET_BRANCHES = {"PT": "pt", "Eta": "eta", "Phi": "phi", "Mass": "mass", "BTag": "btag"}
 SHAPE_FEATURES = dict(zip(SHAPE_BRANCHES, ("ptd", "axis_major", "axis_minor", "n_charged_hadrons",
@@ -158,7 +158,7 @@ def skim_step(arrays: dict[str, ak.Array], path: Path, layout: Layout, cuts: Cut
     cutflow.fill(selected.masks, weight, weight_pb)
     passed, jets = selected.masks[-1], selected.jets
     if layout.has_particles:
-        partons = find_ttbar_partons(Columns.of(arrays["Particle"], PARTON_FIELDS).select(passed))
+        partons = find_partons(Columns.of(arrays["Particle"], PARTON_FIELDS).select(passed))
     else:
         partons = Columns(np.zeros(int(passed.sum()), np.int64), {k: np.zeros(0) for k in PARTON_TYPES})
     return ak.zip(

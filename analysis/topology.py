@@ -7,9 +7,10 @@ code: which resonance each particle is, the PDG ids and masses, the slot names a
 classes of the networks (format: workflow/schemas/topology.schema.yaml). Every module takes the
 t tbar structure from `TOPOLOGY` instead of writing out two tops of a b and two quarks.
 
-The analysis reads particles that decay as a cascade X -> a Y, Y -> b c (t -> b W, W -> q q'):
-the chi^2, the kinematic likelihood, the SPA-NET heads and the parton finder are written for
-it, and `load` refuses a file that declares another shape.
+A particle decays in one of two shapes, and `load` refuses any other: a cascade X -> a Y,
+Y -> b c (t -> b W, W -> q q') or a two-body decay X -> a b into interchangeable partons
+(H -> b bbar). Modules that handle only cascades (the kinematic likelihood) say so through
+`Topology.pairs` being empty.
 
 Also here, because they say how an event relates to the topology: the event categories, whose
 order is their integer coding in every artifact.
@@ -117,9 +118,22 @@ class Cascade:
 
 
 @dataclass(frozen=True)
+class PairDecay:
+    """One particle's two-body decay X -> a b into interchangeable partons (H -> b bbar) as slot
+    indices, the harder parton first. A neutral particle (charge 0) is its own antiparticle, so
+    its partons are a quark and its antiquark."""
+
+    particle: str
+    charge: int
+    resonance: Resonance
+    pair: tuple[int, int]
+
+
+@dataclass(frozen=True, eq=False)
 class Topology:
     """One topology file, checked. Tuples keep the file's order; the derived views below are
-    what the stages use."""
+    what the stages use. Compared and hashed by identity (`load` reads each file once), so that
+    tables derived from a topology can be cached per topology."""
 
     name: str
     normalisation: dict[str, str]
@@ -212,15 +226,25 @@ class Topology:
 
     @cached_property
     def cascades(self) -> tuple[Cascade, ...]:
-        """Each particle's decay as slot indices, in the particles' order."""
+        """The decays of the particles that decay as cascades (the tops), in the particles' order."""
         out = []
         for p in self.particles:
             outer = self.resonances[p.resonance]
+            if not any(d in self.resonances for d in outer.decay):
+                continue
             inner = self.resonances[next(d for d in outer.decay if d in self.resonances)]
             spectator = next(d for d in outer.decay if d in self.daughters)
             first, second = (self.slot_index(p.name, d) for d in inner.decay)
             out.append(Cascade(p.name, p.charge, outer, inner, self.slot_index(p.name, spectator), (first, second)))
         return tuple(out)
+
+    @cached_property
+    def pairs(self) -> tuple[PairDecay, ...]:
+        """The decays of the particles that decay into two partons (the Higgs), in the particles'
+        order; none for t tbar."""
+        return tuple(PairDecay(p.name, p.charge, self.resonances[p.resonance],
+                               tuple(self.slot_index(p.name, d) for d in self.resonances[p.resonance].decay))
+                     for p in self.particles if all(d in self.daughters for d in self.resonances[p.resonance].decay))
 
     @cached_property
     def cascade_slots(self) -> tuple[tuple[int, int, int], ...]:
@@ -233,7 +257,7 @@ class Topology:
         the chi^2 and the likelihood use for every particle."""
         shared = {(c.outer, c.inner) for c in self.cascades}
         if len(shared) != 1:
-            raise TopologyError(f"topology {self.name!r}: key 'PARTICLES': the fits need every particle to decay "
+            raise TopologyError(f"topology {self.name!r}: key 'PARTICLES': the fits need every cascade to decay "
                                 f"alike, not as {sorted((o.name, i.name) for o, i in shared)}")
         return shared.pop()
 
@@ -335,7 +359,7 @@ def _check(t: Topology, path: Path) -> None:
         _check_groups(fail, f"PERMUTATIONS.{p.name}", p.symmetric, set(p.daughters))
         if p.resonance not in t.resonances:
             fail(f"PARTICLES.{p.name}.resonance", f"{p.resonance!r} is not under RESONANCES ({sorted(t.resonances)})")
-        _check_cascade(fail, t, p)
+        _check_decay(fail, t, p)
     wanted = {(p.name, d) for p in t.particles for d in p.daughters}
     given = [(s.particle, s.daughter) for s in t.slots]
     if len(set(given)) != len(given) or set(given) != wanted:
@@ -360,16 +384,23 @@ def _check_groups(fail, key: str, groups: tuple[tuple[str, ...], ...], allowed: 
         fail(key, f"groups of {sorted(allowed)}, each name in one group at most; given {[list(g) for g in groups]}")
 
 
-def _check_cascade(fail, t: Topology, p: Particle) -> None:
-    """The shape every method here is written for: X -> a Y, Y -> b c, with b <-> c a symmetry and
-    a, b, c the particle's daughters."""
+def _check_decay(fail, t: Topology, p: Particle) -> None:
+    """The shapes every method here is written for: a cascade X -> a Y, Y -> b c, with b <-> c a
+    symmetry and a, b, c the particle's daughters; or a two-body decay X -> a b into the
+    particle's daughters, a <-> b a symmetry."""
     outer = t.resonances[p.resonance]
+    if len(outer.decay) == 2 and set(outer.decay) <= set(t.daughters):
+        _check_pair(fail, t, p, outer)
+        return
     inner = [t.resonances[d] for d in outer.decay if d in t.resonances]
     spectator = [d for d in outer.decay if d in t.daughters]
     if len(outer.decay) != 2 or len(inner) != 1 or len(spectator) != 1 or len(inner[0].decay) != 2 or \
             not set(inner[0].decay) <= set(t.daughters):
-        fail(f"RESONANCES.{p.resonance}.decay", "the analysis reads cascades X -> a Y, Y -> b c of DAUGHTERS a, b, c "
-             f"(t -> b W, W -> q q'); {p.resonance!r} decays into {list(outer.decay)}")
+        fail(f"RESONANCES.{p.resonance}.decay", "the analysis reads cascades X -> a Y, Y -> b c and two-body decays "
+             f"X -> a b of DAUGHTERS a, b, c (t -> b W, W -> q q'; H -> b bbar); {p.resonance!r} decays into "
+             f"{list(outer.decay)}")
+    if p.charge == 0:
+        fail(f"PARTICLES.{p.name}.charge", "a cascade's particle has a charge (1 or -1), which its b carries")
     (inner,), (spectator,) = inner, spectator
     if sorted((spectator, *inner.decay)) != sorted(p.daughters):
         fail(f"EVENT.{p.name}", f"the daughters {list(p.daughters)} differ from those of the decay of {p.resonance!r} "
@@ -379,6 +410,19 @@ def _check_cascade(fail, t: Topology, p: Particle) -> None:
              "interchangeable daughters (the harder one fills the first slot)")
     if len(t.daughters[spectator].pdg_ids) != 1 or t.daughters[inner.decay[0]].pdg_ids != t.daughters[inner.decay[1]].pdg_ids:
         fail("DAUGHTERS", f"{spectator!r} needs one PDG id, and {list(inner.decay)} the same ones")
+
+
+def _check_pair(fail, t: Topology, p: Particle, resonance: Resonance) -> None:
+    """X -> a b: a and b are the particle's daughters, interchangeable, and the same partons."""
+    if sorted(resonance.decay) != sorted(p.daughters):
+        fail(f"EVENT.{p.name}", f"the daughters {list(p.daughters)} differ from those of the decay of {p.resonance!r} "
+             f"under RESONANCES ({list(resonance.decay)})")
+    if tuple(resonance.decay) not in p.symmetric:
+        fail(f"PERMUTATIONS.{p.name}", f"the daughters {list(resonance.decay)} of {p.resonance!r} must be a group of "
+             "interchangeable daughters (the harder one fills the first slot)")
+    first, second = (t.daughters[d].pdg_ids for d in resonance.decay)
+    if first != second or len(first) != 1:
+        fail("DAUGHTERS", f"{list(resonance.decay)} of a two-body decay need the same single PDG id")
 
 
 TOPOLOGY = default()

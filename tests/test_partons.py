@@ -10,14 +10,14 @@ from analysis.core.kinematics import pt_eta_phi_mass
 from analysis.events.particles import ChargeTable, FlatRecord, hard_process
 from analysis.events.pythia import GeneratorSettings, PythiaRun
 from analysis.partons import PARTON_FIELDS
-from analysis.partons import find_ttbar_partons as find_in_columns
+from analysis.partons import find_partons as find_in_columns
 
 from .delphes_builders import particle, ttbar_record
 
 pytestmark = pytest.mark.xdist_group("pipeline")  # one worker builds the shared pipeline fixture
 
 
-def find_ttbar_partons(particles: ak.Array) -> ak.Array:
+def find_partons(particles: ak.Array) -> ak.Array:
     return find_in_columns(Columns.of(particles, PARTON_FIELDS)).to_awkward()
 
 
@@ -46,14 +46,14 @@ def test_full_shower_record_and_hard_process_list_give_the_same_partons():
     batch = next(run.batches(300, 300))
     fields, counts = hard_process(FlatRecord.from_batch(batch), ChargeTable(run.charge))
     short = ak.unflatten(ak.zip({f: fields[f] for f in PARTON_FIELDS}), counts)
-    from_short, from_full = find_ttbar_partons(short), find_ttbar_partons(full_record_as_delphes(batch))
+    from_short, from_full = find_partons(short), find_partons(full_record_as_delphes(batch))
     assert ak.all(ak.num(from_short) == 6) and ak.all(ak.num(from_full) == 6)
     assert ak.to_list(from_short.pid) == ak.to_list(from_full.pid)
     np.testing.assert_allclose(ak.to_numpy(ak.flatten(from_short.pt)), ak.to_numpy(ak.flatten(from_full.pt)))
 
 
 def test_slots_follow_top_charge_and_w_daughter_pt():
-    partons = find_ttbar_partons(as_particles([ttbar_record([0, 1, 2, 3, 4, 5], [0.0] * 6)]))
+    partons = find_partons(as_particles([ttbar_record([0, 1, 2, 3, 4, 5], [0.0] * 6)]))
     assert ak.to_list(partons.pid) == [[5, 2, -1, -5, 1, -2]]
     assert ak.to_list(partons.eta) == [[0, 1, 2, 3, 4, 5]]
     pt = ak.to_numpy(partons.pt)[0]
@@ -64,7 +64,7 @@ def test_leptonic_w_or_missing_top_gives_no_partons():
     leptonic = ttbar_record([0] * 6, [0] * 6)
     leptonic[10]["PID"], leptonic[11]["PID"] = 11, -12  # W- -> e nu
     no_tops = [particle(21, d1=1, d2=2, status=21), particle(1), particle(-1)]
-    partons = find_ttbar_partons(as_particles([leptonic, no_tops, ttbar_record([0] * 6, [0] * 6)]))
+    partons = find_partons(as_particles([leptonic, no_tops, ttbar_record([0] * 6, [0] * 6)]))
     assert ak.to_list(ak.num(partons)) == [0, 0, 6]
 
 
@@ -83,4 +83,4 @@ def test_generated_partons_have_w_and_top_masses(pipeline):
 
 def test_events_without_particles_have_no_partons():
     empty = ak.zip({f: ak.Array([[], []]) for f in PARTON_FIELDS})
-    assert ak.to_list(ak.num(find_ttbar_partons(empty))) == [0, 0]
+    assert ak.to_list(ak.num(find_partons(empty))) == [0, 0]

@@ -146,7 +146,7 @@ def _generated_sample(name: str, spec: dict, where: str) -> GeneratedSample:
         if high != -1 and high <= low:
             raise ConfigError(f"{where}: key 'samples.{name}.pthat_bins': bin [{low}, {high}] has max <= min")
         bins.append((float(low), None if high == -1 else float(high)))
-    if spec["process"] == "ttbar_allhad" and bins:
+    if spec["process"] != "qcd" and bins:
         raise ConfigError(f"{where}: key 'samples.{name}.pthat_bins': pTHat bins are for process 'qcd' only")
     _check_disjoint(bins, f"{where}: key 'samples.{name}.pthat_bins'")
     if spec["events"] < spec["chunks"]:

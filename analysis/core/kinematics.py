@@ -52,3 +52,13 @@ def cascade_masses(p4: np.ndarray, slots: np.ndarray, cascades: tuple[tuple[int,
     complete = np.stack([(slots[:, list(c)] >= 0).all(axis=1) for c in cascades], axis=1)
     return (np.where(complete, invariant_mass(inner), np.nan),
             np.where(complete, invariant_mass(inner + jets[:, spectator]), np.nan))
+
+
+def pair_masses(p4: np.ndarray, slots: np.ndarray, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """(events, pairs): masses of two-body decays X -> a b (H -> b bbar) whose jets (p4 (events,
+    jets, 4)) an assignment puts in `slots` (events, slots); `pairs` gives the slots (a, b) of
+    each. NaN for a pair with an unassigned (-1) slot."""
+    jets = p4[np.arange(len(p4))[:, None], np.clip(slots, 0, None)]
+    first, second = (list(column) for column in zip(*pairs, strict=True))
+    complete = np.stack([(slots[:, list(pair)] >= 0).all(axis=1) for pair in pairs], axis=1)
+    return np.where(complete, invariant_mass(jets[:, first] + jets[:, second]), np.nan)

@@ -29,6 +29,18 @@ PROCESS_SETTINGS = {
         "24:onMode = off",
         "24:onIfAny = 1 2 3 4 5",
     ],
+    # t tbar H with H -> b bbar, both W -> q q' (the SPA-NET talk's second benchmark): gg and qqbar.
+    "tth_allhad": [
+        "HiggsSM:gg2Httbar = on",
+        "HiggsSM:qqbar2Httbar = on",
+        "25:m0 = 125.0",
+        "25:onMode = off",
+        "25:onIfMatch = 5 -5",
+        "6:onMode = off",
+        "6:onIfAll = 5 24",
+        "24:onMode = off",
+        "24:onIfAny = 1 2 3 4 5",
+    ],
     "qcd": ["HardQCD:all = on"],
 }
 

@@ -2,12 +2,13 @@
 
     chi^2 = (m_bqq - m_t)^2 / s_t^2 + (m_b'q'q' - m_t)^2 / s_t^2 + (m_qq - m_W)^2 / s_W^2 + (m_q'q' - m_W)^2 / s_W^2
 
+plus, for every two-body decay of the topology (t tbar H: the Higgs), (m_bb - m_H)^2 / s_H^2,
 minimised over the distinct assignments of the leading N jets (analysis.methods.permutations).
-Columnar: for every event the term of each (b, q, q) triplet is computed once, then each table
-row's chi^2 is the sum of two gathered terms. With `btag_aware`, tagged jets fill the b slots
-first (analysis.methods.permutations.btag_allowed).
-The masses m_t and m_W are the topology's (analysis.topology); the widths s_t and s_W are fitted
-on the matched training events (fit_widths).
+Columnar: for every event the term of each (b, q, q) triplet and of each jet pair is computed
+once, then each table row's chi^2 is the sum of gathered terms. With `btag_aware`, tagged jets
+fill the b slots first (analysis.methods.permutations.btag_allowed).
+The masses m_t, m_W, m_H are the topology's (analysis.topology); the widths s_t and s_W (and s_H)
+are fitted on the matched training events (fit_widths).
 """
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.optimize import curve_fit
 
-from analysis.core.kinematics import cascade_masses, four_vectors
+from analysis.core.kinematics import cascade_masses, four_vectors, invariant_mass, pair_masses
 from analysis.methods.baselines import Assigner
 from analysis.methods.permutations import btag_allowed, table
-from analysis.topology import TOPOLOGY
+from analysis.topology import TOPOLOGY, Topology
 
 TOP, W = TOPOLOGY.cascade_resonances
 
@@ -37,6 +38,14 @@ class Chi2Settings:
     sigma_w: float = 10.0
     n_jets: int = 6
     btag_aware: bool = True
+    sigma_pairs: tuple[float, ...] = ()
+    """The mass width of each two-body decay of the topology, in its order (t tbar H: s_H)."""
+
+    def pair_widths(self, topology: Topology) -> tuple[float, ...]:
+        if len(self.sigma_pairs) != len(topology.pairs):
+            raise ValueError(f"topology {topology.name!r} has {len(topology.pairs)} two-body decays "
+                             f"({[p.particle for p in topology.pairs]}); the chi^2 got {len(self.sigma_pairs)} widths")
+        return self.sigma_pairs
 
 
 def triplet_terms(p4: np.ndarray, s: Chi2Settings) -> np.ndarray:
@@ -65,28 +74,39 @@ def pair_index(n: int) -> np.ndarray:
     return index
 
 
-def assignment_chi2(p4: np.ndarray, slots: np.ndarray, s: Chi2Settings) -> np.ndarray:
+def assignment_chi2(p4: np.ndarray, slots: np.ndarray, s: Chi2Settings, topology: Topology = TOPOLOGY) -> np.ndarray:
     """chi^2 of given slot assignments (events, slots), labelled in any order."""
-    w, top = cascade_masses(p4, slots, TOPOLOGY.cascade_slots)
-    return (((top - s.m_top) / s.sigma_top) ** 2 + ((w - s.m_w) / s.sigma_w) ** 2).sum(axis=1)
+    w, top = cascade_masses(p4, slots, topology.cascade_slots)
+    chi2 = (((top - s.m_top) / s.sigma_top) ** 2 + ((w - s.m_w) / s.sigma_w) ** 2).sum(axis=1)
+    if topology.pairs:
+        masses = pair_masses(p4, slots, tuple(p.pair for p in topology.pairs))
+        centres = np.array([p.resonance.mass for p in topology.pairs])
+        chi2 = chi2 + (((masses - centres) / np.array(s.pair_widths(topology))) ** 2).sum(axis=1)
+    return chi2
 
 
 def best_assignment(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: np.ndarray, btag: np.ndarray,
-                    n_real: np.ndarray, s: Chi2Settings) -> tuple[np.ndarray, np.ndarray]:
+                    n_real: np.ndarray, s: Chi2Settings, topology: Topology = TOPOLOGY) -> tuple[np.ndarray, np.ndarray]:
     """(slots (events, slots), chi^2 (events,)) over the leading `s.n_jets` jets; events with fewer
     jets than slots get -1 slots and an infinite chi^2."""
-    n_slots = len(TOPOLOGY.slots)
+    n_slots = len(topology.slots)
     n = min(s.n_jets, pt.shape[1])
-    rows = table(n) if n >= n_slots else np.zeros((0, n_slots), dtype=np.int64)
+    rows = table(n, topology) if n >= n_slots else np.zeros((0, n_slots), dtype=np.int64)
     p4 = four_vectors(pt[:, :n], eta[:, :n], phi[:, :n], mass[:, :n])
     terms = triplet_terms(p4, s).reshape(len(pt), -1)
     pairs, n_pairs = pair_index(n), n * (n - 1) // 2
     tops = [rows[:, b] * n_pairs + pairs[rows[:, q1], rows[:, q2]]  # rows have q1 < q2
-            for b, q1, q2 in TOPOLOGY.cascade_slots]
+            for b, q1, q2 in topology.cascade_slots]
     chi2 = reduce(np.add, (terms[:, top] for top in tops))  # (events, rows)
+    if topology.pairs:
+        j, k = np.triu_indices(n, 1)
+        pair_mass = invariant_mass(p4[:, j] + p4[:, k]).astype(np.float32)  # (events, pairs)
+        for decay, sigma in zip(topology.pairs, s.pair_widths(topology), strict=True):
+            a, b = decay.pair  # rows have a < b
+            chi2 = chi2 + (((pair_mass - decay.resonance.mass) / sigma) ** 2)[:, pairs[rows[:, a], rows[:, b]]]
     usable = rows.max(axis=1, initial=0)[None, :] < np.minimum(n_real, n)[:, None]
     if s.btag_aware:
-        usable &= btag_allowed(rows, btag[:, :n] > 0)
+        usable &= btag_allowed(rows, btag[:, :n] > 0, topology)
     chi2 = np.where(usable, chi2, np.inf)
     best = chi2.argmin(axis=1) if rows.size else np.zeros(len(pt), dtype=np.int64)
     value = chi2[np.arange(len(pt)), best] if rows.size else np.full(len(pt), np.inf)
