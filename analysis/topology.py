@@ -136,6 +136,7 @@ class Topology:
     tables derived from a topology can be cached per topology."""
 
     name: str
+    path: Path
     normalisation: dict[str, str]
     particles: tuple[Particle, ...]
     event_groups: tuple[tuple[str, ...], ...]
@@ -144,6 +145,13 @@ class Topology:
     slots: tuple[Slot, ...]
     classes: tuple[JetClass, ...]
     content: dict[str, Any] = field(repr=False, compare=False)
+
+    def __reduce__(self):
+        """Pickled as its file, read again through `load`: within one process the same object."""
+        return load, (self.path,)
+
+    def __deepcopy__(self, memo: dict) -> Topology:
+        return self  # immutable
 
     @cached_property
     def slot_names(self) -> tuple[str, ...]:
@@ -309,7 +317,7 @@ def load(path: str | Path = DEFAULT_PATH) -> Topology:
     if errors:
         raise TopologyError("\n".join(f"{path}: key {'.'.join(map(str, e.absolute_path)) or '(top level)'!r}: "
                                       f"{e.message}" for e in errors))
-    topology = _build(path.stem, content)
+    topology = _build(path, content)
     _check(topology, path)
     return topology
 
@@ -319,10 +327,11 @@ def default() -> Topology:
     return load(DEFAULT_PATH)
 
 
-def _build(name: str, content: dict) -> Topology:
+def _build(path: Path, content: dict) -> Topology:
     permutations = content["PERMUTATIONS"]
     return Topology(
-        name=name,
+        name=path.stem,
+        path=path,
         normalisation=dict(content["INPUTS"]["SEQUENTIAL"]["Source"]),
         particles=tuple(Particle(p, content["PARTICLES"].get(p, {}).get("resonance", ""),
                                  content["PARTICLES"].get(p, {}).get("charge", 0), tuple(daughters),

@@ -98,6 +98,7 @@ def typed_values(cfg: configlib.Config) -> dict[str, Any]:
         "evaluation.learning_curve.models": list(cfg.evaluation.learning_curve_models),
         "evaluation.learning_curve.fractions": list(cfg.evaluation.learning_curve_fractions),
         "generators": {name: cfg.samples[name] for name in cfg.generator_alternatives},
+        "topology": str(cfg.topology.path.relative_to(REPO)),
         "qg.selection.jet_pt_min": qg.jet_pt_min,
         "qg.selection.jet_eta_max": qg.jet_eta_max,
         "qg.selection.balance_max": qg.balance_max,

@@ -33,7 +33,7 @@ from analysis.config.samples import (
     matching_paths,
 )
 from analysis.config.samples import build as build_sample
-from analysis.config.schema import ROOT, SCHEMA, ConfigError, detector_card, read_yaml, validate
+from analysis.config.schema import ROOT, SCHEMA, ConfigError, detector_card, read_yaml, topology_file, validate
 from analysis.config.sections import (
     BASELINE_KINDS,
     Baselines,
@@ -51,6 +51,8 @@ from analysis.config.sections import (
     model_specs,
 )
 from analysis.config.subsets import Provenance
+from analysis.topology import Topology
+from analysis.topology import load as load_topology
 
 __all__ = [
     "BASELINE_KINDS", "ROOT", "SPANET_H5_FEATURES", "SPANET_ROLES", "BaselineSpec", "Baselines", "Config",
@@ -86,6 +88,9 @@ class Config:
     evaluation: Evaluation
     qg: QGStudy | None
     qg_samples: dict[str, GeneratedSample | FileSample]
+    topology: Topology
+    """The event topology (`topology`): every stage takes the slots, classes, symmetries and fit
+    masses from it."""
     provenance: Provenance = field(repr=False, compare=False)
 
     def event_samples(self) -> dict[str, Sample]:
@@ -194,6 +199,12 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
     directory a relative `detector_card` is taken from."""
     validate(data, SCHEMA, where)
     detector = detector_card(data["detector_card"], where, base)
+    topology_path = topology_file(data["topology"], where, base)
+    if load_topology(topology_path).pairs:
+        raise ConfigError(f"{where}: key 'topology': {topology_path} has two-body decays "
+                          f"({[p.particle for p in load_topology(topology_path).pairs]}), which the stages do not "
+                          "run yet (the parton finder, the assignment tables and the chi^2 do; the datasets, "
+                          "networks and evaluation follow); use config/topology/ttbar_allhad.yaml")
     clash = sorted(set(data["samples"]) & set(data["generators"]))
     if clash:
         raise ConfigError(f"{where}: key 'generators': {clash} are also under 'samples'; give the alternatives "
@@ -231,7 +242,8 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
         evaluation=evaluation,
         qg=qg,
         qg_samples=qg_samples,
-        provenance=Provenance(data, detector),
+        topology=load_topology(topology_path),
+        provenance=Provenance(data, detector, topology_path),
     )
 
 

@@ -95,6 +95,23 @@ def read_yaml(path: str | Path, what: str = "config file") -> Any:
 
 
 
+def topology_file(value: str, where: str, base: Path) -> Path:
+    """The topology file named by the config's `topology` (relative to `base`), checked by
+    analysis.topology (which reports the file and the key to fix)."""
+    from analysis import topology
+
+    path = Path(value)
+    path = path if path.is_absolute() else base / path
+    if not path.exists():
+        raise ConfigError(f"{where}: key 'topology': file {path} not found; the topologies of this repository are "
+                          f"{sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'config' / 'topology').glob('*.yaml'))}")
+    try:
+        topology.load(path)
+    except topology.TopologyError as error:
+        raise ConfigError(f"{where}: key 'topology': {error}") from None
+    return path
+
+
 def detector_card(value: str, where: str, base: Path) -> dict:
     """The detector card named by the config's `detector_card` (relative to `base`), validated
     against its own schema."""

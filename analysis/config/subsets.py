@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -55,13 +56,14 @@ class Provenance:
     """The validated config document, read-only, and the subsets of it that each stage's and
     each rule's outputs depend on."""
 
-    def __init__(self, document: Mapping[str, Any], detector: Mapping[str, Any]):
+    def __init__(self, document: Mapping[str, Any], detector: Mapping[str, Any], topology_path: Path):
         self._document = _freeze(document)
         self._detector = _freeze(detector)
+        self._topology_path = topology_path
 
     def __reduce__(self):
         """Pickled as the plain document (read-only mappings do not pickle), e.g. for a process pool."""
-        return Provenance, (_thaw(self._document), _thaw(self._detector))
+        return Provenance, (_thaw(self._document), _thaw(self._detector), self._topology_path)
 
     def sample_config(self, sample: str) -> dict:
         """What a sample's artifacts depend on: its entry and the master seed; for a generated
@@ -80,7 +82,7 @@ class Provenance:
         subset (a per-sample job), the training sample's (the split and the networks) or every
         analysis sample's."""
         subset = {key: _thaw(self._document[key]) for key in stage_sections(stage)}
-        subset["topology"] = topology.default().provenance(masses=stage in ("baselines", "evaluate"))
+        subset["topology"] = topology.load(self._topology_path).provenance(masses=stage in ("baselines", "evaluate"))
         if sample is not None:
             subset["sample"] = self.sample_config(sample)
         elif STAGES[stage].training_sample_only:
