@@ -5,10 +5,10 @@ both its jet and parton are removed, until no candidate pair is left. Columnar: 
 pairs of all events are flat arrays, ranked by distance within their event, and every event
 considers its pair of each rank at once.
 
-Per jet a class of the topology (analysis.topology: b1, W1, b2, W2, other; 1 = top, 2 =
-antitop), per parton slot the matched jet index (-1 if none), per event a category in
-CATEGORIES: `matched` when all slots are matched, `unmatched` for the other t tbar events,
-`background` for events without a fully hadronic t tbar decay chain.
+Per jet a class of the topology (analysis.topology; t tbar: b1, W1, b2, W2, other; 1 = top,
+2 = antitop), per parton slot the matched jet index (-1 if none), per event a category in
+CATEGORIES: `matched` when all slots are matched, `unmatched` for the other events with the
+topology's decay chains, `background` for events without them.
 """
 from __future__ import annotations
 
@@ -18,12 +18,7 @@ import numpy as np
 from analysis.core import jagged
 from analysis.core.jagged import Columns
 from analysis.core.kinematics import wrap_phi
-from analysis.topology import BACKGROUND, MATCHED, TOPOLOGY, UNMATCHED
-
-OTHER = TOPOLOGY.other_class
-SLOT_LABELS = np.array(TOPOLOGY.slot_classes)
-"""The jet class a jet gets when it matches the parton in each slot."""
-N_PARTONS = len(TOPOLOGY.slots)
+from analysis.topology import BACKGROUND, MATCHED, UNMATCHED, Topology
 
 
 def delta_r(eta1: np.ndarray, phi1: np.ndarray, eta2: np.ndarray, phi2: np.ndarray) -> np.ndarray:
@@ -56,10 +51,11 @@ class Pairs:
                                              parton_phi[:, slot].take(self.event))
 
     @classmethod
-    def of(cls, jets: Columns, partons: Columns) -> Pairs:
-        """The pairs of the jets and partons (eta, phi columns) of the same events."""
+    def of(cls, jets: Columns, partons: Columns, n_slots: int) -> Pairs:
+        """The pairs of the jets and partons (eta, phi columns; `n_slots` per event with the
+        topology's decays, none otherwise) of the same events."""
         return cls(jets["eta"], jets["phi"], jets.counts,
-                   partons.padded("eta", N_PARTONS), partons.padded("phi", N_PARTONS))
+                   partons.padded("eta", n_slots), partons.padded("phi", n_slots))
 
     def match(self, dr_max: float) -> np.ndarray:
         """Matched jet index per parton, (events, partons), -1 if none.
@@ -93,12 +89,12 @@ def _ranked(distance: np.ndarray, event: np.ndarray) -> np.ndarray:
     return np.where(order < size[:, None], first[:, None] + order, -1)
 
 
-def jet_labels(parton_jet: np.ndarray, n_jets: np.ndarray) -> ak.Array:
+def jet_labels(parton_jet: np.ndarray, n_jets: np.ndarray, topology: Topology) -> ak.Array:
     """Per-jet class index (the topology's classes) from the matched jet of each parton slot."""
     width = max(int(n_jets.max(initial=0)), 1)
-    labels = np.full((len(parton_jet), width), OTHER, dtype=np.int8)
+    labels = np.full((len(parton_jet), width), topology.other_class, dtype=np.int8)
     ev, slot = np.nonzero(parton_jet >= 0)
-    labels[ev, parton_jet[ev, slot]] = SLOT_LABELS[slot]
+    labels[ev, parton_jet[ev, slot]] = np.array(topology.slot_classes)[slot]
     keep = np.arange(width)[None, :] < n_jets[:, None]
     return ak.unflatten(labels[keep], n_jets)
 
@@ -109,17 +105,20 @@ def positions(events: ak.Array) -> tuple[Columns, Columns]:
 
 
 def categories(n_partons: np.ndarray, parton_jet: np.ndarray) -> np.ndarray:
-    """Event category from the number of partons found (one per slot for t tbar) and the matching."""
+    """Event category from the number of partons found (one per slot of `parton_jet`, or none)
+    and the matching."""
     all_matched = (parton_jet >= 0).all(axis=1)
-    return np.where(n_partons != N_PARTONS, BACKGROUND, np.where(all_matched, MATCHED, UNMATCHED)).astype(np.int8)
+    return np.where(n_partons != parton_jet.shape[1], BACKGROUND,
+                    np.where(all_matched, MATCHED, UNMATCHED)).astype(np.int8)
 
 
 class MatchingTables:
     """The figures' tables: matched fraction vs dr_max (Fig. 2), N_jets of matched events (Fig. 3),
     fraction of matched events with all partons among the leading N jets (Fig. 4)."""
 
-    def __init__(self, dr_scan: tuple[float, ...]):
+    def __init__(self, dr_scan: tuple[float, ...], n_slots: int):
         self.dr_scan = tuple(dr_scan)
+        self.n_slots = n_slots
         self.ttbar_events = 0
         self.matched_by_dr = np.zeros(len(dr_scan), dtype=np.int64)
         self.n_jets_matched: dict[int, int] = {}
@@ -144,8 +143,8 @@ class MatchingTables:
         fraction = self.matched_by_dr / n if n else np.zeros(len(self.dr_scan))
         error = np.sqrt(fraction * (1 - fraction) / n) if n else np.zeros(len(self.dr_scan))
         matched = sum(self.n_jets_matched.values())
-        max_jets = max(self.n_jets_matched, default=N_PARTONS)
-        leading_n = list(range(N_PARTONS, max_jets + 1))
+        max_jets = max(self.n_jets_matched, default=self.n_slots)
+        leading_n = list(range(self.n_slots, max_jets + 1))
         within = [sum(c for k, c in self.leading_needed.items() if k <= n_lead) / matched if matched else 0.0
                   for n_lead in leading_n]
         n_jets = sorted(self.n_jets_matched)

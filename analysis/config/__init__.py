@@ -213,7 +213,7 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
                for name, spec in {**data["samples"], **data["generators"]}.items()}
     datasets = Datasets.from_section(data["datasets"], samples, where)
     models = model_specs(data["models"])
-    baselines = Baselines.from_section(data["baselines"])
+    baselines = Baselines.from_section(data["baselines"], bool(load_topology(topology_path).pairs))
     imported = imported_specs(data["imported"])
     clash = sorted(set(imported) & {*models, *baselines.methods()})
     if clash:

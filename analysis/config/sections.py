@@ -164,13 +164,20 @@ class Baselines:
     topology's, analysis.topology)."""
 
     kinds: dict[str, BaselineSpec]
+    not_run: dict[str, str]
+    """Baseline kinds configured but not run on this topology (two-body decays) -> why."""
 
     @classmethod
-    def from_section(cls, section: dict) -> Baselines:
-        kinds = {kind: BaselineSpec(kind, tuple(section[kind]["n_jets"]), section[kind]["btag_aware"],
+    def from_section(cls, section: dict, two_body_decays: bool) -> Baselines:
+        """The section's baselines; with `two_body_decays` (the topology has some) the kinds the
+        methods registry marks as cascades-only run no method."""
+        skipped = {kind for kind in BASELINE_KINDS
+                   if two_body_decays and not methods.get(kind).two_body_decays and section[kind]["n_jets"]}
+        kinds = {kind: BaselineSpec(kind, () if kind in skipped else tuple(section[kind]["n_jets"]),
+                                    section[kind]["btag_aware"],
                                     {k: v for k, v in section[kind].items() if k not in ("n_jets", "btag_aware")})
                  for kind in BASELINE_KINDS}
-        return cls(kinds=kinds)
+        return cls(kinds=kinds, not_run={kind: methods.get(kind).not_run_reason for kind in sorted(skipped)})
 
     def methods(self) -> dict[str, tuple[BaselineSpec, int]]:
         """Every baseline method, kind by kind: name -> (its kind's settings, N leading jets)."""

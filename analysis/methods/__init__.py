@@ -47,6 +47,11 @@ class Method:
     mem_mb: int = 2000
     """The memory (MB) of a baseline's assignment jobs (rule `baseline`); 2000 = the profiles'
     default-resources."""
+    two_body_decays: bool = True
+    """Runs on topologies with two-body decays (t tbar H's H -> b bbar), not only on cascades;
+    a baseline without it is not run on such a topology, and the tables say so (`not_run`)."""
+    not_run_reason: str = ""
+    """Why it is not run on a topology with two-body decays (the tables' note)."""
 
     def adapter(self) -> Any:
         return importlib.import_module(self.module).ADAPTER
@@ -60,7 +65,8 @@ REGISTRY: dict[str, Method] = {m.name: m for m in (
     Method("chi2", "baseline", "analysis.methods.chi2", "chi^2", r"$\chi^2$", calibration="chi2_widths_file",
            mem_mb=4000),
     Method("klfitter", "baseline", "analysis.methods.klfitter", "-log L", "KLFitter-style",
-           calibration="transfer_functions_file", threads=2, mem_mb=6000),
+           calibration="transfer_functions_file", threads=2, mem_mb=6000, two_body_decays=False,
+           not_run_reason="KLFitter has no likelihood for t tbar H, so neither has this fit"),
     Method("spanet_predictions", "imported", "analysis.methods.imported", "-log P(assignment)", "SPANet (official)"),
 )}
 
