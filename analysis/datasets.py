@@ -10,7 +10,7 @@ files to the sets instead (`roles`).
 
 Each file holds
     INPUTS/Source/{MASK, pt, eta, phi, mass, btag, pt_ht, <jet shapes>}  (events, jets), raw values
-    TARGETS/t1/{b, q1, q2}, TARGETS/t2/{b, q1, q2}                        jet index, -1 if unmatched
+    TARGETS/<particle>/<daughter> (t tbar: t1/{b, q1, q2}, t2/{b, q1, q2}) jet index, -1 if unmatched
 (what the official SPANet package reads with `event_info.yaml`, written beside the files from
 the topology file, analysis.topology) and
 our own groups
@@ -33,17 +33,14 @@ from analysis.config import Config, ConfigError, FileSample
 from analysis.core.jagged import padded
 from analysis.core.provenance import atomic_output
 from analysis.events.delphes import DelphesInputError
-from analysis.matching import OTHER, SLOT_LABELS
 from analysis.selection import SHAPE_FEATURES, inspect_layout
-from analysis.topology import CATEGORIES, MATCHED, TOPOLOGY, UNMATCHED
+from analysis.topology import CATEGORIES, MATCHED, UNMATCHED, Topology
 
 SETS = ("train", "val", "test")
 KINEMATIC_FEATURES = ("pt", "eta", "phi", "mass", "btag", "pt_ht")
 SHAPES = tuple(SHAPE_FEATURES.values())
 UNSCALED = ("btag",)
 """Min-max scaling applies to every feature except these (SAJA paper sec. 3.1)."""
-TARGET_SLOTS = {(slot.particle, slot.daughter): index for index, slot in enumerate(TOPOLOGY.slots)}
-"""(particle, daughter) of SPANet's TARGETS -> the slot it holds."""
 H5_OPTIONS = {"track_times": False, "compression": "gzip", "compression_opts": 4, "shuffle": True}
 """No timestamps in dataset headers, so the same inputs give byte-identical files."""
 
@@ -105,7 +102,7 @@ def build_table(events: ak.Array, sample_index: int, n_jets: int, shapes: bool) 
     mask = np.arange(n_jets)[None, :] < np.minimum(counts, n_jets)[:, None]
     inputs = {name: padded(values, n_jets, 0).astype(np.float32) for name, values in jet_features(events, shapes).items()}
     inputs["MASK"] = mask
-    targets = ak.to_numpy(events.parton_jet).astype(np.int64)
+    targets = ak.to_numpy(events.parton_jet).astype(np.int64)  # (events, slots)
     targets = np.where(targets < n_jets, targets, -1)
     category = ak.to_numpy(events.category).astype(np.int8)
     lost = (category == MATCHED) & (targets < 0).any(axis=1)
@@ -126,12 +123,13 @@ def build_table(events: ak.Array, sample_index: int, n_jets: int, shapes: bool) 
     if "flavor" in events.jets.fields:
         extra["jet_flavor"] = padded(events.jets.flavor, n_jets, 0).astype(np.int32)
     for name in ("pt", "eta", "phi", "mass"):
-        extra[f"parton_{name}"] = padded(partons[name], len(TOPOLOGY.slots), np.nan).astype(np.float32)
-    extra["parton_pid"] = padded(partons.pid, len(TOPOLOGY.slots), 0).astype(np.int32)
+        extra[f"parton_{name}"] = padded(partons[name], targets.shape[1], np.nan).astype(np.float32)
+    extra["parton_pid"] = padded(partons.pid, targets.shape[1], 0).astype(np.int32)
     return Table(inputs, targets, extra)
 
 
-def spanet_table(events: spanet_h5.Events, sample_index: int, n_jets: int, weight_pb: float) -> Table:
+def spanet_table(events: spanet_h5.Events, sample_index: int, n_jets: int, weight_pb: float,
+                 topology: Topology) -> Table:
     """The table of a SPANet-format dataset, like `build_table`'s: jets (pT-ordered by the reader)
     cut or padded to `n_jets`, targets beyond them demoted as there, HT from all real jets. A
     file has no partons and no event categories of its own: an event is matched when all its
@@ -160,20 +158,20 @@ def spanet_table(events: spanet_h5.Events, sample_index: int, n_jets: int, weigh
         "ht": ht,
         "weight": np.ones(n),
         "weight_pb": np.full(n, weight_pb),
-        "jet_label": target_labels(targets, inputs["MASK"]),
+        "jet_label": target_labels(targets, inputs["MASK"], topology),
     }
     for name in ("pt", "eta", "phi", "mass"):
-        extra[f"parton_{name}"] = np.full((n, len(TOPOLOGY.slots)), np.nan, dtype=np.float32)
-    extra["parton_pid"] = np.zeros((n, len(TOPOLOGY.slots)), dtype=np.int32)
+        extra[f"parton_{name}"] = np.full((n, len(topology.slots)), np.nan, dtype=np.float32)
+    extra["parton_pid"] = np.zeros((n, len(topology.slots)), dtype=np.int32)
     return Table(inputs, targets, extra)
 
 
-def target_labels(targets: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def target_labels(targets: np.ndarray, mask: np.ndarray, topology: Topology) -> np.ndarray:
     """(events, jets) jet class (the topology's classes) implied by the targets: -1 padding, `other` for a real
     jet that is no target (what the match stage gives Delphes events)."""
-    labels = np.where(mask, OTHER, -1).astype(np.int8)
+    labels = np.where(mask, topology.other_class, -1).astype(np.int8)
     event, slot = np.nonzero(targets >= 0)
-    labels[event, targets[event, slot]] = SLOT_LABELS[slot]
+    labels[event, targets[event, slot]] = np.array(topology.slot_classes)[slot]
     return labels
 
 
@@ -205,15 +203,17 @@ def fit_scaling(train: Table) -> dict[str, tuple[float, float]]:
     return scaling
 
 
-def write_h5(path: str | Path, table: Table, scaling: dict[str, tuple[float, float]], samples: Sequence[str]) -> None:
+def write_h5(path: str | Path, table: Table, scaling: dict[str, tuple[float, float]], samples: Sequence[str],
+             topology: Topology) -> None:
+    """One set as a file; TARGETS in the topology's slot order (`load` reads them back in it)."""
     with atomic_output(path) as tmp, h5py.File(tmp, "w", track_order=True) as h5:
         source = h5.create_group("INPUTS", track_order=True).create_group("Source", track_order=True)
         for name, values in table.inputs.items():
             source.create_dataset(name, data=values, **H5_OPTIONS)
         targets = h5.create_group("TARGETS", track_order=True)
-        for (particle, product), slot in TARGET_SLOTS.items():
-            group = targets.get(particle) or targets.create_group(particle, track_order=True)
-            group.create_dataset(product, data=table.targets[:, slot], **H5_OPTIONS)
+        for index, slot in enumerate(topology.slots):
+            group = targets.get(slot.particle) or targets.create_group(slot.particle, track_order=True)
+            group.create_dataset(slot.daughter, data=table.targets[:, index], **H5_OPTIONS)
         scale = h5.create_group("SCALING", track_order=True)
         for name, (low, high) in scaling.items():
             scale.create_dataset(name, data=np.array([low, high]), track_times=False)
@@ -222,14 +222,15 @@ def write_h5(path: str | Path, table: Table, scaling: dict[str, tuple[float, flo
             extra.create_dataset(name, data=values, **H5_OPTIONS)
         extra.attrs["samples"] = list(samples)
         extra.attrs["categories"] = list(CATEGORIES)
-        extra.attrs["labels"] = list(TOPOLOGY.class_names)
-        extra.attrs["slots"] = list(TOPOLOGY.slot_names)
+        extra.attrs["labels"] = list(topology.class_names)
+        extra.attrs["slots"] = list(topology.slot_names)
 
 
 def load(path: str | Path, features: Sequence[str] | None = None, scaled: bool = True) -> dict[str, np.ndarray]:
     """A dataset file as arrays: `x` (events, jets, features; min-max scaled with the stored
     training-set ranges unless `scaled=False`), `mask`, `jet_pt` (raw, GeV: it orders the W jets
-    of an assignment), `targets` (events, slots) and every EXTRA field."""
+    of an assignment), `targets` (events, slots; in the slot order `write_h5` wrote them) and
+    every EXTRA field."""
     with h5py.File(path, "r") as h5:
         source = h5["INPUTS/Source"]
         features = list(features or [k for k in source if k != "MASK"])
@@ -246,7 +247,8 @@ def load(path: str | Path, features: Sequence[str] | None = None, scaled: bool =
         mask = source["MASK"][()]
         out = {"x": np.stack(columns, axis=-1) * mask[..., None], "mask": mask, "features": features,
                "jet_pt": source["pt"][()],
-               "targets": np.stack([h5["TARGETS"][p][q][()] for p, q in TARGET_SLOTS], axis=1)}
+               "targets": np.stack([group[daughter][()] for group in h5["TARGETS"].values() for daughter in group],
+                                   axis=1)}
         out.update({name: h5["EXTRA"][name][()] for name in h5["EXTRA"]})
         out["samples"] = list(h5["EXTRA"].attrs["samples"])
     return out

@@ -21,6 +21,7 @@ from analysis.core.jagged import Columns
 from analysis.events import delphes
 from analysis.events.jets import SHAPE_BRANCHES
 from analysis.partons import PARTON_FIELDS, find_partons
+from analysis.topology import Topology
 
 JET_BRANCHES = {"PT": "pt", "Eta": "eta", "Phi": "phi", "Mass": "mass", "BTag": "btag"}
 SHAPE_FEATURES = dict(zip(SHAPE_BRANCHES, ("ptd", "axis_major", "axis_minor", "n_charged_hadrons",
@@ -144,9 +145,9 @@ def tagged(btag: np.ndarray, bit: int) -> np.ndarray:
 
 
 def skim_step(arrays: dict[str, ak.Array], path: Path, layout: Layout, cuts: Cuts, scale: float,
-              cutflow: Cutflow, file_key: str, btag_bit: int = 0) -> ak.Array:
-    """One step of one file: the selected events as skim records; `file_key` names the file
-    uniquely within its sample (analysis.core.keys.file_keys)."""
+              cutflow: Cutflow, file_key: str, topology: Topology, btag_bit: int = 0) -> ak.Array:
+    """One step of one file: the selected events as skim records, with the topology's decay
+    partons; `file_key` names the file uniquely within its sample (analysis.core.keys.file_keys)."""
     jets = Columns.of(arrays["Jet"], {**JET_BRANCHES, **{b: OPTIONAL_JET_BRANCHES[b] for b in layout.jet_extras}})
     jets = Columns(jets.counts, {**jets.fields, "btag": tagged(jets["btag"], btag_bit)})
     event = arrays["Event"][:, 0]  # Delphes' Event collection holds one entry per event
@@ -158,7 +159,7 @@ def skim_step(arrays: dict[str, ak.Array], path: Path, layout: Layout, cuts: Cut
     cutflow.fill(selected.masks, weight, weight_pb)
     passed, jets = selected.masks[-1], selected.jets
     if layout.has_particles:
-        partons = find_partons(Columns.of(arrays["Particle"], PARTON_FIELDS).select(passed))
+        partons = find_partons(Columns.of(arrays["Particle"], PARTON_FIELDS).select(passed), topology)
     else:
         partons = Columns(np.zeros(int(passed.sum()), np.int64), {k: np.zeros(0) for k in PARTON_TYPES})
     return ak.zip(
@@ -204,7 +205,7 @@ JET_BRANCHES_INV = {v: k for k, v in JET_BRANCHES.items()}
 
 
 def skim(files: Sequence[str | Path], scales: dict[str, float], keys: dict[str, str], cuts: Cuts, step_size: int,
-         cutflow: Cutflow, layout: Layout, btag_bit: int = 0) -> Iterator[ak.Array]:
+         cutflow: Cutflow, layout: Layout, topology: Topology, btag_bit: int = 0) -> Iterator[ak.Array]:
     """Stream the selected events of `files`, step by step (`keys`: analysis.core.keys.file_keys)."""
     for path, arrays in delphes.iterate(files, layout.spec(), step_size=step_size):
-        yield skim_step(arrays, path, layout, cuts, scales[str(path)], cutflow, keys[str(path)], btag_bit)
+        yield skim_step(arrays, path, layout, cuts, scales[str(path)], cutflow, keys[str(path)], topology, btag_bit)

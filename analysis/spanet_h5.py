@@ -2,7 +2,8 @@
 
 Shared benchmark datasets (SPANet's own examples, the Topograph all-hadronic set, ...) come as
     INPUTS/Source/{MASK, pt, eta, phi, mass, btag}   (events, jets)
-    TARGETS/t1/{b, q1, q2}, TARGETS/t2/{b, q1, q2}    (events,) jet index, -1 = unmatched
+    TARGETS/<particle>/<daughter> of the topology    (events,) jet index, -1 = unmatched
+                                                     (t tbar: TARGETS/t1/{b, q1, q2}, TARGETS/t2/{b, q1, q2})
 with jets and jet-level targets but no partons. This module reads and vets such files and puts
 their jets in descending pT, the order the rest of the workflow relies on (the W jets of an
 assignment are ordered by pT, the baselines take the leading N jets); the split
@@ -18,15 +19,22 @@ import h5py
 import numpy as np
 
 from analysis.core import keys
-from analysis.topology import TOPOLOGY
+from analysis.topology import Topology
 
 SOURCE = "INPUTS/Source"
 KINEMATICS = ("pt", "eta", "phi", "mass", "btag")
-TARGET_PATHS = tuple(f"TARGETS/{slot.particle}/{slot.daughter}" for slot in TOPOLOGY.slots)
-"""In the topology's slot order (TARGETS/t1/b, TARGETS/t1/q1, ...)."""
-LAYOUT = ("a SPANet-format file needs INPUTS/Source/{MASK, pt, eta, phi, mass, btag} of shape (events, jets) and "
-          + ", ".join(f"TARGETS/{p.name}/{{{', '.join(p.daughters)}}}" for p in TOPOLOGY.particles)
-          + " of shape (events,), -1 for an unmatched parton")
+
+
+def target_paths(topology: Topology) -> tuple[str, ...]:
+    """The targets' datasets in the topology's slot order (TARGETS/t1/b, TARGETS/t1/q1, ...)."""
+    return tuple(f"TARGETS/{slot.particle}/{slot.daughter}" for slot in topology.slots)
+
+
+def layout(topology: Topology) -> str:
+    """What a file needs, for the error messages."""
+    return ("a SPANet-format file needs INPUTS/Source/{MASK, pt, eta, phi, mass, btag} of shape (events, jets) and "
+            + ", ".join(f"TARGETS/{p.name}/{{{', '.join(p.daughters)}}}" for p in topology.particles)
+            + f" of shape (events,), -1 for an unmatched parton (topology {topology.name!r})")
 
 
 class SpanetFormatError(ValueError):
@@ -64,7 +72,7 @@ class Events:
         return np.asarray([names[str(p)] for p in self.paths])[self.file_index]
 
 
-def read_file(path: str | Path) -> Events:
+def read_file(path: str | Path, topology: Topology) -> Events:
     """One file's events, checked: every dataset present with matching shapes, finite jet values,
     b-tag 0 or 1, targets on real jets and distinct within an event. Padding jets get zeros
     (files may hold anything there, NaN included), negative masses (rounding in the files'
@@ -72,21 +80,21 @@ def read_file(path: str | Path) -> Events:
     try:
         h5 = h5py.File(path, "r")
     except OSError as error:
-        raise SpanetFormatError(f"{path}: not readable as HDF5 ({error}); {LAYOUT}") from None
+        raise SpanetFormatError(f"{path}: not readable as HDF5 ({error}); {layout(topology)}") from None
     with h5:
         missing = [f"{SOURCE}/{k}" for k in ("MASK", *KINEMATICS) if f"{SOURCE}/{k}" not in h5]
-        missing += [t for t in TARGET_PATHS if t not in h5]
+        missing += [t for t in target_paths(topology) if t not in h5]
         if missing:
-            raise SpanetFormatError(f"{path}: no dataset(s) {missing}; {LAYOUT}")
+            raise SpanetFormatError(f"{path}: no dataset(s) {missing}; {layout(topology)}")
         mask = h5[f"{SOURCE}/MASK"][()].astype(bool)
         inputs = {name: h5[f"{SOURCE}/{name}"][()] for name in KINEMATICS}
-        targets = [h5[t][()] for t in TARGET_PATHS]
-    _check_shapes(path, mask, inputs, targets)
+        targets = [h5[t][()] for t in target_paths(topology)]
+    _check_shapes(path, mask, inputs, targets, topology)
     targets = np.stack(targets, axis=1).astype(np.int64)
     inputs = {name: values.astype(np.float32) for name, values in inputs.items()}
     _check_values(path, mask, inputs)
     inputs = {name: np.where(mask, values, 0).astype(np.float32) for name, values in inputs.items()}
-    _check_targets(path, mask, targets)
+    _check_targets(path, mask, targets, topology)
     negative = inputs["mass"] < 0
     inputs["mass"] = np.where(negative, 0, inputs["mass"]).astype(np.float32)
     inputs["MASK"] = mask
@@ -97,14 +105,16 @@ def read_file(path: str | Path) -> Events:
                                "negative_masses_set_to_zero": int(negative.sum())}})
 
 
-def _check_shapes(path, mask: np.ndarray, inputs: dict[str, np.ndarray], targets: list[np.ndarray]) -> None:
+def _check_shapes(path, mask: np.ndarray, inputs: dict[str, np.ndarray], targets: list[np.ndarray],
+                  topology: Topology) -> None:
     if mask.ndim != 2:
-        raise SpanetFormatError(f"{path}: {SOURCE}/MASK has shape {mask.shape}, not (events, jets); {LAYOUT}")
+        raise SpanetFormatError(f"{path}: {SOURCE}/MASK has shape {mask.shape}, not (events, jets); "
+                                f"{layout(topology)}")
     for name, values in inputs.items():
         if values.shape != mask.shape:
             raise SpanetFormatError(f"{path}: {SOURCE}/{name} has shape {values.shape}, MASK {mask.shape}; "
                                     "every jet input needs the MASK's (events, jets)")
-    for name, values in zip(TARGET_PATHS, targets, strict=True):
+    for name, values in zip(target_paths(topology), targets, strict=True):
         if values.shape != mask.shape[:1]:
             raise SpanetFormatError(f"{path}: {name} has shape {values.shape}, not ({mask.shape[0]},): one jet "
                                     "index per event")
@@ -128,7 +138,7 @@ def _check_values(path, mask: np.ndarray, inputs: dict[str, np.ndarray]) -> None
                                 "the baselines need tagged / not tagged: write btag as 0/1 at your working point")
 
 
-def _check_targets(path, mask: np.ndarray, targets: np.ndarray) -> None:
+def _check_targets(path, mask: np.ndarray, targets: np.ndarray, topology: Topology) -> None:
     """Each target -1 or a real jet of its event, and no jet the target of two partons."""
     n_events, width = mask.shape
     on_jet = targets >= 0
@@ -137,9 +147,9 @@ def _check_targets(path, mask: np.ndarray, targets: np.ndarray) -> None:
     inside[event, slot] = mask[event, targets[event, slot]]
     if not inside.all():
         event, slot = np.argwhere(~inside)[0]
-        raise SpanetFormatError(f"{path}: {TARGET_PATHS[slot]} is {targets[event, slot]} in event {event}, which "
+        raise SpanetFormatError(f"{path}: {target_paths(topology)[slot]} is {targets[event, slot]} in event {event}, which "
                                 f"is not a real jet of the event (MASK) nor -1; {int((~inside).sum())} such targets")
-    ordered = np.sort(np.where(on_jet, targets, -1 - np.arange(len(TARGET_PATHS))), axis=1)
+    ordered = np.sort(np.where(on_jet, targets, -1 - np.arange(targets.shape[1])), axis=1)
     twice = (np.diff(ordered, axis=1) == 0).any(axis=1)
     if twice.any():
         event = int(np.flatnonzero(twice)[0])
@@ -161,11 +171,12 @@ def pt_ordered(inputs: dict[str, np.ndarray], targets: np.ndarray) -> tuple[dict
     return {name: values[rows, order] for name, values in inputs.items()}, renumbered, reordered
 
 
-def read(paths: Sequence[str | Path]) -> Events:
-    """Several files' events one after the other, padded to the widest file's jets."""
+def read(paths: Sequence[str | Path], topology: Topology) -> Events:
+    """Several files' events one after the other, padded to the widest file's jets; the targets
+    are the topology's."""
     if not paths:
         raise SpanetFormatError("no SPANet-format file given")
-    parts = [read_file(p) for p in paths]
+    parts = [read_file(p, topology) for p in paths]
     width = max(p.inputs["MASK"].shape[1] for p in parts)
 
     def widened(values: np.ndarray) -> np.ndarray:

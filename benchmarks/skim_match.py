@@ -45,7 +45,7 @@ from analysis.events import delphes
 from analysis.events.generate import Reconstruction, generate_chunk
 from analysis.events.pythia import GeneratorSettings
 from analysis.matching import Pairs
-from analysis.partons import PARTON_FIELDS, find_ttbar_partons
+from analysis.partons import PARTON_FIELDS, find_partons
 from analysis.selection import select
 from analysis.stages.match import run_match
 from analysis.stages.skim import run_skim
@@ -118,8 +118,8 @@ def columnar(arrays: dict[str, ak.Array], cfg: configlib.Config) -> int:
                                                                        "BTag": "btag"})
         selected = select(jets, cfg.cuts)
         particles = Columns.of(arrays["Particle"][start:start + DEFAULT_READ_STEP], PARTON_FIELDS)
-        partons = find_ttbar_partons(particles.select(selected.masks[-1]))
-        parton_jet = Pairs.of(selected.jets, partons).match(cfg.matching.dr_max)
+        partons = find_partons(particles.select(selected.masks[-1]), cfg.topology)
+        parton_jet = Pairs.of(selected.jets, partons, len(cfg.topology.slots)).match(cfg.matching.dr_max)
         matched += int((parton_jet >= 0).all(axis=1).sum())
     return matched
 

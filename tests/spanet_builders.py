@@ -8,7 +8,8 @@ import h5py
 import numpy as np
 
 from analysis.core.jagged import padded
-from analysis.spanet_h5 import KINEMATICS, TARGET_PATHS
+from analysis.spanet_h5 import KINEMATICS, target_paths
+from analysis.topology import TOPOLOGY
 
 
 def write_spanet(path: Path, inputs: dict[str, np.ndarray], targets: np.ndarray, drop: tuple[str, ...] = ()) -> Path:
@@ -19,7 +20,7 @@ def write_spanet(path: Path, inputs: dict[str, np.ndarray], targets: np.ndarray,
         for name in ("MASK", *KINEMATICS):
             if f"INPUTS/Source/{name}" not in drop:
                 h5.create_dataset(f"INPUTS/Source/{name}", data=inputs[name])
-        for slot, name in enumerate(TARGET_PATHS):
+        for slot, name in enumerate(target_paths(TOPOLOGY)):
             if name not in drop:
                 h5.create_dataset(name, data=targets[:, slot].astype(np.int64))
     return path

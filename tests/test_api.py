@@ -76,7 +76,7 @@ def model_file(request, tmp_path_factory) -> Path:
     targets = np.stack([rng.permutation(int(n))[:len(TOPOLOGY.slots)] for n in mask.sum(axis=1)])
     network.inputs.fit(torch.from_numpy(x), torch.from_numpy(mask))
     method = networks.adapter(architecture)
-    data = {"x": x, "mask": mask, "jet_pt": pt, "targets": targets, "jet_label": target_labels(targets, mask)}
+    data = {"x": x, "mask": mask, "jet_pt": pt, "targets": targets, "jet_label": target_labels(targets, mask, TOPOLOGY)}
     tensors = method.tensors(data, method.hyperparameters(**hp))
     out = tmp_path_factory.mktemp(architecture)
     train(network, method.loss, tensors, tensors, TrainingSettings(batch_size=32, max_epochs=1, device="cpu",
@@ -196,7 +196,7 @@ def test_apply_on_a_dataset_of_the_split(model_file, tmp_path):
     inputs["pt_ht"] = inputs["pt"] / inputs["pt"].sum(axis=1, keepdims=True)
     n = len(kept)
     table = Table(inputs, np.full((n, 6), -1), {"sample": np.zeros(n, np.int8), "event": np.arange(n) + 100})
-    write_h5(tmp_path / "test.h5", table, {}, ["ttbar"])
+    write_h5(tmp_path / "test.h5", table, {}, ["ttbar"], TOPOLOGY)
     output = tmp_path / "assignments.parquet"
     assert cli.main(["apply", str(model_file), str(tmp_path / "test.h5"), "--output", str(output)]) == 0
     out = ak.from_parquet(output)

@@ -80,7 +80,7 @@ def test_columnar_matching_agrees_with_the_loop_on_crowded_events():
 def test_columnar_matching_agrees_with_the_loop_on_generated_ttbar(pipeline):
     events = ak.from_parquet(pipeline.skim["ttbar"])
     for dr_max in pipeline.cfg.matching.dr_scan:
-        parton_jet = Pairs.of(*positions(events)).match(dr_max)  # as the match stage does
+        parton_jet = Pairs.of(*positions(events), len(TOPOLOGY.slots)).match(dr_max)  # as the match stage does
         assert parton_jet.tolist() == reference.match_events(events, dr_max)
 
 
@@ -115,7 +115,7 @@ def test_labels_and_categories_through_the_stages(tmp_path):
 
 
 def test_jet_labels_from_parton_slots():
-    labels = jet_labels(np.array([[2, 0, 1, 5, 4, 3], [-1] * 6]), np.array([7, 2]))
+    labels = jet_labels(np.array([[2, 0, 1, 5, 4, 3], [-1] * 6]), np.array([7, 2]), TOPOLOGY)
     assert [[TOPOLOGY.class_names[i] for i in ev] for ev in labels.tolist()] == [
         ["W1", "W1", "b1", "W2", "W2", "b2", "other"], ["other", "other"]]
 

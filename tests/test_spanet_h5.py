@@ -57,8 +57,8 @@ def two_files(tmp_path):
 
 
 def test_table_of_hand_built_events_has_the_known_answers(two_files):
-    events = spanet_h5.read(two_files)
-    table = spanet_table(events, sample_index=3, n_jets=8, weight_pb=0.5)
+    events = spanet_h5.read(two_files, TOPOLOGY)
+    table = spanet_table(events, sample_index=3, n_jets=8, weight_pb=0.5, topology=TOPOLOGY)
     expected_targets = [[0, 2, 4, 1, 3, 5], [0, 2, 4, 1, 3, 5], [0, 2, 4, 1, 3, -1], [0, 2, 6, 1, 3, 5],
                         [0, 2, 4, 1, 3, 5], [0, 2, 4, 1, 3, 5]]
     np.testing.assert_array_equal(table.targets, expected_targets)
@@ -88,7 +88,7 @@ def test_table_of_hand_built_events_has_the_known_answers(two_files):
 
 
 def test_jets_beyond_max_jets_demote_their_event(two_files):
-    table = spanet_table(spanet_h5.read(two_files[:1]), sample_index=0, n_jets=6, weight_pb=1.0)
+    table = spanet_table(spanet_h5.read(two_files[:1], TOPOLOGY), sample_index=0, n_jets=6, weight_pb=1.0, topology=TOPOLOGY)
     assert table.inputs["pt"].shape == (4, 6)
     assert table.targets[3].tolist() == [0, 2, -1, 1, 3, 5]
     assert table.extra["category"][3] == UNMATCHED and table.extra["truncated_matched"].tolist() == [0, 0, 0, 1]
@@ -102,7 +102,7 @@ def test_table_equals_the_delphes_one_for_the_same_events(pipeline):
     width = int(ak.max(ak.num(events.jets)))
     inputs, targets = shuffled(*from_matched(events, width), np.random.default_rng(5))
     path = write_spanet(pipeline.dir / "spanet" / "ttbar.h5", inputs, targets)
-    h5_table = spanet_table(spanet_h5.read([path]), 0, 12, 1.0)
+    h5_table = spanet_table(spanet_h5.read([path], TOPOLOGY), 0, 12, 1.0, TOPOLOGY)
     delphes = build_table(events, 0, 12, shapes=False)
     for name in ("pt", "eta", "phi", "mass", "MASK"):
         np.testing.assert_array_equal(h5_table.inputs[name], delphes.inputs[name], err_msg=name)
@@ -127,7 +127,7 @@ def test_bad_files_are_refused_naming_the_file_and_dataset(tmp_path, change, mes
     inputs, targets, drop = change(*hand_built())
     path = write_spanet(tmp_path / "bad.h5", inputs, targets, drop)
     with pytest.raises(SpanetFormatError, match=message) as error:
-        spanet_h5.read([path])
+        spanet_h5.read([path], TOPOLOGY)
     assert str(path) in str(error.value)
 
 
@@ -141,7 +141,7 @@ def test_a_file_that_is_not_hdf5_is_refused(tmp_path):
     path = tmp_path / "x.h5"
     path.write_text("not hdf5")
     with pytest.raises(SpanetFormatError, match=r"x.h5: not readable as HDF5"):
-        spanet_h5.read([path])
+        spanet_h5.read([path], TOPOLOGY)
 
 
 def spanet_raw(samples: dict, training: str, **sections) -> dict:
@@ -230,7 +230,7 @@ def test_a_spanet_training_sample_without_matched_events_stops_the_split(tmp_pat
     inputs, targets = hand_built()
     path = write_spanet(tmp_path / "partial.h5", inputs, np.where(np.arange(6) == 5, -1, targets))
     cfg = load_config(spanet_raw({"tt": {"source": "spanet_h5", "files": [str(path)]}}, "tt"), tmp_path)
-    with pytest.raises(ValueError, match=r"sample 'tt'.*no event has all six targets set"):
+    with pytest.raises(ValueError, match=r"sample 'tt'.*no event has all 6 targets set"):
         split_all(cfg, {}, tmp_path)
 
 

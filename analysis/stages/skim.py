@@ -43,7 +43,7 @@ def run_skim(cfg: Config, input: Files, output: Files, wildcards: Files) -> Cutf
         normalisation = file_sample_normalisation(spec, files) if isinstance(spec, FileSample) else None
         scales = ({f: normalisation.scale for f in files} if normalisation is not None else weight_scales(spec, files))
         keys = file_keys(files)
-        steps = skim(files, scales, keys, cfg.cuts, cfg.read_step, cutflow, layout, spec.btag_bit)
+        steps = skim(files, scales, keys, cfg.cuts, cfg.read_step, cutflow, layout, cfg.topology, spec.btag_bit)
         chains = ChainCounter()
         with atomic_output(output["skim"]) as tmp:
             ak.to_parquet_row_groups(chains.count(_non_empty(steps)), tmp)

@@ -30,7 +30,7 @@ from analysis.datasets import (
     write_h5,
 )
 from analysis.stages._common import Files
-from analysis.topology import BACKGROUND, CATEGORIES, MATCHED, TOPOLOGY
+from analysis.topology import BACKGROUND, CATEGORIES, MATCHED
 
 
 @dataclass
@@ -57,19 +57,21 @@ def training_split(cfg: Config, matched: Sequence[str | Path], shapes: bool | No
     samples = list(cfg.samples)
     spec = cfg.spanet_samples().get(training)
     if spec is not None:
-        h5_events = spanet_h5.read(spec.paths())
-        n_jets = min(cfg.datasets.max_jets, int(h5_events.counts.max(initial=len(TOPOLOGY.slots))))
-        table = spanet_table(h5_events, samples.index(training), n_jets, _weight_pb(spec, len(h5_events)))
+        h5_events = spanet_h5.read(spec.paths(), cfg.topology)
+        n_jets = min(cfg.datasets.max_jets, int(h5_events.counts.max(initial=len(cfg.topology.slots))))
+        table = spanet_table(h5_events, samples.index(training), n_jets, _weight_pb(spec, len(h5_events)),
+                             cfg.topology)
         if not (table.extra["category"] == MATCHED).any():
             raise DatasetError(f"sample {training!r} ({[str(p) for p in h5_events.paths]}): no event has all "
-                               "six targets set (TARGETS/t1|t2/{b, q1, q2} >= 0), so there is nothing to train "
-                               "on; choose another datasets.training_sample")
+                               f"{len(cfg.topology.slots)} targets set ({', '.join(spanet_h5.target_paths(cfg.topology))} "
+                               ">= 0), so there is nothing to train on; choose another datasets.training_sample")
         shapes, inputs, report = False, [str(p) for p in h5_events.paths], {training: h5_events.report}
     else:
         (path,) = matched
         events = ak.from_parquet(path)
         _check_training_sample(training, events, path)
-        n_jets = min(cfg.datasets.max_jets, int(np.max(ak.to_numpy(ak.num(events.jets)), initial=len(TOPOLOGY.slots))))
+        n_jets = min(cfg.datasets.max_jets,
+                     int(np.max(ak.to_numpy(ak.num(events.jets)), initial=len(cfg.topology.slots))))
         has_shapes = set(SHAPES) <= set(events.jets.fields)
         shapes = has_shapes if shapes is None else shapes and has_shapes
         table = build_table(events, samples.index(training), n_jets, shapes)
@@ -93,9 +95,9 @@ def run_split(cfg: Config, input: Files, output: Files, wildcards: Files) -> dic
     with stage_run(cfg.tag, "split", cfg.stage_config("split"), [*outputs.values(), output["event_info"]]) as run:
         split = training_split(cfg, list(input["matched"]))
         for path, table in zip(outputs.values(), split.tables.values(), strict=True):
-            write_h5(path, table, split.scaling, split.samples)
+            write_h5(path, table, split.scaling, split.samples, cfg.topology)
         features = [k for k in split.tables["train"].inputs if k != "MASK"]
-        write_text(output["event_info"], yaml.safe_dump(TOPOLOGY.event_file(features), sort_keys=False))
+        write_text(output["event_info"], yaml.safe_dump(cfg.topology.event_file(features), sort_keys=False))
         summary = {
             "samples": split.samples, "training_sample": cfg.datasets.training_sample, "max_jets": split.n_jets,
             "features": features, "jet_shapes": split.shapes, "scaling": split.scaling,
@@ -119,7 +121,7 @@ def run_test_set(cfg: Config, input: Files, output: Files, wildcards: Files) -> 
         others = {name: ak.from_parquet(path) for name, path in matched.items() if name != training}
         shapes = all(set(SHAPES) <= set(ev.jets.fields) for ev in others.values())
         split = training_split(cfg, [matched[training]] if training in matched else [], shapes)
-        h5_events = {name: spanet_h5.read(spec.paths()) for name, spec in cfg.spanet_samples().items()
+        h5_events = {name: spanet_h5.read(spec.paths(), cfg.topology) for name, spec in cfg.spanet_samples().items()
                      if name != training}
         parts = [split.tables["test"]]
         for name in split.samples:
@@ -127,9 +129,10 @@ def run_test_set(cfg: Config, input: Files, output: Files, wildcards: Files) -> 
                 parts.append(build_table(others[name], split.samples.index(name), split.n_jets, split.shapes))
             elif name in h5_events and len(h5_events[name]):
                 weight_pb = _weight_pb(cfg.spanet_samples()[name], len(h5_events[name]))
-                parts.append(spanet_table(h5_events[name], split.samples.index(name), split.n_jets, weight_pb))
+                parts.append(spanet_table(h5_events[name], split.samples.index(name), split.n_jets, weight_pb,
+                                          cfg.topology))
         test = concatenate(parts)
-        write_h5(output["test"], test, split.scaling, split.samples)
+        write_h5(output["test"], test, split.scaling, split.samples, cfg.topology)
         summary = {"events": _census(test, split.samples), "jet_shapes": split.shapes,
                    "matched_lost_to_max_jets": int(test.extra["truncated_matched"].sum()),
                    "spanet_h5": {name: ev.report for name, ev in h5_events.items()}}
