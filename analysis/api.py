@@ -29,10 +29,9 @@ import torch
 
 from analysis import methods
 from analysis.core import jagged
-from analysis.core.training import CheckpointError, load_checkpoint, restore
+from analysis.core.training import CheckpointError, load_checkpoint
 from analysis.methods import networks
 from analysis.selection import used_jets
-from analysis.topology import TOPOLOGY
 
 REQUIRED = ("state_dict", "architecture", "hyperparameters", "columns", "max_jets", "jet_pt_min", "jet_eta_max",
             "classes", "slots")
@@ -69,7 +68,8 @@ class AssignmentModel:
 
     @property
     def slots(self) -> tuple[str, ...]:
-        return TOPOLOGY.slot_names
+        """The parton slots of the topology it was trained on, in the order of its outputs."""
+        return self.network.topology.slot_names
 
     @property
     def score_name(self) -> str:
@@ -126,7 +126,8 @@ class AssignmentModel:
 def load(path: str | Path, device: str | torch.device = "cpu") -> AssignmentModel:
     """The model of a model.pt that the workflow's training wrote, on `device`. Refused (a
     CheckpointError naming the file and the fix) when the file lacks what it needs to be used
-    alone, or when its classes, slots or input columns differ from this code's."""
+    alone, or when its classes, slots or input columns differ from those of this code and of the
+    topology file it names."""
     path = Path(path)
     saved = load_checkpoint(path)
     if not isinstance(saved, dict):
@@ -137,13 +138,14 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> AssignmentMode
         raise CheckpointError(f"{path}: lacks {missing}, which a model file needs to be used alone; it was not "
                               "written by this workflow's training, or by a version older than the `apply` command; "
                               "retrain it (delete it and rerun snakemake)")
-    for key, ours in (("classes", TOPOLOGY.class_names), ("slots", TOPOLOGY.slot_names)):
+    trained_on = networks.saved_topology(saved)
+    for key, ours in (("classes", trained_on.class_names), ("slots", trained_on.slot_names)):
         if tuple(saved[key]) != ours:
             raise CheckpointError(f"{path}: trained with the jet {key} {list(saved[key])}, but the topology "
-                                  f"{TOPOLOGY.name!r} of this code has {list(ours)}, so its outputs would be read "
-                                  "in the wrong order. Use the topology file (config/topology/) it was trained with, "
-                                  "or retrain it")
-    network = restore(saved, networks.build, torch.device(device))
+                                  f"{trained_on.name!r} ({trained_on.path}) now has {list(ours)}, so its outputs "
+                                  "would be read in the wrong order. Use the topology file (config/topology/) it was "
+                                  "trained with, or retrain it")
+    network = networks.restore_model(saved, torch.device(device))
     if tuple(saved["columns"]) != network.inputs.columns:
         raise CheckpointError(f"{path}: trained on the jet columns {saved['columns']}, but this code feeds its "
                               f"features {list(network.inputs.columns)}; use ttjpa {saved.get('version', '?')}, "

@@ -153,6 +153,11 @@ class Topology:
     def __deepcopy__(self, memo: dict) -> Topology:
         return self  # immutable
 
+    @property
+    def file(self) -> str:
+        """Its file as artifacts record it: relative to the repository when inside it."""
+        return self.path.relative_to(ROOT).as_posix() if self.path.is_relative_to(ROOT) else str(self.path)
+
     @cached_property
     def slot_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.slots)

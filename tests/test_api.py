@@ -77,7 +77,7 @@ def model_file(request, tmp_path_factory) -> Path:
     network.inputs.fit(torch.from_numpy(x), torch.from_numpy(mask))
     method = networks.adapter(architecture)
     data = {"x": x, "mask": mask, "jet_pt": pt, "targets": targets, "jet_label": target_labels(targets, mask, TOPOLOGY)}
-    tensors = method.tensors(data, method.hyperparameters(**hp))
+    tensors = method.tensors(data, method.hyperparameters(**hp), TOPOLOGY)
     out = tmp_path_factory.mktemp(architecture)
     train(network, method.loss, tensors, tensors, TrainingSettings(batch_size=32, max_epochs=1, device="cpu",
                                                                    progress=False), out,

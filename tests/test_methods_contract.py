@@ -66,12 +66,12 @@ def test_network_contract(architecture, pipeline, sets, tmp_path):
     hyperparameters = {"features": list(spec.features), **spec.hyperparameters}
     hp = network.hyperparameters(**hyperparameters)
     torch.manual_seed(0)
-    model = network.build(hyperparameters)
+    model = network.build(hyperparameters, TOPOLOGY)
     train_data = load_inputs(sets["train"], model)
     model.inputs.fit(torch.from_numpy(train_data["x"]), torch.from_numpy(train_data["mask"]))
-    rows = network.training_rows(train_data, hp)
+    rows = network.training_rows(train_data, hp, TOPOLOGY)
     assert rows.dtype == bool and 0 < rows.sum() <= len(rows)
-    batch = {k: v[:64] for k, v in network.tensors(select_rows(train_data, rows), hp).items()}
+    batch = {k: v[:64] for k, v in network.tensors(select_rows(train_data, rows), hp, TOPOLOGY).items()}
     before = network.loss(model.eval(), batch).item()
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(5):

@@ -15,7 +15,7 @@ from analysis.methods.saja import ADAPTER as SAJA
 from analysis.methods.saja import Saja, SajaHyperparameters, predictive_entropy, saja_loss
 from analysis.stages.match import run_match
 from analysis.stages.skim import run_skim
-from analysis.topology import MATCHED
+from analysis.topology import MATCHED, TOPOLOGY
 
 from .conftest import files_config
 
@@ -195,8 +195,8 @@ def test_partial_training_counts_only_the_jets_it_knows():
     data = {"x": np.zeros((3, 7, 5), np.float32), "mask": mask, "jet_pt": np.ones((3, 7)), "targets": targets,
             "jet_label": labels, "category": np.array([MATCHED, 1, 1])}
     hp = {mode: SajaHyperparameters(features=FEATURES, train_on=mode) for mode in ("matched", "partial")}
-    assert SAJA.training_rows(data, hp["matched"]).tolist() == [True, False, False]
-    assert SAJA.training_rows(data, hp["partial"]).tolist() == [True, True, False]
-    counted = SAJA.tensors(data, hp["partial"])["loss_mask"].numpy()
+    assert SAJA.training_rows(data, hp["matched"], TOPOLOGY).tolist() == [True, False, False]
+    assert SAJA.training_rows(data, hp["partial"], TOPOLOGY).tolist() == [True, True, False]
+    counted = SAJA.tensors(data, hp["partial"], TOPOLOGY)["loss_mask"].numpy()
     assert counted[0].all()  # fully matched: every jet, "other" included
     assert counted[1].tolist() == [True, True, True, True, False, True, False]  # unknown jets left out

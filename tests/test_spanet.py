@@ -17,9 +17,14 @@ def small_model(seed=0):
                                         dropout=0.0)).eval()
 
 
+def stacked(model, x, mask):
+    """The t tbar model's two triplet heads as one (batch, heads, jets, jets, jets) tensor."""
+    return torch.stack(model(x, mask), dim=1)
+
+
 def test_triplet_distribution_is_symmetric_in_the_w_quarks_and_normalised():
     with torch.no_grad():
-        log_p = small_model()(torch.randn(2, 8, 5), torch.ones(2, 8, dtype=torch.bool))
+        log_p = stacked(small_model(), torch.randn(2, 8, 5), torch.ones(2, 8, dtype=torch.bool))
     torch.testing.assert_close(log_p, log_p.transpose(3, 4))
     torch.testing.assert_close(log_p.exp().flatten(2).sum(-1), torch.ones(2, 2))
     idx = torch.arange(8)
@@ -31,26 +36,27 @@ def test_permutation_equivariance_and_padding():
     x, mask = torch.randn(3, 7, 5), torch.ones(3, 7, dtype=torch.bool)
     perm = torch.randperm(7)
     with torch.no_grad():
-        log_p = model(x, mask)
-        permuted = model(x[:, perm], mask[:, perm])
+        log_p = stacked(model, x, mask)
+        permuted = stacked(model, x[:, perm], mask[:, perm])
         torch.testing.assert_close(permuted, log_p[:, :, perm][:, :, :, perm][:, :, :, :, perm], atol=1e-5, rtol=1e-4)
-        padded = model(torch.cat([x, 50 * torch.randn(3, 4, 5)], 1),
-                       torch.cat([mask, torch.zeros(3, 4, dtype=torch.bool)], 1))
+        padded = stacked(model, torch.cat([x, 50 * torch.randn(3, 4, 5)], 1),
+                         torch.cat([mask, torch.zeros(3, 4, dtype=torch.bool)], 1))
     torch.testing.assert_close(padded[:, :, :7, :7, :7], log_p, atol=1e-5, rtol=1e-4)
     assert torch.isinf(padded[:, :, 7:]).all()
 
 
 def test_loss_blind_to_top_order_and_masks_incomplete_tops():
     with torch.no_grad():
-        log_p = small_model()(torch.randn(2, 8, 5), torch.ones(2, 8, dtype=torch.bool))
+        heads = small_model()(torch.randn(2, 8, 5), torch.ones(2, 8, dtype=torch.bool))
+    log_p = torch.stack(heads, dim=1)
     targets = torch.tensor([[0, 1, 2, 3, 4, 5], [6, 7, 1, -1, 2, 3]])
     swapped = torch.cat([targets[:, 3:], targets[:, :3]], dim=1)
-    torch.testing.assert_close(spanet_loss(log_p, targets), spanet_loss(log_p, swapped))
+    torch.testing.assert_close(spanet_loss(heads, targets), spanet_loss(heads, swapped))
     # event 2 has one complete top: its loss is that top's best head, -log(2 P)
     event2 = min(-(log_p[1, h, 6, 7, 1] + np.log(2)) for h in (0, 1))
     event1 = min(-(log_p[0, 0, 0, 1, 2] + log_p[0, 1, 3, 4, 5]), -(log_p[0, 1, 0, 1, 2] + log_p[0, 0, 3, 4, 5]))
     event1 = (event1 - 2 * np.log(2)) / 2
-    assert spanet_loss(log_p, targets).item() == pytest.approx(((event1 + event2) / 2).item(), rel=1e-5)
+    assert spanet_loss(heads, targets).item() == pytest.approx(((event1 + event2) / 2).item(), rel=1e-5)
 
 
 def test_collisions_keep_the_more_confident_head():
@@ -59,8 +65,8 @@ def test_collisions_keep_the_more_confident_head():
     log_p[0, 0, 0, 1, 2] = log_p[0, 0, 0, 2, 1] = np.log(0.4)   # head 1 wants (0, 1, 2)
     log_p[0, 1, 0, 1, 2] = log_p[0, 1, 0, 2, 1] = np.log(0.3)   # head 2 too, less sure
     log_p[0, 1, 3, 4, 5] = log_p[0, 1, 3, 5, 4] = np.log(0.2)   # its best free triplet
-    triplets, _ = resolve(log_p)
-    assert triplets[0, 0].tolist() == [0, 1, 2] and triplets[0, 1, 0] == 3 and set(triplets[0, 1, 1:].tolist()) == {4, 5}
+    (first, second), _ = resolve(list(log_p.unbind(dim=1)))
+    assert first[0].tolist() == [0, 1, 2] and second[0, 0] == 3 and set(second[0, 1:].tolist()) == {4, 5}
 
 
 def test_jet_marginals_are_probabilities():
@@ -86,7 +92,7 @@ def test_learns_a_planted_rule(tmp_path):
     x[rows, targets[:, [0, 3]], 3] = 2.0  # b jets
     data = {"x": x, "mask": np.ones((n, jets), bool), "targets": targets, "jet_pt": x[..., 0]}
     model = small_model()
-    tensors = SPANET.tensors(data, model.hp)
+    tensors = SPANET.tensors(data, model.hp, model.topology)
     settings = TrainingSettings(batch_size=64, learning_rate=3e-3, max_epochs=40, early_stopping=40,
                                 device="cpu", progress=False)
     train(model, SPANET.loss, tensors, tensors, settings, tmp_path)
@@ -107,4 +113,4 @@ def test_particle_balance_weighs_rare_classes_up_and_respects_the_top_symmetry()
     # uniform weights change nothing
     log_p = small_model()(torch.randn(100, 7, 5), torch.ones(100, 7, dtype=torch.bool))
     t = torch.from_numpy(targets)
-    torch.testing.assert_close(spanet_loss(log_p, t, torch.ones(100)), spanet_loss(log_p, t))
+    torch.testing.assert_close(spanet_loss(log_p, t, weight=torch.ones(100)), spanet_loss(log_p, t))

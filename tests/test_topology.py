@@ -120,8 +120,10 @@ def test_the_stages_read_the_topology():
     reader, the networks' outputs, the fits' masses."""
     assert spanet_h5.target_paths(TOPOLOGY) == ("TARGETS/t1/b", "TARGETS/t1/q1", "TARGETS/t1/q2",
                                       "TARGETS/t2/b", "TARGETS/t2/q1", "TARGETS/t2/q2")
-    assert saja.N_CLASSES == 5 and saja.RELABELLINGS.tolist() == [[0, 1, 2, 3, 4], [2, 3, 0, 1, 4]]
-    assert len(spanet.Spanet(spanet.SpanetHyperparameters(features=("pt", "eta", "phi"))).tops) == 2
+    assert saja.Saja(saja.SajaHyperparameters(features=("pt", "eta"), d_k=2, heads=2, d_ffn=4, blocks=1)).head[-1] \
+        .out_features == 5
+    assert spanet.head_layout(TOPOLOGY) == (((0, 1, 2), 1), ((3, 4, 5), 1))
+    assert len(spanet.Spanet(spanet.SpanetHyperparameters(features=("pt", "eta", "phi"))).particle_heads) == 2
     assert (chi2.Chi2Settings().m_top, chi2.Chi2Settings().m_w) == (172.5, 80.4)
     s = klfitter.LikelihoodSettings()
     assert (s.m_w, s.width_w, s.width_top) == (80.4, 2.085, 1.5)

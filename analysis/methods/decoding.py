@@ -2,35 +2,38 @@
 carry it (analysis.methods.export): the same code assigns in the workflow and in ONNX Runtime.
 
 The paper's decoding (`slots_from_classes`) takes each jet's most probable class and accepts the
-event only when the classes come out as exactly one b1, two W1, one b2 and two W2 jets.
+event only when every class holds exactly as many jets as it fills slots (t tbar: one b1, two W1,
+one b2 and two W2 jets; t tbar H also two H jets).
 
 The always-valid decoding (`best_valid_assignment`) instead picks the jets of all slots jointly:
 jet j in a slot of class c gains log p_j(c) - log p_j(other) over calling it "other", and the
 best valid assignment maximises the summed gain with distinct jets. Only the number of jets each
 class still needs matters, so a dynamic programme over the jets, whose state is those numbers
-(2 x 3 x 2 x 3 = 36 states for t tbar), finds the exact optimum in N_jets steps: no permutation
-loop, and no iterative solver, which ONNX could not express.
+(2 x 3 x 2 x 3 = 36 states for t tbar, 108 for t tbar H), finds the exact optimum in N_jets
+steps: no permutation loop, and no iterative solver, which ONNX could not express.
 """
 from __future__ import annotations
 
 import itertools
 import warnings
+from functools import cache
 
 import torch
 
-from analysis.topology import TOPOLOGY
+from analysis.topology import TOPOLOGY, Topology
 
 NEG_INF = float("-inf")
 
 
-def slots_from_classes(classes: torch.Tensor, mask: torch.Tensor, pt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def slots_from_classes(classes: torch.Tensor, mask: torch.Tensor, pt: torch.Tensor, topology: Topology = TOPOLOGY
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
     """(slots (events, slots), valid (events,)) from one class per jet: valid when every class
     holds exactly as many real jets as it fills slots; those jets fill them in pT order (q1 the
     harder). The slots of a class with the wrong number of jets are -1, the others stay filled
     (a top found right counts for the top efficiency even when the event is invalid)."""
-    columns: list[torch.Tensor | None] = [None] * len(TOPOLOGY.slots)
+    columns: list[torch.Tensor | None] = [None] * len(topology.slots)
     valid = torch.ones(classes.shape[0], dtype=torch.bool, device=classes.device)
-    for cls, slots in TOPOLOGY.class_slots:
+    for cls, slots in topology.class_slots:
         members = (classes == cls) & mask
         exact = members.sum(dim=1) == len(slots)
         harder_first = torch.where(members, pt, torch.full_like(pt, NEG_INF)).topk(len(slots), dim=1).indices
@@ -41,22 +44,20 @@ def slots_from_classes(classes: torch.Tensor, mask: torch.Tensor, pt: torch.Tens
     return torch.stack(columns, dim=1), valid
 
 
-def _states() -> tuple[torch.Tensor, int, int, torch.Tensor]:
-    """The dynamic programme's tables: `previous` (states, 1 + classes), the state a jet's choice
-    came from (choice 0: "other"; choice 1 + k: the k-th slot-filling class; a sentinel state when
-    that class would exceed its slots), the start state (every slot open), the end state (all
-    filled), and the class each choice gives the jet."""
-    needs = [len(slots) for _, slots in TOPOLOGY.class_slots]
+@cache
+def _states(topology: Topology) -> tuple[torch.Tensor, int, int, torch.Tensor]:
+    """The dynamic programme's tables for a topology: `previous` (states, 1 + classes), the state
+    a jet's choice came from (choice 0: "other"; choice 1 + k: the k-th slot-filling class; a
+    sentinel state when that class would exceed its slots), the start state (every slot open), the
+    end state (all filled), and the class each choice gives the jet."""
+    needs = [len(slots) for _, slots in topology.class_slots]
     states = list(itertools.product(*(range(n + 1) for n in needs)))
     index = {state: i for i, state in enumerate(states)}
     sentinel = len(states)
     previous = [[i] + [index.get(tuple(v + (k == c) for k, v in enumerate(state)), sentinel)
                        for c in range(len(needs))] for i, state in enumerate(states)]
-    choice_class = [TOPOLOGY.other_class] + [cls for cls, _ in TOPOLOGY.class_slots]
+    choice_class = [topology.other_class] + [cls for cls, _ in topology.class_slots]
     return torch.tensor(previous), index[tuple(needs)], index[(0,) * len(needs)], torch.tensor(choice_class)
-
-
-PREVIOUS, START, END, CHOICE_CLASS = _states()
 
 
 def _best_classes(gain: torch.Tensor, previous: torch.Tensor, start: int, end: int,
@@ -90,15 +91,17 @@ with warnings.catch_warnings():  # TorchScript is deprecated, but the ONNX expor
     _best_classes = torch.jit.script(_best_classes)
 
 
-def best_valid_assignment(log_p: torch.Tensor, mask: torch.Tensor, pt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def best_valid_assignment(log_p: torch.Tensor, mask: torch.Tensor, pt: torch.Tensor, topology: Topology = TOPOLOGY
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
     """(slots (events, slots), valid (events,)): the valid assignment of highest summed
-    log p(class) - log p(other) per event, W jets of a top in pT order (q1 the harder). Events
+    log p(class) - log p(other) per event, the jets of a class in pT order (q1 the harder). Events
     with fewer real jets than slots get -1 slots and valid False."""
-    filling = [cls for cls, _ in TOPOLOGY.class_slots]
-    gain = log_p[..., filling] - log_p[..., TOPOLOGY.other_class, None]
+    filling = [cls for cls, _ in topology.class_slots]
+    gain = log_p[..., filling] - log_p[..., topology.other_class, None]
     gain = gain.masked_fill(~mask[..., None], NEG_INF)
     device = log_p.device
-    classes, total = _best_classes(gain, PREVIOUS.to(device), START, END, CHOICE_CLASS.to(device))
-    slots, _ = slots_from_classes(classes, mask, pt)
+    previous, start, end, choice_class = _states(topology)
+    classes, total = _best_classes(gain, previous.to(device), start, end, choice_class.to(device))
+    slots, _ = slots_from_classes(classes, mask, pt, topology)
     valid = total > NEG_INF
     return torch.where(valid[:, None], slots, torch.full_like(slots, -1)), valid

@@ -24,7 +24,6 @@ from torch import nn
 from analysis import __version__, methods
 from analysis.core.provenance import atomic_output
 from analysis.methods.networks import adapter
-from analysis.topology import TOPOLOGY
 
 OPSET = 17
 OUTPUTS = ("slots", "valid", "score", "probabilities")
@@ -46,8 +45,8 @@ class Decoded(nn.Module):
 def metadata(model: nn.Module, architecture: str, extra: dict[str, str]) -> dict[str, str]:
     """What a user of the .onnx file needs to feed it and read it, as string key/values."""
     return {"architecture": architecture, "columns": json.dumps(list(model.inputs.columns)),
-            "features": json.dumps(list(model.hp.features)), "classes": json.dumps(TOPOLOGY.class_names),
-            "slots": json.dumps(TOPOLOGY.slot_names), "score_name": methods.get(architecture).score_name,
+            "features": json.dumps(list(model.hp.features)), "classes": json.dumps(model.topology.class_names),
+            "slots": json.dumps(model.topology.slot_names), "score_name": methods.get(architecture).score_name,
             "ttjpa_version": __version__, **extra}
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from analysis.topology import TOPOLOGY
+from analysis.topology import TOPOLOGY, Topology
 
 GROUPS = (("INPUTS", "TARGETS"), ("SpecialKey.Inputs", "SpecialKey.Targets"))
 """(inputs, targets) group names: SPANet's documented layout, and what spanet 2.1.1 writes under Python 3.11."""
@@ -28,12 +28,14 @@ class PredictionFileError(ValueError):
     """A prediction file that does not belong to the test set it is read against."""
 
 
-def read_spanet_predictions(path: str | Path, jet_pt: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def read_spanet_predictions(path: str | Path, jet_pt: np.ndarray, mask: np.ndarray, topology: Topology = TOPOLOGY
+                            ) -> tuple[np.ndarray, np.ndarray]:
     """(slots (events, slots), score = -log P(assignment), summed over the particles) of a
-    SPANet prediction file, checked against the test set's jet pT (`jet_pt`, `mask`)."""
+    SPANet prediction file of the topology's particles, checked against the test set's jet pT
+    (`jet_pt`, `mask`)."""
     with h5py.File(path, "r") as file:
         inputs, targets = next((g for g in GROUPS if all(name in file for name in g)), GROUPS[0])
-        columns = [f"{targets}/{s.particle}/{s.daughter}" for s in TOPOLOGY.slots]
+        columns = [f"{targets}/{s.particle}/{s.daughter}" for s in topology.slots]
         missing = [name for name in [f"{inputs}/Source/pt", *columns] if name not in file]
         if missing:
             raise PredictionFileError(f"{path}: not a SPANet prediction file of this topology (missing {missing}); "
@@ -46,7 +48,7 @@ def read_spanet_predictions(path: str | Path, jet_pt: np.ndarray, mask: np.ndarr
                                       f"events against {len(jet_pt)}, or other jets); predict again on "
                                       "results/<tag>/datasets/test.h5 of this run")
         slots = np.stack([file[name][:] for name in columns], axis=1)
-        probability = np.prod([file[f"{targets}/{p.name}/assignment_probability"][:] for p in TOPOLOGY.particles],
+        probability = np.prod([file[f"{targets}/{p.name}/assignment_probability"][:] for p in topology.particles],
                               axis=0)
     slots = slots.astype(np.int64)
     distinct = (np.diff(np.sort(slots, axis=1), axis=1) != 0).all(axis=1)
@@ -57,7 +59,7 @@ def read_spanet_predictions(path: str | Path, jet_pt: np.ndarray, mask: np.ndarr
 
 class SpanetPredictions:
     """The `spanet_predictions` format in the interface of imported methods: `read(path, jet_pt,
-    mask)` -> (slots, score)."""
+    mask, topology)` -> (slots, score)."""
 
     read = staticmethod(read_spanet_predictions)
 

@@ -1,7 +1,8 @@
 """SAJA: Self-Attention for Jet Assignment (seed 000, sections 2-3).
 
 Jet-wise feed-forward network -> N_block multi-head self-attention blocks -> jet-wise
-feed-forward network -> softmax over the five classes {b1, W1, b2, W2, other} for every jet.
+feed-forward network -> softmax over the topology's jet classes for every jet (t tbar: the
+paper's five, {b1, W1, b2, W2, other}; t tbar H adds H).
 Every operation is jet-wise or self-attention, so the network is equivariant under jet
 permutations; padded jets are masked out of the attention keys and of the loss.
 
@@ -23,12 +24,8 @@ from torch import nn
 from analysis.methods.decoding import best_valid_assignment, slots_from_classes
 from analysis.methods.inputs import JetInputs
 from analysis.methods.layers import MultiHeadSelfAttention
-from analysis.methods.networks import jet_inputs, one_top_matched
-from analysis.topology import MATCHED, TOPOLOGY
-
-N_CLASSES = len(TOPOLOGY.classes)
-RELABELLINGS = torch.tensor(TOPOLOGY.class_permutations)
-"""Class index after each relabelling of the tops (the identity, then t <-> tbar)."""
+from analysis.methods.networks import jet_inputs, one_particle_matched
+from analysis.topology import MATCHED, TOPOLOGY, Topology
 
 
 @dataclass(frozen=True)
@@ -41,8 +38,9 @@ class SajaHyperparameters:
     blocks: int = 6
     dropout: float = 0.1
     decoding: str = "argmax"
-    """argmax: each jet's most probable class, valid only with exactly one b1, two W1, one b2 and
-    two W2 jets (the paper); assignment: the best valid assignment (analysis.methods.decoding)."""
+    """argmax: each jet's most probable class, valid only when every class has as many jets as
+    slots (t tbar: one b1, two W1, one b2 and two W2 jets; the paper); assignment: the best valid
+    assignment (analysis.methods.decoding)."""
     train_on: str = "matched"
     """matched: fully matched events only (the paper); partial: also events with one fully
     matched top, where jets that match no parton are left out of the loss (one of them may be an
@@ -92,16 +90,17 @@ class SelfAttentionBlock(nn.Module):
 
 
 class Saja(nn.Module):
-    def __init__(self, hp: SajaHyperparameters):
+    def __init__(self, hp: SajaHyperparameters, topology: Topology = TOPOLOGY):
         super().__init__()
         self.hp = hp
+        self.topology = topology
         self.inputs = JetInputs(hp.features, hp.scaling, hp.pairwise, hp.augment)
         self.embed = feed_forward(len(hp.features), hp.d_ffn, hp.d_model, hp.dropout)
         self.pair_bias = nn.Sequential(nn.Linear(len(hp.pairwise), hp.d_pair), nn.GELU(),
                                        nn.Linear(hp.d_pair, hp.heads)) if hp.pairwise else None
         self.blocks = nn.ModuleList(SelfAttentionBlock(hp) for _ in range(hp.blocks))
         self.head = nn.Sequential(nn.Linear(hp.d_model, hp.d_ffn), nn.LeakyReLU(), nn.Dropout(hp.dropout),
-                                  nn.Linear(hp.d_ffn, N_CLASSES))
+                                  nn.Linear(hp.d_ffn, len(topology.classes)))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, return_attention: bool = False):
         """Logits (batch, jets, classes) for the raw jet columns x (batch, jets, `inputs.columns`) and
@@ -121,9 +120,12 @@ class Saja(nn.Module):
         return asdict(self.hp)
 
 
-def saja_loss(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def saja_loss(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, topology: Topology = TOPOLOGY
+              ) -> torch.Tensor:
     """Eq. 2.2: jet-wise cross entropy averaged over each event's real jets, with the labels
-    taken in whichever of the t <-> tbar labellings fits the event better; mean over events.
+    taken in whichever of the topology's particle relabellings (t <-> tbar) fits the event
+    better; mean over events. (Swapping interchangeable daughters, q <-> q' or the Higgs's b
+    quarks, leaves the jet classes unchanged.)
 
     The paper writes the min inside the sum over jets; taken literally that lets the two b
     jets both be called b1. The min over the event's two consistent labellings used here is
@@ -133,7 +135,7 @@ def saja_loss(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) ->
     safe = labels.clamp(min=0)
     n_jets = mask.sum(dim=1).clamp(min=1)
     per_labelling = []
-    for relabel in RELABELLINGS.to(labels.device):
+    for relabel in torch.tensor(topology.class_permutations, device=labels.device):
         nll = -log_p.gather(-1, relabel[safe].unsqueeze(-1)).squeeze(-1)
         per_labelling.append((nll * mask).sum(dim=1) / n_jets)
     return reduce(torch.minimum, per_labelling).mean()
@@ -152,35 +154,35 @@ class SajaAdapter:
     hyperparameters = SajaHyperparameters
 
     @staticmethod
-    def build(hyperparameters: dict) -> Saja:
-        return Saja(SajaHyperparameters(**hyperparameters))
+    def build(hyperparameters: dict, topology: Topology) -> Saja:
+        return Saja(SajaHyperparameters(**hyperparameters), topology)
 
     @staticmethod
-    def training_rows(data: dict, hp: SajaHyperparameters) -> np.ndarray:
+    def training_rows(data: dict, hp: SajaHyperparameters, topology: Topology) -> np.ndarray:
         if hp.train_on == "partial":
-            return one_top_matched(data["targets"])
+            return one_particle_matched(data["targets"], topology)
         return data["category"] == MATCHED
 
     @staticmethod
-    def tensors(data: dict, hp: SajaHyperparameters) -> dict[str, torch.Tensor]:
+    def tensors(data: dict, hp: SajaHyperparameters, topology: Topology) -> dict[str, torch.Tensor]:
         """Inputs, jet labels and the jets the loss counts: every real jet of a fully matched
         event; in other events only the jets matched to a parton."""
         labels = data["jet_label"].astype(np.int64)
         complete = (data["targets"] >= 0).all(axis=1)
-        counted = data["mask"] & (complete[:, None] | (labels != TOPOLOGY.other_class))
+        counted = data["mask"] & (complete[:, None] | (labels != topology.other_class))
         return {**jet_inputs(data), "labels": torch.from_numpy(labels), "loss_mask": torch.from_numpy(counted)}
 
     @staticmethod
-    def loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return saja_loss(model(batch["x"], batch["mask"]), batch["labels"], batch["loss_mask"])
+    def loss(model: Saja, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return saja_loss(model(batch["x"], batch["mask"]), batch["labels"], batch["loss_mask"], model.topology)
 
     @staticmethod
     def decode(model: Saja, x: torch.Tensor, mask: torch.Tensor, pt: torch.Tensor):
         probabilities = torch.softmax(model(x, mask).float(), dim=-1)
         if model.hp.decoding == "assignment":
-            slots, valid = best_valid_assignment(torch.log(probabilities.clamp(min=1e-30)), mask, pt)
+            slots, valid = best_valid_assignment(torch.log(probabilities.clamp(min=1e-30)), mask, pt, model.topology)
         else:
-            slots, valid = slots_from_classes(probabilities.argmax(dim=-1), mask, pt)
+            slots, valid = slots_from_classes(probabilities.argmax(dim=-1), mask, pt, model.topology)
         return slots, valid, predictive_entropy(probabilities, mask), probabilities
 
     @staticmethod

@@ -1,23 +1,25 @@
 """SPA-NET: symmetry-preserving attention networks (seed 001; Fenton, Shmakov et al.).
 
-Jets are embedded and passed through a transformer encoder; one head per top quark (per cascade
-of the topology, analysis.topology) then forms a joint distribution over the (b, q1, q2) jet
-triplet with *tensor attention*,
+Jets are embedded and passed through a transformer encoder; one head per particle of the
+topology (analysis.topology) then forms a joint distribution over its jets. A top (a cascade
+t -> b W -> b q q') gets a triplet head with *tensor attention*,
 
     O[i, j, k] = sum_abc X[i, a] X[j, b] X[k, c] S[a, b, c],   S[a, b, c] = T[a, b, c] + T[a, c, b],
 
 so that O is symmetric under q1 <-> q2 by construction, softmaxed over all triplets of three
-distinct real jets. The loss takes the better of the two top <-> head pairings, and tops without
-all three jets matched are masked out of it (partial-event training). At inference, when the
-two heads pick a common jet, the more confident head keeps its triplet and the other takes its
-best triplet among the remaining jets.
+distinct real jets; a two-body decay into interchangeable partons (t tbar H's H -> b bbar) gets
+the symmetric pair head O[i, j] = sum_ab X[i, a] X[j, b] (T[a, b] + T[b, a]) over pairs of two
+distinct real jets. The loss takes the best of the particle <-> head pairings that the
+topology's symmetries allow (t <-> tbar), and particles without all their jets matched are
+masked out of it (partial-event training). At inference the heads choose in order of
+confidence, each the best jets among those the more confident heads left.
 
 Beyond the paper (each a hyperparameter): the inputs of analysis.methods.inputs (logarithmic,
 standardised, phi relative to the leading jet, pairwise features as per-head biases of the
-encoder's attention), and `triplet_masses`: each head adds to its triplet logits a learned
-quadratic form in (log m_bqq', log m_qq'), the masses of the triplet and of its pair, a chi^2
-whose centres and widths are learned. Both are functions of the jets' four-momenta, so the
-symmetries and the absence of a permutation loop are kept.
+encoder's attention), and `triplet_masses`: each head adds to its logits a learned quadratic
+form in the log of its masses (a top: m_bqq' and m_qq'; a Higgs: m_bb), a chi^2 whose centres
+and widths are learned. Both are functions of the jets' four-momenta, so the symmetries and the
+absence of a permutation loop are kept.
 """
 from __future__ import annotations
 
@@ -30,8 +32,8 @@ from torch import nn
 
 from analysis.methods.inputs import JetInputs, pair_mass_squared
 from analysis.methods.layers import PreNormEncoderBlock
-from analysis.methods.networks import jet_inputs, one_top_matched
-from analysis.topology import TOPOLOGY
+from analysis.methods.networks import jet_inputs, one_particle_matched
+from analysis.topology import TOPOLOGY, Topology
 
 LOG2 = float(torch.log(torch.tensor(2.0)))
 LOG100 = float(torch.log(torch.tensor(100.0)))
@@ -55,10 +57,11 @@ class SpanetHyperparameters:
     augment: bool = False
     """Mirror eta and phi of whole events at random while training."""
     triplet_masses: bool = False
-    """Add a learned quadratic form in (log m_bqq', log m_qq') to each head's triplet logits."""
+    """Add a learned quadratic form in the log of its masses to each head's logits (a top:
+    m_bqq' and m_qq'; a Higgs: m_bb)."""
     balance: bool = False
-    """Weight partial and complete events by the inverse effective size of their class (which tops
-    are complete, up to t <-> tbar), as the official package's `balance_particles`."""
+    """Weight partial and complete events by the inverse effective size of their class (which
+    particles are complete, up to t <-> tbar), as the official package's `balance_particles`."""
 
     def __post_init__(self):
         object.__setattr__(self, "features", tuple(self.features))
@@ -87,7 +90,37 @@ class TripletHead(nn.Module):
         if self.mass_centre is not None:
             penalty = nn.functional.softplus(self.mass_weight) * (log_masses - self.mass_centre) ** 2
             logits = logits - penalty.sum(dim=-1)
-        return _log_softmax_triplets(logits.float(), mask)
+        return _log_softmax_distinct(logits.float(), mask)
+
+
+class PairHead(nn.Module):
+    """Attention for a two-body decay into interchangeable partons (H -> b bbar): logits
+    symmetric under the exchange of the two jets by construction."""
+
+    def __init__(self, d_model: int, d_tensor: int, masses: bool = False):
+        super().__init__()
+        self.project = nn.Linear(d_model, d_tensor)
+        self.weights = nn.Parameter(torch.randn(d_tensor, d_tensor) / d_tensor)
+        self.scale = d_tensor ** -0.5
+        self.mass_centre = nn.Parameter(torch.zeros(1)) if masses else None
+        self.mass_weight = nn.Parameter(torch.zeros(1)) if masses else None
+
+    def forward(self, h: torch.Tensor, mask: torch.Tensor, log_pair_mass: torch.Tensor | None = None) -> torch.Tensor:
+        """Log-probabilities (batch, jets, jets) of the pair (i, j); `log_pair_mass` (batch,
+        jets, jets): standardised log m_ij, with `triplet_masses`."""
+        x = self.project(h)
+        logits = torch.einsum("nia,ab,njb->nij", x, self.weights + self.weights.T, x) * self.scale
+        if self.mass_centre is not None:
+            logits = logits - nn.functional.softplus(self.mass_weight) * (log_pair_mass - self.mass_centre) ** 2
+        return _log_softmax_distinct(logits.float(), mask)
+
+
+def log_pair_masses(jets: JetInputs, raw: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(batch, jets, jets): log m_ij of every jet pair, in GeV, shifted by log 100 GeV so that it
+    is of order one; zero where padded."""
+    raw = torch.where(mask[..., None], raw, torch.zeros_like(raw))
+    pt, eta, phi, mass = (raw[..., jets.columns.index(c)] for c in ("pt", "eta", "phi", "mass"))
+    return 0.5 * torch.log(pair_mass_squared(pt, eta, phi, mass).clamp(min=1.0)) - LOG100
 
 
 def triplet_log_masses(jets: JetInputs, raw: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -106,19 +139,44 @@ def triplet_log_masses(jets: JetInputs, raw: torch.Tensor, mask: torch.Tensor) -
     return torch.stack([log_triplet, log_pair], dim=-1)
 
 
-def _log_softmax_triplets(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def _log_softmax_distinct(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Log-softmax over every tuple of distinct real jets (the jet axes after the batch)."""
+    rank = logits.dim() - 1
     index = torch.arange(logits.shape[1], device=logits.device)
     eye = index[:, None] == index[None, :]  # not torch.eye: ONNX Runtime has no boolean EyeLike
-    distinct = ~(eye[:, :, None] | eye[:, None, :] | eye[None, :, :])
-    allowed = distinct & mask[:, :, None, None] & mask[:, None, :, None] & mask[:, None, None, :]
+    allowed = _along(mask, 0, rank)
+    for a in range(1, rank):
+        allowed = allowed & _along(mask, a, rank)
+        for b in range(a):
+            allowed = allowed & ~_along_pair(eye, b, a, rank)
     logits = logits.masked_fill(~allowed, float("-inf"))
     return torch.log_softmax(logits.flatten(1), dim=1).view_as(logits)
 
 
+def _along(values: torch.Tensor, axis: int, rank: int) -> torch.Tensor:
+    """(batch, jets) values spread along jet axis `axis` of a (batch, jets x `rank`) tensor."""
+    return values[(slice(None), *(slice(None) if a == axis else None for a in range(rank)))]
+
+
+def _along_pair(values: torch.Tensor, first: int, second: int, rank: int) -> torch.Tensor:
+    """(jets, jets) values on jet axes `first` < `second` of a (batch, jets x `rank`) tensor."""
+    return values[(None, *(slice(None) if a in (first, second) else None for a in range(rank)))]
+
+
+def head_layout(topology: Topology) -> tuple[tuple[tuple[int, ...], int], ...]:
+    """Per particle, in the topology's order: the slots on its head's jet axes and the first of the
+    two axes that hold its interchangeable partons (a top's triplet (b, q1, q2): 1; a Higgs's pair
+    (b1, b2): 0)."""
+    layout = {c.particle: (c.slots, 1) for c in topology.cascades}
+    layout.update({p.particle: (p.pair, 0) for p in topology.pairs})
+    return tuple(layout[p.name] for p in topology.particles)
+
+
 class Spanet(nn.Module):
-    def __init__(self, hp: SpanetHyperparameters):
+    def __init__(self, hp: SpanetHyperparameters, topology: Topology = TOPOLOGY):
         super().__init__()
         self.hp = hp
+        self.topology = topology
         self.inputs = JetInputs(hp.features, hp.scaling, hp.pairwise, hp.augment, four_momentum=hp.triplet_masses)
         self.embed = nn.Sequential(nn.Linear(len(hp.features), hp.d_model), nn.GELU(),
                                    nn.Linear(hp.d_model, hp.d_model))
@@ -127,43 +185,52 @@ class Spanet(nn.Module):
         self.encoder = nn.ModuleList(PreNormEncoderBlock(hp.d_model, hp.heads, hp.d_ffn, hp.dropout)
                                      for _ in range(hp.blocks))
         self.norm = nn.LayerNorm(hp.d_model)
-        self.tops = nn.ModuleList(TripletHead(hp.d_model, hp.d_tensor, hp.triplet_masses) for _ in TOPOLOGY.cascades)
+        self.layout = head_layout(topology)
+        self.particle_heads = nn.ModuleList(
+            (TripletHead if len(slots) == 3 else PairHead)(hp.d_model, hp.d_tensor, hp.triplet_masses)
+            for slots, _ in self.layout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Log-probabilities (batch, tops, jets, jets, jets) for the raw jet columns x (batch, jets,
-        `inputs.columns`): one triplet distribution per top head, axes in the order (b, q1, q2)
-        of `Cascade.slots`."""
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        """Log-probabilities for the raw jet columns x (batch, jets, `inputs.columns`), one tensor
+        per particle of the topology: a top's (batch, jets, jets, jets) over (b, q1, q2) =
+        `Cascade.slots`, a Higgs's (batch, jets, jets) over (b1, b2)."""
         features, pairs = self.inputs(x, mask)
         bias = self.pair_bias(pairs).permute(0, 3, 1, 2) if self.pair_bias is not None else None
         h = self.embed(features)
         for block in self.encoder:
             h = block(h, mask, bias)
         h = self.norm(h)
-        log_masses = triplet_log_masses(self.inputs, x, mask) if self.hp.triplet_masses else None
-        return torch.stack([head(h, mask, log_masses) for head in self.tops], dim=1)
+        masses = self.hp.triplet_masses
+        triplet_masses = triplet_log_masses(self.inputs, x, mask) if masses and self.topology.cascades else None
+        pair_masses = log_pair_masses(self.inputs, x, mask) if masses and self.topology.pairs else None
+        return [head(h, mask, triplet_masses if isinstance(head, TripletHead) else pair_masses)
+                for head in self.particle_heads]
 
     def hyperparameters(self) -> dict:
         return asdict(self.hp)
 
 
-def triplet_nll(log_p: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """-log P of the unordered triplet (b, {q1, q2}); targets (batch, 3) with -1 -> 0 (masked later)."""
+def particle_nll(log_p: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """-log P of the particle's jets up to the exchange of its two interchangeable partons (the
+    W's quarks, the Higgs's b quarks): -(log P(ordered) + log 2); targets (batch, head axes) with
+    -1 -> 0 (masked later)."""
     t = targets.clamp(min=0)
     rows = torch.arange(len(t), device=t.device)
-    return -(log_p[rows, t[:, 0], t[:, 1], t[:, 2]] + LOG2)
+    return -(log_p[(rows, *t.unbind(dim=1))] + LOG2)
 
 
-def spanet_loss(log_p: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-    """Masked, symmetrised cross entropy: min over the top <-> head pairings (the topology's
-    particle relabellings) of the summed CE of the tops whose three jets are all matched,
-    divided by their number; mean (weighted by `weight` per event, if given) over the events with
-    at least one such top. `targets`: jet index per slot (events, slots)."""
-    tops = [targets[:, list(top)] for top in TOPOLOGY.cascade_slots]
-    complete = [(t >= 0).all(dim=1) for t in tops]
+def spanet_loss(log_p: list[torch.Tensor], targets: torch.Tensor, topology: Topology = TOPOLOGY,
+                weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Masked, symmetrised cross entropy: min over the particle <-> head pairings (the topology's
+    particle relabellings, t <-> tbar) of the summed CE of the particles whose jets are all
+    matched, divided by their number; mean (weighted by `weight` per event, if given) over the
+    events with at least one such particle. `targets`: jet index per slot (events, slots)."""
+    particles = [targets[:, list(slots)] for slots, _ in head_layout(topology)]
+    complete = [(t >= 0).all(dim=1) for t in particles]
     pairings = []
-    for pairing in TOPOLOGY.particle_permutations:
-        pairings.append(reduce(torch.add, (triplet_nll(log_p[:, head], tops[top]).masked_fill(~complete[top], 0.0)
-                                           for head, top in enumerate(pairing))))
+    for pairing in topology.particle_permutations:
+        pairings.append(reduce(torch.add, (particle_nll(log_p[head], particles[k]).masked_fill(~complete[k], 0.0)
+                                           for head, k in enumerate(pairing))))
     n_complete = reduce(torch.add, (c.float() for c in complete))
     loss = reduce(torch.minimum, pairings) / n_complete.clamp(min=1)
     used = n_complete > 0
@@ -174,63 +241,82 @@ def spanet_loss(log_p: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor
     return (loss[used] * weight[used]).sum() / weight[used].sum()
 
 
-def particle_balance(targets: np.ndarray) -> np.ndarray:
+def particle_balance(targets: np.ndarray, topology: Topology = TOPOLOGY) -> np.ndarray:
     """Per-event loss weights of partial-event training, as the official SPANet's particle
-    balancing: events fall into classes by which cascades (tops) are complete, classes related by
-    the topology's particle relabellings (t <-> tbar) merged; a class of n events weighs
+    balancing: events fall into classes by which particles are complete, classes related by the
+    topology's particle relabellings (t <-> tbar) merged; a class of n events weighs
     (1 - beta) / (1 - beta^(n + 1)) with beta = 1 - 1/N (the effective number of samples, Cui et
     al. 2019), so rare classes count more; normalised to a mean weight of one over the events."""
-    complete = np.stack([(targets[:, list(top)] >= 0).all(axis=1) for top in TOPOLOGY.cascade_slots], axis=1)
+    complete = np.stack([(targets[:, list(slots)] >= 0).all(axis=1) for slots, _ in head_layout(topology)], axis=1)
     bits = 1 << np.arange(complete.shape[1])
-    keys = np.min([complete[:, list(p)] @ bits for p in TOPOLOGY.particle_permutations], axis=0)
+    keys = np.min([complete[:, list(p)] @ bits for p in topology.particle_permutations], axis=0)
     _, index, counts = np.unique(keys, return_inverse=True, return_counts=True)
     beta = 1 - 1 / max(len(targets), 2)
     weights = ((1 - beta) / (1 - beta ** (counts + 1)))[index]
     return (weights / weights.mean()).astype(np.float32) if len(weights) else weights.astype(np.float32)
 
 
-def _unravel(flat: torch.Tensor, n: int | torch.Tensor) -> torch.Tensor:
-    """(..., 3) jet indices of flat indices into (n, n, n) triplet tensors; torch.unravel_index
-    takes no traced sizes, which the ONNX graph (dynamic jets) needs."""
-    return torch.stack([flat // (n * n), (flat // n) % n, flat % n], dim=-1)
+def _unravel(flat: torch.Tensor, n: int | torch.Tensor, rank: int) -> torch.Tensor:
+    """(..., rank) jet indices of flat indices into (n,) * rank tensors; torch.unravel_index takes
+    no traced sizes, which the ONNX graph (dynamic jets) needs."""
+    axes, rest = [], flat
+    for _ in range(rank):
+        axes.append(rest % n)
+        rest = rest // n
+    return torch.stack(axes[::-1], dim=-1)
+
+
+def _blocked(used: torch.Tensor, rank: int) -> torch.Tensor:
+    """(batch, jets x `rank`): the tuples holding a jet already taken (`used`, (batch, jets))."""
+    blocked = _along(used, 0, rank)
+    for axis in range(1, rank):
+        blocked = blocked | _along(used, axis, rank)
+    return blocked
 
 
 @torch.no_grad()
-def resolve(log_p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Best non-colliding triplets (batch, 2, 3) and their log-probabilities (batch, 2)."""
-    n_events, _, n, _, _ = log_p.shape
-    flat = log_p.flatten(2)
-    best_lp, best = flat.max(dim=2)
-    triplets = _unravel(best, n)  # (batch, 2, 3)
-    winner = (best_lp[:, 1] > best_lp[:, 0]).long()
-    loser = 1 - winner
-    rows = torch.arange(n_events, device=log_p.device)
-    used = torch.zeros(n_events, n, dtype=torch.bool, device=log_p.device)
-    used[rows[:, None], triplets[rows, winner]] = True
-    blocked = used[:, :, None, None] | used[:, None, :, None] | used[:, None, None, :]
-    retry = log_p[rows, loser].masked_fill(blocked, float("-inf")).flatten(1)
-    retry_lp, retry_best = retry.max(dim=1)
-    collide = (triplets[rows, loser][:, :, None] == triplets[rows, winner][:, None, :]).any(dim=(1, 2))
-    new = _unravel(retry_best, n)
-    triplets[rows, loser] = torch.where(collide[:, None], new, triplets[rows, loser])
-    best_lp[rows, loser] = torch.where(collide, retry_lp, best_lp[rows, loser])
-    return triplets, best_lp + LOG2
+def resolve(log_p: list[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Non-colliding jets per head ((batch, head axes) each) and their log-probabilities of the
+    unordered choice (batch, heads). The heads choose in order of their best log-probability (ties:
+    the earlier head first), each its best tuple among the jets the earlier ones left; for two
+    heads this keeps the more confident one's triplet and moves the other only on a collision."""
+    n_events, n = log_p[0].shape[0], log_p[0].shape[1]
+    best = torch.stack([head.flatten(1).max(dim=1).values for head in log_p], dim=1)  # (batch, heads)
+    heads = range(len(log_p))
+    rank = torch.stack([reduce(torch.add, [(best[:, g] > best[:, h]).long() for g in heads] +
+                               [(best[:, g] == best[:, h]).long() for g in range(h)]) for h in heads], dim=1)
+    used = torch.zeros(n_events, n, dtype=torch.bool, device=log_p[0].device)
+    jet = torch.arange(n, device=log_p[0].device)
+    chosen = [torch.zeros(n_events, head.dim() - 1, dtype=torch.long, device=head.device) for head in log_p]
+    chosen_lp = torch.zeros_like(best)
+    for turn in heads:
+        taken = torch.zeros_like(used)
+        for h, head in enumerate(log_p):
+            rank_h = head.dim() - 1
+            value, flat = head.masked_fill(_blocked(used, rank_h), float("-inf")).flatten(1).max(dim=1)
+            now = rank[:, h] == turn
+            chosen[h] = torch.where(now[:, None], _unravel(flat, n, rank_h), chosen[h])
+            chosen_lp[:, h] = torch.where(now, value, chosen_lp[:, h])
+            for axis in range(rank_h):
+                taken = taken | ((jet[None, :] == chosen[h][:, axis, None]) & now[:, None])
+        used = used | taken
+    return chosen, chosen_lp + LOG2
 
 
-def jet_marginals(log_p: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def jet_marginals(log_p: list[torch.Tensor], mask: torch.Tensor, topology: Topology = TOPOLOGY) -> torch.Tensor:
     """Per-jet class probabilities (batch, jets, classes) from the heads: P(jet is b of top 1)
     etc., summed over the slots of each class (both W jets of a top); the last class ('other')
     takes what is left."""
-    p = log_p.exp()
-    axis = {}  # slot -> (head, the triplet axis it is)
-    for head, top in enumerate(TOPOLOGY.cascade_slots):
-        axis.update({slot: (head, position + 1) for position, slot in enumerate(top)})
+    axis = {}  # slot -> (head, the jet axis it is)
+    for head, (slots, _) in enumerate(head_layout(topology)):
+        axis.update({slot: (head, position + 1) for position, slot in enumerate(slots)})
 
     def marginal(slot: int) -> torch.Tensor:
         head, keep = axis[slot]
-        return p[:, head].sum(dim=tuple(a for a in (1, 2, 3) if a != keep))
+        p = log_p[head].exp()
+        return p.sum(dim=tuple(a for a in range(1, p.dim()) if a != keep))
 
-    classes = torch.stack([reduce(torch.add, (marginal(s) for s in slots)) for _, slots in TOPOLOGY.class_slots],
+    classes = torch.stack([reduce(torch.add, (marginal(s) for s in slots)) for _, slots in topology.class_slots],
                           dim=-1).clamp(0, 1)
     other = (1 - classes.sum(dim=-1)).clamp(min=0)
     out = torch.cat([classes, other[..., None]], dim=-1)
@@ -238,47 +324,46 @@ def jet_marginals(log_p: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return out * mask[..., None]
 
 
-
-
 class SpanetAdapter:
     """SPA-NET in the common method interface (analysis.methods.networks.NetworkAdapter): one
-    triplet distribution per top, trained on events with at least one fully matched top
-    (partial-event training); score = -log of the two chosen triplets' probabilities. The W's
-    jets fill its slots in pT order (q1 the harder)."""
+    distribution per particle, trained on events with at least one fully matched particle
+    (partial-event training); score = -log of the chosen tuples' probabilities. Interchangeable
+    partons fill their slots in pT order (a W's q1 the harder)."""
 
     hyperparameters = SpanetHyperparameters
 
     @staticmethod
-    def build(hyperparameters: dict) -> Spanet:
-        return Spanet(SpanetHyperparameters(**hyperparameters))
+    def build(hyperparameters: dict, topology: Topology) -> Spanet:
+        return Spanet(SpanetHyperparameters(**hyperparameters), topology)
 
     @staticmethod
-    def training_rows(data: dict, hp: SpanetHyperparameters) -> np.ndarray:
-        return one_top_matched(data["targets"])
+    def training_rows(data: dict, hp: SpanetHyperparameters, topology: Topology) -> np.ndarray:
+        return one_particle_matched(data["targets"], topology)
 
     @staticmethod
-    def tensors(data: dict, hp: SpanetHyperparameters) -> dict[str, torch.Tensor]:
+    def tensors(data: dict, hp: SpanetHyperparameters, topology: Topology) -> dict[str, torch.Tensor]:
         tensors = jet_inputs(data)
         if hp.balance:
-            tensors["weight"] = torch.from_numpy(particle_balance(data["targets"]))
+            tensors["weight"] = torch.from_numpy(particle_balance(data["targets"], topology))
         return tensors
 
     @staticmethod
-    def loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return spanet_loss(model(batch["x"], batch["mask"]), batch["targets"], batch.get("weight"))
+    def loss(model: Spanet, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return spanet_loss(model(batch["x"], batch["mask"]), batch["targets"], model.topology, batch.get("weight"))
 
     @staticmethod
     def decode(model: Spanet, x: torch.Tensor, mask: torch.Tensor, pt: torch.Tensor):
-        log_p = model(x, mask).float()
-        triplets, log_prob = resolve(log_p)
-        columns: list[torch.Tensor | None] = [None] * len(TOPOLOGY.slots)
-        for head, top in enumerate(TOPOLOGY.cascades):
-            b, qa, qb = triplets[:, head, 0], triplets[:, head, 1], triplets[:, head, 2]
-            a_harder = pt.gather(1, qa[:, None])[:, 0] >= pt.gather(1, qb[:, None])[:, 0]
-            columns[top.spectator] = b
-            columns[top.pair[0]], columns[top.pair[1]] = torch.where(a_harder, qa, qb), torch.where(a_harder, qb, qa)
-        valid = mask.sum(dim=1) >= len(TOPOLOGY.slots)
-        return torch.stack(columns, dim=1), valid, -log_prob.sum(dim=1), jet_marginals(log_p, mask)
+        log_p = [head.float() for head in model(x, mask)]
+        chosen, log_prob = resolve(log_p)
+        columns: list[torch.Tensor | None] = [None] * len(model.topology.slots)
+        for jets, (slots, first) in zip(chosen, model.layout, strict=True):
+            for position, slot in enumerate(slots):
+                columns[slot] = jets[:, position]
+            a, b = jets[:, first], jets[:, first + 1]
+            a_harder = pt.gather(1, a[:, None])[:, 0] >= pt.gather(1, b[:, None])[:, 0]
+            columns[slots[first]], columns[slots[first + 1]] = torch.where(a_harder, a, b), torch.where(a_harder, b, a)
+        valid = mask.sum(dim=1) >= len(model.topology.slots)
+        return torch.stack(columns, dim=1), valid, -log_prob.sum(dim=1), jet_marginals(log_p, mask, model.topology)
 
 
 ADAPTER = SpanetAdapter()

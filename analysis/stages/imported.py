@@ -19,6 +19,7 @@ def run_import_predictions(cfg: Config, input: Files, output: Files, wildcards: 
     with stage_run(cfg.tag, "import_predictions", cfg.rule_config("import_predictions", model=name), outputs.values(),
                    inputs=[input["predictions"], input["test"]]) as run:
         data = raw_inputs(input["test"])
-        slots, score = methods.get(spec.format).adapter().read(input["predictions"], data["pt"], data["mask"])
+        reader = methods.get(spec.format).adapter()
+        slots, score = reader.read(input["predictions"], data["pt"], data["mask"], cfg.topology)
         write_assignments(run, name, data, slots, score, outputs, {"format": spec.format,
                                                                     "predictions": spec.predictions})

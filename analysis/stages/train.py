@@ -55,7 +55,7 @@ def fit_network(cfg: Config, name: str, train_path: str | Path, val_path: str | 
     method = adapter(spec.architecture)
     hyperparameters = {"features": list(spec.features), **spec.hyperparameters}
     hp = method.hyperparameters(**hyperparameters)
-    model = build(spec.architecture, hyperparameters)
+    model = build(spec.architecture, hyperparameters, cfg.topology)
     train_data, val_data = (load_inputs(path, model) for path in (train_path, val_path))
     model.inputs.fit(torch.from_numpy(train_data["x"]), torch.from_numpy(train_data["mask"]))
 
@@ -63,14 +63,14 @@ def fit_network(cfg: Config, name: str, train_path: str | Path, val_path: str | 
         """The network with `candidate_seed`'s initial weights and the input scaling fitted above
         on the training set (buffers only, the same for every candidate)."""
         torch.manual_seed(candidate_seed)
-        candidate = build(spec.architecture, hyperparameters)
+        candidate = build(spec.architecture, hyperparameters, cfg.topology)
         candidate.inputs.load_state_dict(model.inputs.state_dict())
         return candidate
 
-    train_data = select_rows(train_data, method.training_rows(train_data, hp))
+    train_data = select_rows(train_data, method.training_rows(train_data, hp, cfg.topology))
     if fraction is not None:
         train_data = select_rows(train_data, training_subset(len(train_data["x"]), fraction, seed))
-    val_data = select_rows(val_data, method.training_rows(val_data, hp))
+    val_data = select_rows(val_data, method.training_rows(val_data, hp, cfg.topology))
     settings = TrainingSettings(**asdict(cfg.training), seed=seed, progress=cfg.progress)
     log.info("%s: %d training, %d validation matched events; %d parameters on %s", name,
              len(train_data["x"]), len(val_data["x"]), sum(p.numel() for p in model.parameters()),
@@ -78,7 +78,8 @@ def fit_network(cfg: Config, name: str, train_path: str | Path, val_path: str | 
     extra = {**artifact_fields(spec.architecture, hyperparameters, model, cfg.datasets.max_jets,
                                cfg.cuts.jet_pt_min, cfg.cuts.jet_eta_max),
              "model": name, "train_events": len(train_data["x"])}
-    history = train_screened(initialised, method.loss, method.tensors(train_data, hp), method.tensors(val_data, hp),
+    history = train_screened(initialised, method.loss, method.tensors(train_data, hp, cfg.topology),
+                             method.tensors(val_data, hp, cfg.topology),
                              settings, out_dir, extra=extra, accuracy_fn=assignment_accuracy(method),
                              provenance={"version": __version__, "config_hash": config_hash(cfg.rule_config("train", model=name))})
     return history, {"train_events": len(train_data["x"]), "val_events": len(val_data["x"])}
