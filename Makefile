@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 export CONDOR_CONFIG ?= /dev/null
 
-.PHONY: setup run qg learning-curve spanet-official test bench lint clean-venv
+.PHONY: setup run tth qg learning-curve spanet-official test bench lint clean-venv
 
 $(BIN)/snakemake: envs/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ LOCAL_THREADS := --set-threads train=1 train_fraction=1 qg_train=1
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES) $(LOCAL_THREADS) --configfile config/config.yaml
+
+# All-hadronic t tbar H from config/topology/tth_allhad.yaml (issue 20; results/tth/).
+tth: setup
+	$(BIN)/snakemake --cores $(CORES) $(LOCAL_THREADS) --configfile config/tth.yaml
 
 qg: setup
 	$(BIN)/snakemake --cores $(CORES) $(LOCAL_THREADS) --configfile config/config.yaml config/qg.yaml

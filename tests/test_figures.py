@@ -136,7 +136,8 @@ def test_figures_show_the_configured_labels_and_their_numbers(test_config_run, t
 
     import numpy as np
 
-    from analysis.evaluation.metrics import JET_BINS, bin_label
+    from analysis.evaluation.metrics import bin_label, jet_bins
+    from analysis.topology import TOPOLOGY
 
     paper, figures = drawn
     metrics = json.loads((test_config_run / "results/test/metrics/metrics.json").read_text())
@@ -144,15 +145,15 @@ def test_figures_show_the_configured_labels_and_their_numbers(test_config_run, t
     expected = [metrics["labels"]["methods"][m] for m in metrics["method_order"]]
     paper.fig05_performance(metrics, "fig05")
     assert [t.get_text() for t in figures["fig05"].axes[0].get_legend().get_texts()] == expected
-    paper.fig07_correct_vs_njets(metrics, "fig07")
+    paper.fig07_correct_vs_njets(metrics, "fig07", topology=TOPOLOGY)
     ax = figures["fig07"].axes[0]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == expected
-    keys = [bin_label(low, high) for low, high in JET_BINS]
+    keys = [bin_label(low, high) for low, high in jet_bins(TOPOLOGY)]
     for container, method in zip(ax.containers, metrics["method_order"], strict=True):
         bins = metrics["methods"][method]["correct_by_njets"]
         drawn_y = np.asarray(container.lines[0].get_ydata(), dtype=float)  # an empty bin: null in JSON, NaN here
         np.testing.assert_allclose(drawn_y, np.asarray([bins[k]["fraction"] for k in keys], dtype=float))
-    paper.fig08_masses(metrics, "fig08")
+    paper.fig08_masses(metrics, "fig08", topology=TOPOLOGY)
     for ax, name in zip(figures["fig08"].axes, ("w", "top"), strict=False):
         figures["fig08"].canvas.draw()
         assert ax.yaxis.get_offset_text().get_text() == ""
@@ -173,6 +174,8 @@ def test_attention_figure_says_when_a_model_has_no_event(test_config_run, drawn)
     be blank, or fail to draw)."""
     import json
 
+    from analysis.topology import TOPOLOGY
+
     paper, figures = drawn
     attention = {}
     for path in sorted((test_config_run / "results/test/metrics").glob("attention_*.json")):
@@ -181,7 +184,7 @@ def test_attention_figure_says_when_a_model_has_no_event(test_config_run, drawn)
         a = json.loads(path.read_text())
         attention[a["model"]] = a
     assert set(attention) == {"saja", "saja_shape"}
-    paper.fig12_attention(attention, "fig12")
+    paper.fig12_attention(attention, "fig12", topology=TOPOLOGY)
     texts = [t.get_text() for ax in figures["fig12"].axes for t in ax.texts]
     for a in attention.values():
         assert any(t.startswith(f"{a['label']}: no correctly assigned") for t in texts) == (not a["blocks"])

@@ -18,7 +18,7 @@ TRUTH = np.array([0, 1, 2, 3, 4, 5])
 
 
 def events_of(truth, assignment, category=None, score=None, valid=None, n_jets=None, probabilities=None,
-              sample="ttbar", weight_pb=None) -> metrics.Events:
+              sample="ttbar", weight_pb=None, topology=TOPOLOGY) -> metrics.Events:
     truth, assignment = np.atleast_2d(truth), np.atleast_2d(assignment)
     n = len(truth)
     n_jets = np.full(n, 6) if n_jets is None else np.asarray(n_jets)
@@ -30,13 +30,13 @@ def events_of(truth, assignment, category=None, score=None, valid=None, n_jets=N
                           truth=truth, assignment=assignment,
                           valid=np.ones(n, bool) if valid is None else np.asarray(valid),
                           score=np.zeros(n) if score is None else np.asarray(score, float),
-                          probabilities=probabilities)
+                          probabilities=probabilities, topology=topology)
 
 
 def test_tops_are_found_up_to_swaps_and_only_when_reconstructable():
     truth = np.array([TRUTH, TRUTH, [0, 1, 2, 3, -1, 5]])
     assignment = np.array([[3, 5, 4, 0, 2, 1], [0, 1, 6, 3, 4, 5], [0, 2, 1, 3, 4, 5]])
-    reconstructable, found = metrics.tops_correct(assignment, truth)
+    reconstructable, found = metrics.particles_correct(assignment, truth, TOPOLOGY)
     assert reconstructable.tolist() == [[True, True], [True, True], [True, False]]
     assert found.tolist() == [[True, True], [False, True], [True, False]]
 
@@ -150,7 +150,8 @@ def test_oracle_assignment_is_always_correct_and_peaks_at_the_w_and_top_masses(p
     n_jets = t.inputs["MASK"].sum(axis=1)
     oracle = events_of(t.targets, t.targets, n_jets=n_jets)
     assert metrics.correct_by_njets(oracle)["inclusive"]["fraction"] == 1.0
-    w, top = reconstruction.candidate_masses(jets, t.targets)
+    masses = reconstruction.candidate_masses(jets, t.targets, TOPOLOGY)
+    w, top = masses["w"], masses["top"]
     # The peaks within 3 (W) and 5 GeV (top) of the pole masses, allowing for the statistical
     # error of a test-scale sample (~45 events): on the default config's 3251 matched training
     # events the same estimate gives 79.7 and 168.8 GeV (jets lose energy to neutrinos and
@@ -193,7 +194,8 @@ def test_weighted_histograms_integrate_to_cross_section_times_luminosity(pipelin
                                weight_pb=t.extra["weight_pb"][keep], sample=sample, n_jets=t.extra["n_jets"][keep]))
         jets_all.append({name: t.inputs[name][keep].astype(np.float64) for name in ("pt", "eta", "phi", "mass")})
     events = metrics.Events(**{k: np.concatenate([getattr(p, k) for p in parts]) if k != "probabilities"
-                               else ak.concatenate([p.probabilities for p in parts]) for k in metrics.Events.__dataclass_fields__})
+                               else ak.concatenate([p.probabilities for p in parts]) for k in metrics.Events.columns()},
+                            topology=TOPOLOGY)
     jets = {name: np.concatenate([j[name] for j in jets_all]) for name in ("pt", "eta", "phi", "mass")}
     weights = reconstruction.yields(events, selected, luminosity)
     histograms = reconstruction.mass_histograms(events, jets, weights, cut=np.inf)
@@ -217,14 +219,15 @@ def test_tables_name_methods_by_label_with_their_key():
     in LaTeX), with the config key beside a label that differs from it."""
     from analysis.evaluation.summary import render_table
 
-    bins = ["inclusive"] + [metrics.bin_label(lo, hi) for lo, hi in metrics.JET_BINS]
+    bins = ["inclusive"] + [metrics.bin_label(lo, hi) for lo, hi in metrics.jet_bins(TOPOLOGY)]
     cell = {"fraction": 0.5, "low": 0.45, "high": 0.55}
     row = {"n_jets": "6", **{k: {"event_fraction": 0.2, "event_efficiency": 0.5, "top_efficiency": 0.6}
                              for k in ("all_events", "complete_events")}}
     result = {"methods": {m: {"correct_by_njets": dict.fromkeys(bins, cell), "spanet_table": [row]}
-                          for m in ("saja_paper", "chi2_7", "spanet")},
+                          for m in ("saja_paper", "chi2_7", "spanet")}, "main_samples": ["ttbar"],
               "labels": {"methods": {"saja_paper": "SAJA (paper)", "chi2_7": r"$\chi^2$, 7 jets", "spanet": "spanet"}}}
-    markdown, latex = render_table(result, "md"), render_table(result, "tex")
+    markdown, latex = render_table(result, "md", TOPOLOGY, {}), render_table(result, "tex", TOPOLOGY, {})
     assert "| SAJA (paper) (saja_paper) | 50.0 +5.0 -5.0 |" in markdown
+    assert "**Correct assignments on matched ttbar (%, 68 % Clopper-Pearson interval)**" in markdown
     assert "| chi^2, 7 jets (chi2_7) | 50.0" in markdown and "| spanet | 50.0" in markdown
     assert r"chi\^{}2, 7 jets (chi2\_7) & 50.0" in latex and "$" not in latex.replace("$>$", "").replace(r"$\pm$", "")

@@ -16,9 +16,7 @@ from analysis.datasets import target_labels
 from analysis.methods import networks
 from analysis.methods.decoding import best_valid_assignment
 from analysis.methods.export import compare, export
-from analysis.methods.saja import ADAPTER as SAJA
 from analysis.methods.saja import Saja, SajaHyperparameters, saja_loss
-from analysis.methods.spanet import ADAPTER as SPANET
 from analysis.methods.spanet import Spanet, SpanetHyperparameters, head_layout, resolve, spanet_loss
 from analysis.topology import ROOT
 

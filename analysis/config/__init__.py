@@ -200,11 +200,6 @@ def from_dict(data: dict[str, Any], where: str = "config", base: Path = ROOT) ->
     validate(data, SCHEMA, where)
     detector = detector_card(data["detector_card"], where, base)
     topology_path = topology_file(data["topology"], where, base)
-    if load_topology(topology_path).pairs:
-        raise ConfigError(f"{where}: key 'topology': {topology_path} has two-body decays "
-                          f"({[p.particle for p in load_topology(topology_path).pairs]}), which the stages do not "
-                          "run yet (the parton finder, the assignment tables and the chi^2 do; the datasets, "
-                          "networks and evaluation follow); use config/topology/ttbar_allhad.yaml")
     clash = sorted(set(data["samples"]) & set(data["generators"]))
     if clash:
         raise ConfigError(f"{where}: key 'generators': {clash} are also under 'samples'; give the alternatives "

@@ -11,36 +11,39 @@ import numpy as np
 import torch
 
 from analysis.methods.networks import adapter
-from analysis.topology import TOPOLOGY
+from analysis.topology import Topology
 
-N = len(TOPOLOGY.slots)
-ORDER = (*(slot.label for slot in TOPOLOGY.slots), TOPOLOGY.class_names[TOPOLOGY.other_class])
-"""Rows and columns of the matrices: the slots (b, W+ (1), ...), then the other jets."""
+
+def order(topology: Topology) -> tuple[str, ...]:
+    """Rows and columns of the matrices: the slots (b, W+ (1), ...), then the other jets."""
+    return *(slot.label for slot in topology.slots), topology.class_names[topology.other_class]
 
 
 def folded(weights: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(events, slots + 1, slots + 1): attention (events, jets, jets) with the truth jets in slot
-    order and the remaining real jets folded into the last row (mean) and column (sum)."""
+    """(events, slots + 1, slots + 1): attention (events, jets, jets) with the truth jets
+    (`targets` (events, slots)) in slot order and the remaining real jets folded into the last
+    row (mean) and column (sum)."""
     n, jets, _ = weights.shape
+    n_slots = targets.shape[1]
     rows = np.arange(n)[:, None]
     others = mask.copy()
     others[rows, targets] = False
-    out = np.zeros((n, N + 1, N + 1))
+    out = np.zeros((n, n_slots + 1, n_slots + 1))
     truth_rows = weights[rows, targets]                      # (events, slots, jets)
-    out[:, :N, :N] = np.take_along_axis(truth_rows, targets[:, None, :].repeat(N, 1), axis=2)
-    out[:, :N, N] = (truth_rows * others[:, None, :]).sum(axis=2)
+    out[:, :n_slots, :n_slots] = np.take_along_axis(truth_rows, targets[:, None, :].repeat(n_slots, 1), axis=2)
+    out[:, :n_slots, n_slots] = (truth_rows * others[:, None, :]).sum(axis=2)
     count = np.maximum(others.sum(axis=1), 1)[:, None]
     other_rows = (weights * others[:, :, None]).sum(axis=1) / count  # mean over the other queries
-    out[:, N, :N] = np.take_along_axis(other_rows, targets, axis=1)
-    out[:, N, N] = (other_rows * others).sum(axis=1)
+    out[:, n_slots, :n_slots] = np.take_along_axis(other_rows, targets, axis=1)
+    out[:, n_slots, n_slots] = (other_rows * others).sum(axis=1)
     return out
 
 
 def average(matrices: np.ndarray, has_others: np.ndarray) -> np.ndarray:
-    """Mean over events; the "other" row only over events that have other jets."""
+    """Mean over events; the "other" row (the last) only over events that have other jets."""
     out = matrices.mean(axis=0)
     if has_others.any():
-        out[N] = matrices[has_others, N].mean(axis=0)
+        out[-1] = matrices[has_others, -1].mean(axis=0)
     return out
 
 

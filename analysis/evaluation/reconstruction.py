@@ -1,5 +1,6 @@
-"""W and top candidate masses from a method's assignments, after its score cut, normalised to
-an integrated luminosity (paper Fig. 8).
+"""Resonance candidate masses from a method's assignments, after its score cut, normalised to
+an integrated luminosity (paper Fig. 8): the W and top of each cascade and, for a topology with
+two-body decays (t tbar H), the Higgs's b b pair.
 
 An event's yield is luminosity x weight_pb x (selected cross-section of its sample / the sum of
 weight_pb over the sample's evaluation events): the evaluation set of the training sample is
@@ -11,14 +12,16 @@ from __future__ import annotations
 import hist
 import numpy as np
 
-from analysis.core.kinematics import cascade_masses, four_vectors
+from analysis.core.kinematics import cascade_masses, four_vectors, pair_masses
 from analysis.evaluation.metrics import Events
-from analysis.topology import MATCHED, TOPOLOGY, UNMATCHED
+from analysis.topology import MATCHED, UNMATCHED, Resonance, Topology
 
 GROUPS = ("correct", "wrong", "unmatched", "background")
 """Stacking order of Fig. 8: correctly and wrongly assigned matched ttbar, unmatched ttbar, QCD."""
-W_AXIS = hist.axis.Regular(40, 0, 200, name="mass", label=r"$m_{jj}$ [GeV]")
-TOP_AXIS = hist.axis.Regular(40, 50, 350, name="mass", label=r"$m_{jjj}$ [GeV]")
+TWO_JET_AXIS = hist.axis.Regular(40, 0, 200, name="mass", label=r"$m_{jj}$ [GeV]")
+"""The axis of two-jet candidates: the W's q q' and the Higgs's b b."""
+THREE_JET_AXIS = hist.axis.Regular(40, 50, 350, name="mass", label=r"$m_{jjj}$ [GeV]")
+"""The axis of three-jet candidates: the top's b q q'."""
 
 
 def yields(events: Events, selected_pb: dict[str, float], luminosity_pb: float) -> np.ndarray:
@@ -57,23 +60,47 @@ def groups(events: Events) -> np.ndarray:
     return group
 
 
-def candidate_masses(jets: dict[str, np.ndarray], assignment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(W masses (events, tops), top masses (events, tops)) of assigned jets; NaN where unassigned."""
+def mass_candidates(topology: Topology) -> dict[str, tuple[Resonance, hist.axis.Regular]]:
+    """The resonances whose candidate masses Fig. 8 shows, each with its histogram's axis, keyed
+    by the resonance's name in lower case (metrics.json's `reconstruction` keys): the inner (W)
+    and outer (top) resonance of the cascades, then those of the two-body decays (t tbar H: the
+    Higgs, "higgs")."""
+    out = {}
+    if topology.cascades:
+        top, w = topology.cascade_resonances
+        out.update({w.name.lower(): (w, TWO_JET_AXIS), top.name.lower(): (top, THREE_JET_AXIS)})
+    out.update({p.resonance.name.lower(): (p.resonance, TWO_JET_AXIS) for p in topology.pairs})
+    return out
+
+
+def candidate_masses(jets: dict[str, np.ndarray], assignment: np.ndarray, topology: Topology
+                     ) -> dict[str, np.ndarray]:
+    """Per resonance of `mass_candidates`, the masses (events, candidates) of the assigned jets:
+    the two W and the two tops of t tbar, the Higgs's b b pair of t tbar H; NaN where a slot is
+    unassigned."""
     p4 = four_vectors(jets["pt"], jets["eta"], jets["phi"], jets["mass"])
-    return cascade_masses(p4, assignment, TOPOLOGY.cascade_slots)
+    out = {}
+    if topology.cascades:
+        top, w = topology.cascade_resonances
+        out[w.name.lower()], out[top.name.lower()] = cascade_masses(p4, assignment, topology.cascade_slots)
+    for name in dict.fromkeys(p.resonance.name for p in topology.pairs):
+        pairs = tuple(p.pair for p in topology.pairs if p.resonance.name == name)
+        out[name.lower()] = pair_masses(p4, assignment, pairs)
+    return out
 
 
 def mass_histograms(events: Events, jets: dict[str, np.ndarray], weights: np.ndarray, cut: float
                     ) -> dict[str, hist.Hist]:
-    """W and top candidate histograms (two entries per event) by group, for events passing the cut."""
+    """Candidate histograms per resonance of `mass_candidates` (t tbar: two W and two top
+    candidates per event) by group, for events passing the cut."""
     accepted = events.valid & (events.score <= cut)
-    w_mass, top_mass = candidate_masses(jets, events.assignment)
+    masses = candidate_masses(jets, events.assignment, events.topology)
     group = np.array(GROUPS)[groups(events)]
     out = {}
-    for name, axis, masses in (("w", W_AXIS, w_mass), ("top", TOP_AXIS, top_mass)):
+    for name, (_, axis) in mass_candidates(events.topology).items():
         h = hist.Hist(axis, hist.axis.StrCategory(GROUPS, name="group"), storage=hist.storage.Weight())
-        for k in range(len(TOPOLOGY.cascades)):
-            chosen = accepted & np.isfinite(masses[:, k])
-            h.fill(mass=masses[chosen, k], group=group[chosen], weight=weights[chosen])
+        for k in range(masses[name].shape[1]):
+            chosen = accepted & np.isfinite(masses[name][:, k])
+            h.fill(mass=masses[name][chosen, k], group=group[chosen], weight=weights[chosen])
         out[name] = h
     return out

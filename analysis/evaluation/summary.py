@@ -20,14 +20,18 @@ from analysis import assignments, datasets, methods
 from analysis.config import Config
 from analysis.core.tables import table
 from analysis.evaluation import metrics, reconstruction
+from analysis.topology import Topology
 
 log = logging.getLogger(__name__)
 ENTROPY_BINS = 50
+TEX_ESCAPE = str.maketrans({"_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "^": r"\^{}"})
+"""LaTeX's special characters in the text lines of tables.tex (the tables escape their own cells)."""
 
 
-def load_method(files: dict[str, str | Path]) -> metrics.Events:
-    """One method's assignments of every sample, concatenated in sample order."""
-    return metrics.Events.from_table(ak.concatenate([assignments.read(files[s]) for s in files]))
+def load_method(files: dict[str, str | Path], topology: Topology) -> metrics.Events:
+    """One method's assignments of every sample, concatenated in sample order, as slots of the
+    run's topology."""
+    return metrics.Events.from_table(ak.concatenate([assignments.read(files[s]) for s in files]), topology)
 
 
 def score_name(cfg: Config, method: str) -> str:
@@ -99,8 +103,9 @@ def main_samples(cfg: Config) -> list[str]:
 
 def mass_reconstruction(cfg: Config, events: metrics.Events, test_path: str | Path,
                         cutflows: dict[str, str | Path]) -> dict:
-    """The W and top candidate masses (Fig. 8) of `evaluation.reconstruction.method`, whose
-    assignments of every sample are `events`, after its score cut, weighted to the luminosity."""
+    """The candidate masses (Fig. 8: W and top, and the Higgs's b b for t tbar H) of
+    `evaluation.reconstruction.method`, whose assignments of every sample are `events`, after its
+    score cut, weighted to the luminosity."""
     spec = cfg.evaluation.reconstruction
     method = spec.method
     samples, main = list(cfg.samples), main_samples(cfg)
@@ -133,11 +138,14 @@ def mass_reconstruction(cfg: Config, events: metrics.Events, test_path: str | Pa
     return out
 
 
-def render_table(result: dict, fmt: str) -> str:
-    """Correct-assignment fraction (%) per method and N_jets bin on matched ttbar, then the
-    SPANet-style table, as Markdown (`md`) or LaTeX (`tex`); each method by its display label,
-    with its config key beside it when they differ (`method_name`)."""
-    bins = ["inclusive"] + [metrics.bin_label(lo, hi) for lo, hi in metrics.JET_BINS]
+def render_table(result: dict, fmt: str, topology: Topology, not_run: dict[str, str]) -> str:
+    """Correct-assignment fraction (%) per method and N_jets bin on matched events, then the
+    SPANet-style table (an efficiency per particle kind of the topology), as Markdown (`md`) or
+    LaTeX (`tex`); each method by its display label, with its config key beside it when they
+    differ (`method_name`); then a line per baseline kind the topology does not run, with the
+    reason (`not_run`, from `Baselines.not_run`): a method missing from the tables is said to be,
+    and why."""
+    bins = ["inclusive"] + [metrics.bin_label(lo, hi) for lo, hi in metrics.jet_bins(topology)]
     header = ["method"] + [f"N_jets {b}" if b != "inclusive" else "all" for b in bins]
     rows = []
     for method, m in result["methods"].items():
@@ -148,27 +156,41 @@ def render_table(result: dict, fmt: str) -> str:
                          f"{100 * c['fraction']:.1f} +{100 * (c['high'] - c['fraction']):.1f} "
                          f"-{100 * (c['fraction'] - c['low']):.1f}")
         rows.append(cells)
-    text = table(header, rows, fmt, "Correct assignments on matched ttbar (%, 68 % Clopper-Pearson interval)")
+    samples = ", ".join(result["main_samples"])  # the training sample's name: "ttbar" in config.yaml, "tth" in tth.yaml
+    text = table(header, rows, fmt, f"Correct assignments on matched {samples} (%, 68 % Clopper-Pearson interval)")
+    kinds = list(metrics.particle_kinds(topology))
     header = ["method", "N_jets"] + [f"{kind} {col}" for kind in ("all", "complete")
-                                     for col in ("event fraction", "event eff.", "top eff.")]
+                                     for col in ("event fraction", "event eff.", *(f"{k} eff." for k in kinds))]
     rows = []
     for method, m in result["methods"].items():
         for row in m["spanet_table"]:
             cells = [method_name(result, method), row["n_jets"]]
             for kind in ("all_events", "complete_events"):
                 r = row[kind]
-                cells += [f"{r['event_fraction']:.3f}", _number(r["event_efficiency"]), f"{r['top_efficiency']:.3f}"]
+                cells += [f"{r['event_fraction']:.3f}", _number(r["event_efficiency"]),
+                          *(f"{r[f'{k}_efficiency']:.3f}" for k in kinds)]
             rows.append(cells)
-    return text + "\n" + table(header, rows, fmt, "SPANet-style efficiencies on ttbar")
+    return text + "\n" + table(header, rows, fmt, f"SPANet-style efficiencies on {samples}") + not_run_lines(not_run, fmt)
+
+
+def not_run_lines(not_run: dict[str, str], fmt: str) -> str:
+    """A paragraph per baseline kind of `not_run` (kind -> reason), "<display name>: not run
+    (<reason>)"; nothing when every kind runs (t tbar)."""
+    lines = [f"{plain_label(methods.get(kind).display)}: not run ({reason})" for kind, reason in not_run.items()]
+    return "".join(f"\n{line.translate(TEX_ESCAPE) if fmt == 'tex' else line}\n" for line in lines)
 
 
 def method_name(result: dict, method: str) -> str:
-    """A method's name in the tables: its label (metrics.json `labels`; a legend's mathtext such as
-    `$\\chi^2$` as plain text), followed by its config key, which the commands and files use, when
-    the two differ."""
-    label = re.sub(r"\$([^$]*)\$", lambda math: math.group(1).replace("\\", ""),
-                   result["labels"]["methods"].get(method, method))
+    """A method's name in the tables: its label (metrics.json `labels`, as `plain_label`),
+    followed by its config key, which the commands and files use, when the two differ."""
+    label = plain_label(result["labels"]["methods"].get(method, method))
     return method if label == method else f"{label} ({method})"
+
+
+def plain_label(label: str) -> str:
+    """A legend's label as plain text: its mathtext such as `$\\chi^2$` without the dollars and
+    backslashes."""
+    return re.sub(r"\$([^$]*)\$", lambda math: math.group(1).replace("\\", ""), label)
 
 
 def _number(value: float) -> str:

@@ -114,13 +114,47 @@ def best_assignment(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: np.n
     return slots, value
 
 
-def fit_widths(m_top: np.ndarray, m_w: np.ndarray, s: Chi2Settings) -> dict:
+PAIR_WINDOW = 40.0
+"""GeV either side of a two-body decay's mass within which its width is fitted (as the W's)."""
+
+
+def topology_settings(topology: Topology, **fields) -> Chi2Settings:
+    """Chi2Settings with the masses of `topology`'s cascades (the top and W of its file), the
+    other fields as given: the stages take the masses from the run's topology, not the default."""
+    top, w = topology.cascade_resonances
+    return Chi2Settings(m_top=top.mass, m_w=w.mass, **fields)
+
+
+def fit_widths(m_top: np.ndarray, m_w: np.ndarray, s: Chi2Settings, topology: Topology = TOPOLOGY,
+               m_pairs: np.ndarray | None = None) -> dict:
     """Gaussian core widths of the truth-matched top and W candidate masses (GeV), and how each
-    was obtained."""
+    was obtained; for a topology with two-body decays also those of their candidates (`m_pairs`
+    (events, pairs), t tbar H: m_bb around m_H), by particle under `sigma_pairs` and
+    `method_pairs` (keys a topology without them does not write)."""
     top, top_method = core_width(m_top, s.m_top, 60.0)
     w, w_method = core_width(m_w, s.m_w, 40.0)
-    return {"sigma_top": top, "sigma_w": w, "method_top": top_method, "method_w": w_method,
-            "n_events": int(len(m_top) // len(TOPOLOGY.cascades))}
+    out = {"sigma_top": top, "sigma_w": w, "method_top": top_method, "method_w": w_method,
+           "n_events": int(len(m_top) // len(topology.cascades))}
+    if topology.pairs:
+        if m_pairs is None:
+            raise ValueError(f"topology {topology.name!r} has two-body decays {[p.particle for p in topology.pairs]}: "
+                             "fit_widths needs their truth-matched masses (m_pairs)")
+        fits = {p.particle: core_width(m_pairs[:, k], p.resonance.mass, PAIR_WINDOW)
+                for k, p in enumerate(topology.pairs)}
+        out["sigma_pairs"] = {particle: sigma for particle, (sigma, _) in fits.items()}
+        out["method_pairs"] = {particle: method for particle, (_, method) in fits.items()}
+    return out
+
+
+def calibrated_pair_widths(calibration: dict, topology: Topology) -> tuple[float, ...]:
+    """The fitted width of each two-body decay of `topology`, in its order, from the calibration
+    file `fit_widths` wrote (none for t tbar)."""
+    fitted = calibration.get("sigma_pairs", {})
+    missing = [p.particle for p in topology.pairs if p.particle not in fitted]
+    if missing:
+        raise ValueError(f"the chi^2 calibration has no mass width for the two-body decays {missing} of topology "
+                         f"{topology.name!r}; rerun the rule chi2_widths on this topology's training set")
+    return tuple(float(fitted[p.particle]) for p in topology.pairs)
 
 
 MIN_FIT_ENTRIES = 200
@@ -152,17 +186,21 @@ def core_width(values: np.ndarray, centre: float, window: float) -> tuple[float,
 
 class Chi2Adapter:
     """The chi^2 in the common baseline interface (analysis.methods.baselines.BaselineAdapter):
-    calibrated by the widths fitted on the matched training events (rule chi2_widths)."""
+    calibrated by the widths fitted on the matched training events (rule chi2_widths), on the
+    run's topology (`cfg.topology`: its masses, and a Higgs term for t tbar H)."""
 
     chunk = 2000
 
     @staticmethod
     def assigner(cfg: Config, calibration: dict, n_jets: int) -> tuple[Assigner, dict]:
-        settings = Chi2Settings(sigma_top=calibration["sigma_top"], sigma_w=calibration["sigma_w"], n_jets=n_jets,
-                                btag_aware=cfg.baselines.kinds["chi2"].btag_aware)
+        topology = cfg.topology
+        settings = topology_settings(topology, sigma_top=calibration["sigma_top"], sigma_w=calibration["sigma_w"],
+                                     n_jets=n_jets, btag_aware=cfg.baselines.kinds["chi2"].btag_aware,
+                                     sigma_pairs=calibrated_pair_widths(calibration, topology))
 
         def assign(jets: dict[str, np.ndarray], n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return best_assignment(jets["pt"], jets["eta"], jets["phi"], jets["mass"], jets["btag"], n_real, settings)
+            return best_assignment(jets["pt"], jets["eta"], jets["phi"], jets["mass"], jets["btag"], n_real, settings,
+                                   topology)
 
         return assign, settings.__dict__
 

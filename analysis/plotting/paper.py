@@ -14,11 +14,11 @@ import mplhep
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
-from analysis.evaluation.metrics import JET_BINS, bin_label
-from analysis.evaluation.reconstruction import GROUPS
+from analysis.evaluation.metrics import bin_label, jet_bins, particle_kinds
+from analysis.evaluation.reconstruction import GROUPS, mass_candidates
 from analysis.methods import REGISTRY
 from analysis.plotting.style import finish, label, plt, save
-from analysis.topology import TOPOLOGY
+from analysis.topology import Topology
 
 GROUP_LABELS = {"correct": r"correct $t\bar{t}$", "wrong": r"wrong $t\bar{t}$", "unmatched": r"unmatched $t\bar{t}$",
                 "background": "QCD multijet"}
@@ -163,10 +163,11 @@ def fig06_valid_fraction(metrics: dict, path: str | Path) -> None:
     save(fig, path)
 
 
-def fig07_correct_vs_njets(metrics: dict, path: str | Path) -> None:
-    """Correct-assignment fraction on matched ttbar vs jet multiplicity, every method."""
+def fig07_correct_vs_njets(metrics: dict, path: str | Path, topology: Topology) -> None:
+    """Correct-assignment fraction on matched ttbar vs jet multiplicity (the topology's bins),
+    every method."""
     fig, ax = plt.subplots(figsize=(8, 6.5))
-    keys = [bin_label(lo, hi) for lo, hi in JET_BINS]
+    keys = [bin_label(lo, hi) for lo, hi in jet_bins(topology)]
     x = np.arange(len(keys))
     methods = metrics["method_order"]
     colours = method_colours(methods)
@@ -183,8 +184,9 @@ def fig07_correct_vs_njets(metrics: dict, path: str | Path) -> None:
     save(fig, path)
 
 
-def fig08_masses(metrics: dict, path: str | Path) -> None:
-    """W and top candidate masses after the score cut, stacked by event group, normalised to the
+def fig08_masses(metrics: dict, path: str | Path, topology: Topology) -> None:
+    """Candidate masses after the score cut, one panel per resonance of the topology (W, top; and
+    H for t tbar H) with a line at its mass, stacked by event group, normalised to the
     luminosity; counts of evaluation events when a sample has no cross-section (a SPANet-format
     dataset without `cross_section_pb`), which the legend says."""
     r = metrics["reconstruction"]
@@ -192,9 +194,9 @@ def fig08_masses(metrics: dict, path: str | Path) -> None:
     title = f"{method_label(metrics, r['method'])}, score $\\leq$ {r['score_cut']:.3g}"
     if unit_weights:
         title += f"\nevent counts (no cross-section: {', '.join(unit_weights)})"
-    fig, axes = plt.subplots(1, 2, figsize=(16, 6.5))
-    top, w = TOPOLOGY.cascade_resonances
-    for ax, name, xlabel in ((axes[0], "w", r"$m_{jj}$ [GeV]"), (axes[1], "top", r"$m_{jjj}$ [GeV]")):
+    candidates = mass_candidates(topology)
+    fig, axes = plt.subplots(1, len(candidates), figsize=(8 * len(candidates), 6.5), squeeze=False)
+    for ax, (name, (resonance, axis)) in zip(axes[0], candidates.items(), strict=True):
         h = r[name]
         edges = np.asarray(h["edges"])
         order = ["background", "unmatched", "wrong", "correct"]
@@ -202,8 +204,8 @@ def fig08_masses(metrics: dict, path: str | Path) -> None:
         power = _display_power(np.sum(stacks, axis=0).max(initial=0.0))
         mplhep.histplot([v / 10.0**power for v in stacks], edges, ax=ax, stack=True, histtype="fill",
                         label=[GROUP_LABELS[g] for g in order], color=[GROUP_COLOURS[g] for g in order])
-        ax.axvline(w.mass if name == "w" else top.mass, color="k", ls=":", lw=1)
-        ax.set_xlabel(xlabel)
+        ax.axvline(resonance.mass, color="k", ls=":", lw=1)
+        ax.set_xlabel(axis.label)
         ax.set_ylabel(f"candidates / {edges[1] - edges[0]:.0f} GeV" + (f" [$10^{{{power}}}$]" if power else ""))
         ax.legend(fontsize=11, title=title, title_fontsize=11)
         mplhep.cms.label(data=False, ax=ax, loc=0, fontsize=14, lumi=None if unit_weights else metrics["luminosity_fb"],
@@ -217,10 +219,11 @@ def _display_power(peak: float) -> int:
     return int(np.floor(np.log10(peak))) if peak >= 1e4 else 0
 
 
-def fig09_confusion(metrics: dict, path: str | Path) -> None:
-    """Jet-level confusion matrices (rows: truth, normalised) of every network on matched ttbar."""
+def fig09_confusion(metrics: dict, path: str | Path, topology: Topology) -> None:
+    """Jet-level confusion matrices (rows: truth, normalised; the topology's jet classes) of every
+    network on matched ttbar."""
     fig, panels = _network_panels(metrics, "confusion", height=6.8)
-    names = [c.latex for c in TOPOLOGY.classes]
+    names = [c.latex for c in topology.classes]
     for ax, (method, m) in panels:
         matrix = np.asarray(m["confusion"])
         ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
@@ -304,15 +307,16 @@ def fig11_entropy(metrics: dict, path: str | Path) -> None:
     save(fig, path)
 
 
-def fig12_attention(attention: dict[str, dict], path: str | Path) -> None:
+def fig12_attention(attention: dict[str, dict], path: str | Path, topology: Topology) -> None:
     """Average attention matrices, block by block (columns), of each SAJA model (rows), for
-    correctly assigned matched ttbar events, jets in truth order (queries are rows). A model
-    with no such event gets a row that says so instead of an empty one."""
+    correctly assigned matched ttbar events, jets in truth order (the topology's slots, then the
+    other jets; queries are rows). A model with no such event gets a row that says so instead of
+    an empty one."""
     models = list(attention.items())
     n_blocks = max([1, *(len(a["blocks"]) for _, a in models)])
     fig, axes = plt.subplots(max(len(models), 1), n_blocks, figsize=(5.2 * n_blocks, 5 * max(len(models), 1)),
                              squeeze=False)
-    ticks = [*(slot.latex for slot in TOPOLOGY.slots), TOPOLOGY.classes[TOPOLOGY.other_class].latex]
+    ticks = [*(slot.latex for slot in topology.slots), topology.classes[topology.other_class].latex]
     for row, (name, a) in zip(axes, models, strict=False):
         title = a.get("label", name)
         for k, (ax, matrix) in enumerate(zip(row, a["blocks"], strict=False)):
@@ -358,18 +362,21 @@ def fig13_latency(benchmarks: dict[str, dict], path: str | Path) -> None:
     save(fig, path)
 
 
-def efficiency_table_figure(metrics: dict, path: str | Path) -> None:
-    """The SPANet-style table (event fraction, event and top efficiency; all and complete
-    events) rendered as a figure."""
-    header = ["method", r"$N_{jets}$", "all: event frac.", "event eff.", "top eff.",
-              "complete: event frac.", "event eff.", "top eff."]
+def efficiency_table_figure(metrics: dict, path: str | Path, topology: Topology) -> None:
+    """The SPANet-style table (event fraction, event efficiency and the efficiency of each
+    particle kind of the topology: top, and Higgs for t tbar H; all and complete events)
+    rendered as a figure."""
+    kinds = list(particle_kinds(topology))
+    efficiencies = ["event eff.", *(f"{kind} eff." for kind in kinds)]
+    header = ["method", r"$N_{jets}$", "all: event frac.", *efficiencies, "complete: event frac.", *efficiencies]
     rows = []
     for method, m in ordered_methods(metrics):
         for row in m["spanet_table"]:
             cells = [method_label(metrics, method), row["n_jets"].replace(">= ", "≥")]
             for kind in ("all_events", "complete_events"):
                 r = row[kind]
-                cells += [f"{r['event_fraction']:.3f}", f"{r['event_efficiency']:.3f}", f"{r['top_efficiency']:.3f}"]
+                cells += [f"{r['event_fraction']:.3f}", f"{r['event_efficiency']:.3f}",
+                          *(f"{r[f'{k}_efficiency']:.3f}" for k in kinds)]
             rows.append(cells)
     fig, ax = plt.subplots(figsize=(15, 0.34 * len(rows) + 1.2))
     ax.axis("off")

@@ -12,13 +12,13 @@ import numpy as np
 
 from analysis import assignments, datasets, methods
 from analysis.config import Config
-from analysis.core.kinematics import cascade_masses, energy_of, four_vectors
+from analysis.core.kinematics import cascade_masses, energy_of, four_vectors, pair_masses
 from analysis.core.provenance import StageRun, stage_run, sweep_leftovers, write_json
 from analysis.methods.baselines import KINEMATICS
-from analysis.methods.chi2 import Chi2Settings, fit_widths
+from analysis.methods.chi2 import fit_widths, topology_settings
 from analysis.methods.transfer_functions import fit_all, fit_pools
 from analysis.stages._common import Files
-from analysis.topology import MATCHED, TOPOLOGY
+from analysis.topology import MATCHED, TOPOLOGY, Topology
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +31,19 @@ def raw_inputs(path: str | Path) -> dict:
 
 
 def run_chi2_widths(cfg: Config, input: Files, output: Files, wildcards: Files) -> dict:
-    """The chi^2 resolutions of the top and W masses, fitted on the matched events of the training
-    set (`input["train"]`) -> `output["widths"]`."""
+    """The chi^2 resolutions of the top and W masses, and of the two-body decays' masses of the
+    run's topology (t tbar H: the Higgs's m_bb), fitted on the matched events of the training set
+    (`input["train"]`) -> `output["widths"]`."""
     train_path, widths_output = input["train"], output["widths"]
     with stage_run(cfg.tag, "chi2_widths", cfg.stage_config("baselines"), [widths_output],
                    inputs=[train_path]) as run:
         data = raw_inputs(train_path)
         matched = data["category"] == MATCHED
         p4 = four_vectors(data["pt"][matched], data["eta"][matched], data["phi"][matched], data["mass"][matched])
-        settings = Chi2Settings()
-        w, top = cascade_masses(p4, data["targets"][matched], TOPOLOGY.cascade_slots)
-        widths = fit_widths(top.ravel(), w.ravel(), settings)
+        topology, targets = cfg.topology, data["targets"][matched]
+        w, top = cascade_masses(p4, targets, topology.cascade_slots)
+        m_pairs = pair_masses(p4, targets, tuple(p.pair for p in topology.pairs)) if topology.pairs else None
+        widths = fit_widths(top.ravel(), w.ravel(), topology_settings(topology), topology, m_pairs)
         write_json(widths_output, widths)
         run.extra = widths
     return widths
@@ -66,16 +68,17 @@ def assign_test_set(kind: str, cfg: Config, calibration_path: str | Path, test_p
         baseline = methods.get(kind).adapter()
         assign, settings = baseline.assigner(cfg, json.loads(Path(calibration_path).read_text()), n_jets)
         data = raw_inputs(test_path)
-        slots, score = in_chunks(data, assign, baseline.chunk, f"{kind}_{n_jets}")
+        slots, score = in_chunks(data, assign, baseline.chunk, f"{kind}_{n_jets}", cfg.topology)
         write_assignments(run, f"{kind}_{n_jets}", data, slots, score, outputs, settings)
 
 
-def in_chunks(data: dict, assign, chunk: int, method: str) -> tuple[np.ndarray, np.ndarray]:
-    """(slots, score) of every test event from `assign(kinematics, n_real)`, `chunk` events at a time."""
+def in_chunks(data: dict, assign, chunk: int, method: str, topology: Topology) -> tuple[np.ndarray, np.ndarray]:
+    """(slots (events, the topology's slots), score) of every test event from `assign(kinematics,
+    n_real)`, `chunk` events at a time."""
     from tqdm import tqdm
 
     n_real = data["mask"].sum(axis=1)
-    slots, score = [np.zeros((0, len(TOPOLOGY.slots)), np.int64)], [np.zeros(0)]
+    slots, score = [np.zeros((0, len(topology.slots)), np.int64)], [np.zeros(0)]
     for start in tqdm(range(0, len(n_real), chunk), desc=method, unit="chunk", mininterval=30):
         part = slice(start, start + chunk)
         s, v = assign({name: data[name][part] for name in KINEMATICS}, n_real[part])
@@ -93,16 +96,16 @@ def write_assignments(run: StageRun, method: str, data: dict, slots: np.ndarray,
         run.record(output, extra={"method": method, "sample": sample, "settings": settings})
 
 
-def response_pairs(data: dict, sample: str) -> dict[str, np.ndarray]:
-    """Jet and parton energies, b or light, and jet eta of every truth-matched jet of the matched
-    events of one sample of a dataset."""
+def response_pairs(data: dict, sample: str, topology: Topology = TOPOLOGY) -> dict[str, np.ndarray]:
+    """Jet and parton energies, b or light (the topology's b slots), and jet eta of every
+    truth-matched jet of the matched events of one sample of a dataset."""
     matched = (data["category"] == MATCHED) & (data["sample"] == data["samples"].index(sample))
     targets = data["targets"][matched]
     rows = np.arange(len(targets))[:, None]
     jet = {name: data[name][matched][rows, targets] for name in ("pt", "eta", "mass")}
     parton = {name: data[f"parton_{name}"][matched] for name in ("pt", "eta", "mass")}
     is_b = np.zeros(targets.shape, dtype=bool)
-    is_b[:, list(TOPOLOGY.b_slots)] = True
+    is_b[:, list(topology.b_slots)] = True
     return {"jet_energy": energy_of(**jet).ravel(), "parton_energy": energy_of(**parton).ravel(),
             "is_b": is_b.ravel(), "eta": jet["eta"].ravel()}
 
@@ -119,7 +122,7 @@ def run_transfer_functions(cfg: Config, input: Files, output: Files, wildcards: 
     with stage_run(cfg.tag, "transfer_functions", cfg.stage_config("baselines"), [output["json"]],
                    inputs=[dataset_path]) as run:
         sample = cfg.transfer_sample()
-        pairs = response_pairs(raw_inputs(dataset_path), sample)
+        pairs = response_pairs(raw_inputs(dataset_path), sample, cfg.topology)
         try:
             fitted = fit_all(pairs["jet_energy"], pairs["parton_energy"], pairs["is_b"], pairs["eta"])
         except ValueError as error:

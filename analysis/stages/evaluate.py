@@ -13,11 +13,11 @@ from analysis.config import Config
 from analysis.core.provenance import stage_run, write_json, write_text
 from analysis.core.tables import html_page
 from analysis.evaluation import generators, summary
-from analysis.evaluation.attention import ORDER, average, block_attention, folded
+from analysis.evaluation.attention import average, block_attention, folded, order
 from analysis.methods.networks import load_inputs, load_model, predict
 from analysis.plotting.figures import FIGURES, STUDY_CONFIG
 from analysis.stages._common import Files
-from analysis.topology import MATCHED, TOPOLOGY
+from analysis.topology import MATCHED
 
 
 def _read(path: str | Path) -> Any:
@@ -32,7 +32,7 @@ def run_method_metrics(cfg: Config, input: Files, output: Files, wildcards: File
     files = dict(zip(cfg.samples, input["assignments"], strict=True))
     with stage_run(cfg.tag, "method_metrics", cfg.rule_config("method_metrics", model=method), [output["metrics"]],
                    inputs=list(files.values())) as run:
-        result = summary.method_metrics(summary.load_method(files), summary.score_name(cfg, method),
+        result = summary.method_metrics(summary.load_method(files, cfg.topology), summary.score_name(cfg, method),
                                         summary.main_samples(cfg))
         write_json(output["metrics"], result)
         run.extra = {"method": method}
@@ -40,7 +40,7 @@ def run_method_metrics(cfg: Config, input: Files, output: Files, wildcards: File
 
 
 def run_reconstruction(cfg: Config, input: Files, output: Files, wildcards: Files) -> dict:
-    """The Fig. 8 W and top masses of `evaluation.reconstruction.method`, from its assignment
+    """The Fig. 8 candidate masses (W, top; H of t tbar H) of `evaluation.reconstruction.method`, from its assignment
     files (`input["assignments"]`, per sample of the config), the test set's jets (`input["test"]`)
     and the cutflows' cross-sections (`input["cutflows"]`, per `cfg.matched_samples()`) ->
     `output["reconstruction"]`: metrics.json's `reconstruction`."""
@@ -48,7 +48,7 @@ def run_reconstruction(cfg: Config, input: Files, output: Files, wildcards: File
     cutflows = dict(zip(cfg.matched_samples(), input["cutflows"], strict=True))
     with stage_run(cfg.tag, "reconstruction", cfg.rule_config("reconstruction"), [output["reconstruction"]],
                    inputs=[*files.values(), input["test"], *cutflows.values()]):
-        result = summary.mass_reconstruction(cfg, summary.load_method(files), input["test"], cutflows)
+        result = summary.mass_reconstruction(cfg, summary.load_method(files, cfg.topology), input["test"], cutflows)
         write_json(output["reconstruction"], result)
     return result
 
@@ -56,7 +56,8 @@ def run_reconstruction(cfg: Config, input: Files, output: Files, wildcards: File
 def run_evaluate(cfg: Config, input: Files, output: Files, wildcards: Files) -> dict:
     """metrics.json (`output["metrics"]`): the methods' metrics (`input["methods"]`, one file per
     method of `cfg.methods()`, in its order) and the reconstruction (`input["reconstruction"]`);
-    and the headline tables (`output["md"]`, `output["tex"]`)."""
+    and the headline tables (`output["md"]`, `output["tex"]`, `output["html"]`), which say which
+    baselines the topology does not run (`cfg.baselines.not_run`)."""
     tables = {fmt: output[fmt] for fmt in ("md", "tex", "html")}
     method_files = dict(zip(cfg.methods(), input["methods"], strict=True))
     with stage_run(cfg.tag, "evaluate", cfg.stage_config("evaluate"), [output["metrics"], *tables.values()],
@@ -66,9 +67,9 @@ def run_evaluate(cfg: Config, input: Files, output: Files, wildcards: Files) -> 
                   "main_samples": summary.main_samples(cfg), "luminosity_fb": cfg.evaluation.luminosity_fb,
                   "labels": cfg.labels(), "reconstruction": _read(input["reconstruction"])}
         write_json(output["metrics"], result)
-        markdown = summary.render_table(result, "md")
+        markdown = summary.render_table(result, "md", cfg.topology, cfg.baselines.not_run)
         write_text(tables["md"], markdown)
-        write_text(tables["tex"], summary.render_table(result, "tex"))
+        write_text(tables["tex"], summary.render_table(result, "tex", cfg.topology, cfg.baselines.not_run))
         write_text(tables["html"], html_page(markdown, f"{cfg.tag}: metrics"))
     return result
 
@@ -82,12 +83,12 @@ def run_attention(cfg: Config, input: Files, output: Files, wildcards: Files) ->
         model, saved = load_model(model_path)
         data = load_inputs(test_path, model)
         slots, valid, _, _ = predict(model, saved["architecture"], data["x"], data["mask"], data["jet_pt"])
-        chosen = (data["category"] == MATCHED) & valid & assignments.correct(slots, data["targets"])
+        chosen = (data["category"] == MATCHED) & valid & assignments.correct(slots, data["targets"], cfg.topology)
         x, mask, targets = data["x"][chosen], data["mask"][chosen], data["targets"][chosen]
-        matrices = [average(folded(w, targets, mask), mask.sum(axis=1) > len(TOPOLOGY.slots)).tolist() for w in
+        matrices = [average(folded(w, targets, mask), mask.sum(axis=1) > len(cfg.topology.slots)).tolist() for w in
                     block_attention(model, saved["architecture"], x, mask)] if len(targets) else []
-        result = {"model": name, "label": cfg.method_label(name), "order": list(ORDER), "events": int(chosen.sum()),
-                  "blocks": matrices}
+        result = {"model": name, "label": cfg.method_label(name), "order": list(order(cfg.topology)),
+                  "events": int(chosen.sum()), "blocks": matrices}
         write_json(output["attention"], result)
         run.extra = {"events": result["events"]}
     return result
@@ -113,7 +114,7 @@ def run_learning_curve(cfg: Config, input: Files, output: Files, wildcards: File
             data = load_inputs(input["test"], model)
             slots, valid, _, _ = predict(model, saved["architecture"], data["x"], data["mask"], data["jet_pt"])
             rows = (data["sample"] == data["samples"].index(cfg.datasets.training_sample)) & (data["category"] == MATCHED)
-            right = valid[rows] & assignments.correct(slots[rows], data["targets"][rows])
+            right = valid[rows] & assignments.correct(slots[rows], data["targets"][rows], cfg.topology)
             f, low, high = fraction(right)
             curve.setdefault(name, []).append({"fraction": float(share), "train_events": saved["train_events"],
                                                "correct": f, "low": low, "high": high, "events": int(rows.sum())})
@@ -146,7 +147,8 @@ def run_generator_study(cfg: Config, input: Files, output: Files, wildcards: Fil
 
 def run_figure(cfg: Config, input: Files, output: Files, wildcards: Files) -> None:
     """Figure `wildcards["figure"]`: its FIGURES entry's function draws what the entry reads
-    (`input[entry.reads]`) to `output["png"]` and `output["pdf"]`."""
+    (`input[entry.reads]`) to `output["png"]` and `output["pdf"]`, given the run's topology when
+    the entry says it names slots, classes, resonances or N_jets bins (`entry.topology`)."""
     figure = FIGURES[wildcards["figure"]]
     files = input[figure.reads]
     paths = [output["png"], output["pdf"]]
@@ -154,6 +156,8 @@ def run_figure(cfg: Config, input: Files, output: Files, wildcards: Files) -> No
                    inputs=[files] if isinstance(files, str | Path) else list(files)):
         extra = ({"no_matching": list(cfg.spanet_samples()), "labels": cfg.labels()["samples"]}
                  if figure.reads == "matching_tables" else {})
+        if figure.topology:
+            extra["topology"] = cfg.topology
         figure.function()(figure_data(figure.reads, files), paths, **extra)
 
 
