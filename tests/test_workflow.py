@@ -207,10 +207,11 @@ def test_profiles_dry_run(tmp_path, profile):
     assert "generate" in result.stdout
 
 
-@pytest.mark.parametrize("config_name", ["config.yaml", "paper.yaml"])
+@pytest.mark.parametrize("config_name", ["config.yaml", "paper.yaml", "tth.yaml"])
 def test_default_and_paper_configs_build_their_dag(tmp_path, config_name):
     result = snakemake(tmp_path, "--dry-run", configfile=REPO / "config" / config_name)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert ("klfitter" in result.stdout) == (config_name != "tth.yaml")  # no t tbar H likelihood
 
 
 def job_counts(dry_run: str) -> dict[str, int]:
@@ -320,3 +321,46 @@ def test_the_spanet_official_overlay_imports_its_predictions_and_retrains_nothin
     assert "results/default/assignments/spanet_official/ttbar.parquet" in planned.stdout
     alone = snakemake(tmp_path, "--dry-run", configfile=default)
     assert job_counts(planned.stdout)["train"] == job_counts(alone.stdout)["train"]
+
+
+@pytest.mark.slow
+def test_tth_end_to_end_on_its_tiny_config(tmp_path):
+    """config/test_tth.yaml from scratch: t tbar H generated, selected (>= 8 jets), matched to 8
+    partons, both networks trained with their Higgs class and head, the chi^2 with its Higgs
+    width, no KLFitter-style job (the tables say why), the Higgs candidate mass and every figure."""
+    import awkward as ak
+
+    from analysis import assignments
+    from analysis.core.training import load_checkpoint
+    from analysis.plotting.figures import FIGURES
+
+    config = REPO / "config" / "test_tth.yaml"
+    result = snakemake(tmp_path, "--cores", "2", configfile=config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "klfitter" not in result.stdout + result.stderr
+    results = tmp_path / "results" / "test_tth"
+    cutflow = json.loads((results / "skim" / "tth.cutflow.json").read_text())
+    assert [row["cut"] for row in cutflow["cutflow"]][1] == ">= 8 jets with pT > 25 GeV"
+    tables = json.loads((results / "matched" / "tth.matching.json").read_text())
+    assert tables["slots"][-2:] == ["bh1", "bh2"] and tables["labels"][-2:] == ["H", "other"]
+    assert tables["events"]["matched"] > 0 and tables["events"]["background"] == 0  # every event has t, tbar and H
+    event_info = yaml.safe_load((results / "datasets" / "event_info.yaml").read_text())
+    assert event_info["EVENT"]["h"] == ["b1", "b2"] and event_info["PERMUTATIONS"]["h"] == [["b1", "b2"]]
+    for model in ("saja", "spanet"):
+        saved = load_checkpoint(results / "models" / model / "model.pt")
+        assert saved["topology"] == "config/topology/tth_allhad.yaml" and saved["classes"][-2:] == ["H", "other"]
+        table = assignments.read(results / "assignments" / model / "tth.parquet")
+        assert ak.to_numpy(table.assignment).shape[1] == 8
+    widths = json.loads((results / "baselines" / "chi2_widths.json").read_text())
+    assert 5 < widths["sigma_pairs"]["h"] < 40
+    assert not (results / "assignments" / "klfitter_8").exists()
+    metrics = json.loads((results / "metrics" / "metrics.json").read_text())
+    assert metrics["method_order"] == ["saja", "spanet", "chi2_8"]
+    assert {"w", "top", "higgs"} <= set(metrics["reconstruction"])
+    row = metrics["methods"]["chi2_8"]["spanet_table"][-1]
+    assert row["n_jets"] == "all" and 0 <= row["complete_events"]["higgs_efficiency"] <= 1
+    markdown = (results / "metrics" / "tables.md").read_text()
+    assert "| N_jets 8 | N_jets 9 | N_jets 10 | N_jets >= 11 |" in markdown and "complete higgs eff." in markdown
+    assert "KLFitter-style: not run (KLFitter has no likelihood for t tbar H" in markdown
+    for name in (name for name, figure in FIGURES.items() if figure.study == "ttbar"):
+        assert (results / "figures" / f"{name}.png").stat().st_size > 1000
