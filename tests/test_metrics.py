@@ -224,9 +224,9 @@ def test_tables_name_methods_by_label_with_their_key():
     row = {"n_jets": "6", **{k: {"event_fraction": 0.2, "event_efficiency": 0.5, "top_efficiency": 0.6}
                              for k in ("all_events", "complete_events")}}
     result = {"methods": {m: {"correct_by_njets": dict.fromkeys(bins, cell), "spanet_table": [row]}
-                          for m in ("saja_paper", "chi2_7", "spanet")}, "main_samples": ["ttbar"],
+                          for m in ("saja_paper", "chi2_7", "spanet")},
               "labels": {"methods": {"saja_paper": "SAJA (paper)", "chi2_7": r"$\chi^2$, 7 jets", "spanet": "spanet"}}}
-    markdown, latex = render_table(result, "md", TOPOLOGY, {}), render_table(result, "tex", TOPOLOGY, {})
+    markdown, latex = (render_table(result, fmt, TOPOLOGY, {}, "ttbar") for fmt in ("md", "tex"))
     assert "| SAJA (paper) (saja_paper) | 50.0 +5.0 -5.0 |" in markdown
     assert "**Correct assignments on matched ttbar (%, 68 % Clopper-Pearson interval)**" in markdown
     assert "| chi^2, 7 jets (chi2_7) | 50.0" in markdown and "| spanet | 50.0" in markdown

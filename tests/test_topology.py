@@ -123,7 +123,8 @@ def test_the_stages_read_the_topology():
     assert saja.Saja(saja.SajaHyperparameters(features=("pt", "eta"), d_k=2, heads=2, d_ffn=4, blocks=1)).head[-1] \
         .out_features == 5
     assert spanet.head_layout(TOPOLOGY) == (((0, 1, 2), 1), ((3, 4, 5), 1))
-    assert len(spanet.Spanet(spanet.SpanetHyperparameters(features=("pt", "eta", "phi"))).particle_heads) == 2
+    model = spanet.Spanet(spanet.SpanetHyperparameters(features=("pt", "eta", "phi")))
+    assert len(model.tops) == 2 and len(model.pairs) == 0 and model.particle_heads() == list(model.tops)
     assert (chi2.Chi2Settings().m_top, chi2.Chi2Settings().m_w) == (172.5, 80.4)
     s = klfitter.LikelihoodSettings()
     assert (s.m_w, s.width_w, s.width_top) == (80.4, 2.085, 1.5)

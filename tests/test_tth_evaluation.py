@@ -206,12 +206,12 @@ def table_result() -> dict:
     """metrics.json's methods part for the known example, as two methods."""
     events = known_example()
     entry = {"correct_by_njets": metrics.correct_by_njets(events), "spanet_table": metrics.spanet_table(events)}
-    return {"methods": {"saja": entry, "chi2_9": entry}, "main_samples": ["tth"],
+    return {"methods": {"saja": entry, "chi2_9": entry},
             "labels": {"methods": {"saja": "SAJA", "chi2_9": r"$\chi^2$, 9 jets"}}}
 
 
 def test_tables_show_the_higgs_efficiency_and_the_baselines_not_run():
-    markdown = render_table(table_result(), "md", TTH, NOT_RUN)
+    markdown = render_table(table_result(), "md", TTH, NOT_RUN, "tth")
     assert "**Correct assignments on matched tth (%" in markdown and "**SPANet-style efficiencies on tth**" in markdown
     assert "| method | all | N_jets 8 | N_jets 9 | N_jets 10 | N_jets >= 11 |" in markdown
     assert ("| method | N_jets | all event fraction | all event eff. | all top eff. | all higgs eff. | "
@@ -219,9 +219,9 @@ def test_tables_show_the_higgs_efficiency_and_the_baselines_not_run():
     assert "| SAJA (saja) | all | 1.000 | 0.600 | 0.900 | 0.500 | 0.800 | 0.500 | 0.875 | 0.500 |" in markdown
     assert markdown.endswith("\n\nKLFitter-style: not run (KLFitter has no likelihood for t tbar H, so neither has "
                              "this fit)\n")
-    latex = render_table(table_result(), "tex", TTH, {"chi2": "a reason_with specials"})
+    latex = render_table(table_result(), "tex", TTH, {"chi2": "a reason_with specials"}, "tth")
     assert latex.endswith("\n\nchi\\^{}2: not run (a reason\\_with specials)\n")
-    assert "not run" not in render_table(table_result(), "md", TTH, {})
+    assert "not run" not in render_table(table_result(), "md", TTH, {}, "tth")
 
 
 @pytest.fixture

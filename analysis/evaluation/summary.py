@@ -138,13 +138,13 @@ def mass_reconstruction(cfg: Config, events: metrics.Events, test_path: str | Pa
     return out
 
 
-def render_table(result: dict, fmt: str, topology: Topology, not_run: dict[str, str]) -> str:
+def render_table(result: dict, fmt: str, topology: Topology, not_run: dict[str, str], signal: str) -> str:
     """Correct-assignment fraction (%) per method and N_jets bin on matched events, then the
     SPANet-style table (an efficiency per particle kind of the topology), as Markdown (`md`) or
     LaTeX (`tex`); each method by its display label, with its config key beside it when they
     differ (`method_name`); then a line per baseline kind the topology does not run, with the
     reason (`not_run`, from `Baselines.not_run`): a method missing from the tables is said to be,
-    and why."""
+    and why. `signal` names the training sample the captions speak of ("ttbar" in config.yaml)."""
     bins = ["inclusive"] + [metrics.bin_label(lo, hi) for lo, hi in metrics.jet_bins(topology)]
     header = ["method"] + [f"N_jets {b}" if b != "inclusive" else "all" for b in bins]
     rows = []
@@ -156,8 +156,7 @@ def render_table(result: dict, fmt: str, topology: Topology, not_run: dict[str, 
                          f"{100 * c['fraction']:.1f} +{100 * (c['high'] - c['fraction']):.1f} "
                          f"-{100 * (c['fraction'] - c['low']):.1f}")
         rows.append(cells)
-    samples = ", ".join(result["main_samples"])  # the training sample's name: "ttbar" in config.yaml, "tth" in tth.yaml
-    text = table(header, rows, fmt, f"Correct assignments on matched {samples} (%, 68 % Clopper-Pearson interval)")
+    text = table(header, rows, fmt, f"Correct assignments on matched {signal} (%, 68 % Clopper-Pearson interval)")
     kinds = list(metrics.particle_kinds(topology))
     header = ["method", "N_jets"] + [f"{kind} {col}" for kind in ("all", "complete")
                                      for col in ("event fraction", "event eff.", *(f"{k} eff." for k in kinds))]
@@ -170,7 +169,7 @@ def render_table(result: dict, fmt: str, topology: Topology, not_run: dict[str, 
                 cells += [f"{r['event_fraction']:.3f}", _number(r["event_efficiency"]),
                           *(f"{r[f'{k}_efficiency']:.3f}" for k in kinds)]
             rows.append(cells)
-    return text + "\n" + table(header, rows, fmt, f"SPANet-style efficiencies on {samples}") + not_run_lines(not_run, fmt)
+    return text + "\n" + table(header, rows, fmt, f"SPANet-style efficiencies on {signal}") + not_run_lines(not_run, fmt)
 
 
 def not_run_lines(not_run: dict[str, str], fmt: str) -> str:

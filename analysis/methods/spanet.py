@@ -186,9 +186,15 @@ class Spanet(nn.Module):
                                      for _ in range(hp.blocks))
         self.norm = nn.LayerNorm(hp.d_model)
         self.layout = head_layout(topology)
-        self.particle_heads = nn.ModuleList(
-            (TripletHead if len(slots) == 3 else PairHead)(hp.d_model, hp.d_tensor, hp.triplet_masses)
-            for slots, _ in self.layout)
+        self.tops = nn.ModuleList(TripletHead(hp.d_model, hp.d_tensor, hp.triplet_masses) for _ in topology.cascades)
+        self.pairs = nn.ModuleList(PairHead(hp.d_model, hp.d_tensor, hp.triplet_masses) for _ in topology.pairs)
+
+    def particle_heads(self) -> list[nn.Module]:
+        """The heads in the topology's particle order (tops and pairs are kept apart, so that a
+        t tbar model's weights are named as before two-body decays existed)."""
+        heads = {c.particle: head for c, head in zip(self.topology.cascades, self.tops, strict=True)}
+        heads.update({p.particle: head for p, head in zip(self.topology.pairs, self.pairs, strict=True)})
+        return [heads[p.name] for p in self.topology.particles]
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
         """Log-probabilities for the raw jet columns x (batch, jets, `inputs.columns`), one tensor
@@ -204,7 +210,7 @@ class Spanet(nn.Module):
         triplet_masses = triplet_log_masses(self.inputs, x, mask) if masses and self.topology.cascades else None
         pair_masses = log_pair_masses(self.inputs, x, mask) if masses and self.topology.pairs else None
         return [head(h, mask, triplet_masses if isinstance(head, TripletHead) else pair_masses)
-                for head in self.particle_heads]
+                for head in self.particle_heads()]
 
     def hyperparameters(self) -> dict:
         return asdict(self.hp)

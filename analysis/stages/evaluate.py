@@ -67,10 +67,11 @@ def run_evaluate(cfg: Config, input: Files, output: Files, wildcards: Files) -> 
                   "main_samples": summary.main_samples(cfg), "luminosity_fb": cfg.evaluation.luminosity_fb,
                   "labels": cfg.labels(), "reconstruction": _read(input["reconstruction"])}
         write_json(output["metrics"], result)
-        markdown = summary.render_table(result, "md", cfg.topology, cfg.baselines.not_run)
-        write_text(tables["md"], markdown)
-        write_text(tables["tex"], summary.render_table(result, "tex", cfg.topology, cfg.baselines.not_run))
-        write_text(tables["html"], html_page(markdown, f"{cfg.tag}: metrics"))
+        rendered = {fmt: summary.render_table(result, fmt, cfg.topology, cfg.baselines.not_run,
+                                              cfg.datasets.training_sample) for fmt in ("md", "tex")}
+        write_text(tables["md"], rendered["md"])
+        write_text(tables["tex"], rendered["tex"])
+        write_text(tables["html"], html_page(rendered["md"], f"{cfg.tag}: metrics"))
     return result
 
 
