@@ -183,3 +183,17 @@ def test_generated_tth_has_both_tops_and_a_higgs_to_b_bbar_at_125_gev(tth_batch)
     assert ak.to_list(from_full.pid) == ak.to_list(partons.pid)  # the full shower record agrees
     ttbar_only = find_partons(Columns.of(short, PARTON_FIELDS)).to_awkward()
     np.testing.assert_array_equal(ak.to_numpy(ttbar_only.pid), pid[:, :6])  # t tbar partons unchanged
+
+
+def test_the_config_chooses_the_topology_and_drops_what_cannot_run_on_it():
+    from analysis import config as configlib
+
+    data = configlib.read_yaml(ROOT / "config" / "test_tth.yaml")
+    cfg = configlib.from_dict(data)
+    assert cfg.topology is TTH
+    assert cfg.baselines.not_run == {"klfitter": "KLFitter has no likelihood for t tbar H, so neither has this fit"}
+    assert cfg.methods() == ["saja", "spanet", "chi2_8"]
+    assert cfg.stage_config("split")["topology"]["EVENT"]["h"] == ["b1", "b2"]
+    assert configlib.load(ROOT / "config" / "test.yaml").topology is topology.TOPOLOGY
+    with pytest.raises(configlib.ConfigError, match=r"key 'topology': file .*nope.yaml not found.*tth_allhad.yaml"):
+        configlib.from_dict({**configlib.read_yaml(ROOT / "config" / "test_tth.yaml"), "topology": "config/nope.yaml"})
