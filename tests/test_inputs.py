@@ -119,7 +119,8 @@ def test_networks_with_physics_inputs_are_permutation_equivariant(build):
     perm = torch.randperm(8)
     with torch.no_grad():
         out, permuted = model(raw, mask), model(raw[:, perm], mask[:, perm])
-    if isinstance(model, Spanet):
+    if isinstance(model, Spanet):  # the t tbar heads, stacked: (events, tops, jets, jets, jets)
+        out, permuted = torch.stack(out, dim=1), torch.stack(permuted, dim=1)
         expected = out[:, :, perm][:, :, :, perm][:, :, :, :, perm]
         torch.testing.assert_close(out, out.transpose(3, 4))  # q1 <-> q2
     else:

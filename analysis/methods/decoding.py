@@ -57,7 +57,9 @@ def _states(topology: Topology) -> tuple[torch.Tensor, int, int, torch.Tensor]:
     previous = [[i] + [index.get(tuple(v + (k == c) for k, v in enumerate(state)), sentinel)
                        for c in range(len(needs))] for i, state in enumerate(states)]
     choice_class = [topology.other_class] + [cls for cls, _ in topology.class_slots]
-    return torch.tensor(previous), index[tuple(needs)], index[(0,) * len(needs)], torch.tensor(choice_class)
+    with warnings.catch_warnings():  # built first inside an ONNX trace, the tables are its constants, as meant
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        return torch.tensor(previous), index[tuple(needs)], index[(0,) * len(needs)], torch.tensor(choice_class)
 
 
 def _best_classes(gain: torch.Tensor, previous: torch.Tensor, start: int, end: int,
