@@ -260,6 +260,11 @@ class Topology:
                      for p in self.particles if all(d in self.daughters for d in self.resonances[p.resonance].decay))
 
     @cached_property
+    def pair_slots(self) -> tuple[tuple[int, int], ...]:
+        """The two slots of each two-body decay (none for t tbar)."""
+        return tuple(p.pair for p in self.pairs)
+
+    @cached_property
     def cascade_slots(self) -> tuple[tuple[int, int, int], ...]:
         """(spectator, *pair) slots of each cascade."""
         return tuple(c.slots for c in self.cascades)

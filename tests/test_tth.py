@@ -37,7 +37,7 @@ def test_the_file_declares_slots_classes_and_symmetries():
     assert [(c.particle, c.charge, c.slots) for c in TTH.cascades] == [("t1", 1, (0, 1, 2)), ("t2", -1, (3, 4, 5))]
     assert [(p.particle, p.charge, p.resonance.pdg_id, p.resonance.mass, p.pair) for p in TTH.pairs] == \
         [("h", 0, 25, 125.0, (6, 7))]
-    assert TTH.symmetric_slots == ((1, 2), (4, 5), (6, 7))
+    assert TTH.symmetric_slots == ((1, 2), (4, 5), (6, 7)) and TTH.pair_slots == ((6, 7),)
     assert TTH.particle_permutations == ((0, 1, 2), (1, 0, 2))
     assert TTH.class_permutations == ((0, 1, 2, 3, 4, 5), (2, 3, 0, 1, 4, 5))
     assert TTH.multiplicity == 16  # 2 top labellings x 2 x 2 W quark orders x 2 Higgs b orders

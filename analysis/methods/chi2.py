@@ -79,7 +79,7 @@ def assignment_chi2(p4: np.ndarray, slots: np.ndarray, s: Chi2Settings, topology
     w, top = cascade_masses(p4, slots, topology.cascade_slots)
     chi2 = (((top - s.m_top) / s.sigma_top) ** 2 + ((w - s.m_w) / s.sigma_w) ** 2).sum(axis=1)
     if topology.pairs:
-        masses = pair_masses(p4, slots, tuple(p.pair for p in topology.pairs))
+        masses = pair_masses(p4, slots, topology.pair_slots)
         centres = np.array([p.resonance.mass for p in topology.pairs])
         chi2 = chi2 + (((masses - centres) / np.array(s.pair_widths(topology))) ** 2).sum(axis=1)
     return chi2

@@ -115,27 +115,32 @@ class PairHead(nn.Module):
         return _log_softmax_distinct(logits.float(), mask)
 
 
-def log_pair_masses(jets: JetInputs, raw: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(batch, jets, jets): log m_ij of every jet pair, in GeV, shifted by log 100 GeV so that it
-    is of order one; zero where padded."""
+def masses_squared(jets: JetInputs, raw: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(m_ij^2 (batch, jets, jets), m_i^2 (batch, jets)) in GeV^2 from the raw jet columns; zero
+    where padded. Computed once per forward pass for the triplet and the pair heads."""
     raw = torch.where(mask[..., None], raw, torch.zeros_like(raw))
     pt, eta, phi, mass = (raw[..., jets.columns.index(c)] for c in ("pt", "eta", "phi", "mass"))
-    return 0.5 * torch.log(pair_mass_squared(pt, eta, phi, mass).clamp(min=1.0)) - LOG100
+    return pair_mass_squared(pt, eta, phi, mass), mass ** 2
+
+
+def log_mass(m2: torch.Tensor) -> torch.Tensor:
+    """log m in GeV from m^2, shifted by log 100 GeV so that it is of order one (m below 1 GeV
+    counts as 1 GeV)."""
+    return 0.5 * torch.log(m2.clamp(min=1.0)) - LOG100
 
 
 def triplet_log_masses(jets: JetInputs, raw: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """(batch, jets, jets, jets, 2): log m_ijk and log m_jk of every triplet (i = b, j, k = the W's
-    jets), in GeV, shifted by log 100 GeV so that they are of order one; zero where padded.
+    jets), as `log_mass`; zero where padded."""
+    return _triplet_log_masses(*masses_squared(jets, raw, mask))
 
-    m_ijk^2 = m_ij^2 + m_ik^2 + m_jk^2 - m_i^2 - m_j^2 - m_k^2 from the pair masses."""
-    raw = torch.where(mask[..., None], raw, torch.zeros_like(raw))
-    pt, eta, phi, mass = (raw[..., jets.columns.index(c)] for c in ("pt", "eta", "phi", "mass"))
-    m2 = pair_mass_squared(pt, eta, phi, mass)
-    m2_jet = mass ** 2
+
+def _triplet_log_masses(m2: torch.Tensor, m2_jet: torch.Tensor) -> torch.Tensor:
+    """m_ijk^2 = m_ij^2 + m_ik^2 + m_jk^2 - m_i^2 - m_j^2 - m_k^2 from the pair masses."""
     triplet = (m2[:, :, :, None] + m2[:, :, None, :] + m2[:, None, :, :]
                - m2_jet[:, :, None, None] - m2_jet[:, None, :, None] - m2_jet[:, None, None, :])
-    log_triplet = 0.5 * torch.log(triplet.clamp(min=1.0)) - LOG100
-    log_pair = (0.5 * torch.log(m2.clamp(min=1.0)) - LOG100)[:, None, :, :].expand_as(log_triplet)
+    log_triplet = log_mass(triplet)
+    log_pair = log_mass(m2)[:, None, :, :].expand_as(log_triplet)
     return torch.stack([log_triplet, log_pair], dim=-1)
 
 
@@ -206,9 +211,11 @@ class Spanet(nn.Module):
         for block in self.encoder:
             h = block(h, mask, bias)
         h = self.norm(h)
-        masses = self.hp.triplet_masses
-        triplet_masses = triplet_log_masses(self.inputs, x, mask) if masses and self.topology.cascades else None
-        pair_masses = log_pair_masses(self.inputs, x, mask) if masses and self.topology.pairs else None
+        triplet_masses = pair_masses = None
+        if self.hp.triplet_masses:
+            m2, m2_jet = masses_squared(self.inputs, x, mask)
+            triplet_masses = _triplet_log_masses(m2, m2_jet) if self.topology.cascades else None
+            pair_masses = log_mass(m2) if self.topology.pairs else None
         return [head(h, mask, triplet_masses if isinstance(head, TripletHead) else pair_masses)
                 for head in self.particle_heads()]
 

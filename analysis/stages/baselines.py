@@ -42,7 +42,7 @@ def run_chi2_widths(cfg: Config, input: Files, output: Files, wildcards: Files) 
         p4 = four_vectors(data["pt"][matched], data["eta"][matched], data["phi"][matched], data["mass"][matched])
         topology, targets = cfg.topology, data["targets"][matched]
         w, top = cascade_masses(p4, targets, topology.cascade_slots)
-        m_pairs = pair_masses(p4, targets, tuple(p.pair for p in topology.pairs)) if topology.pairs else None
+        m_pairs = pair_masses(p4, targets, topology.pair_slots) if topology.pairs else None
         widths = fit_widths(top.ravel(), w.ravel(), topology_settings(topology), topology, m_pairs)
         write_json(widths_output, widths)
         run.extra = widths
