@@ -224,6 +224,35 @@ def test_tables_show_the_higgs_efficiency_and_the_baselines_not_run():
     assert "not run" not in render_table(table_result(), "md", TTH, {}, "tth")
 
 
+def test_the_btag_table_is_the_talks_table_on_events_with_a_tag_per_b_quark():
+    """The SPANet talk evaluates t tbar H on events with >= 4 b-tagged jets: the slice keeps the
+    events with a tag per b quark of the topology (4 here, 2 for t tbar) and tabulates them alone."""
+    from analysis.evaluation.summary import btag_table, method_metrics
+
+    events = known_example()
+    n_btags = np.array([4, 3, 5, 2, 4, 6])
+    sliced = btag_table(events, n_btags)
+    assert sliced["btag_min"] == 4 and len(topology.default().b_slots) == 2
+    kept = events.select(np.array([True, False, True, False, True, True]))
+    assert json.dumps(sliced["rows"]) == json.dumps(metrics.spanet_table(kept))  # NaN where a row is empty
+    every = {r["n_jets"]: r for r in sliced["rows"]}["all"]
+    assert every["complete_events"] == pytest.approx({"event_fraction": 2 / 3, "event_efficiency": 1.0,
+                                                      "top_efficiency": 1.0, "higgs_efficiency": 1.0, "events": 2})
+    assert every["all_events"] == pytest.approx({"event_fraction": 1.0, "event_efficiency": 1.0, "top_efficiency": 1.0,
+                                                 "higgs_efficiency": 1.0, "events": 3})  # event 4: its tops
+    entry = method_metrics(events, "chi2", ["tth"], n_btags)
+    assert json.dumps(entry["spanet_table_btag"]) == json.dumps(sliced) and "spanet_table_btag" not in method_metrics(events, "chi2", ["tth"])
+
+    result = table_result()
+    for entry in result["methods"].values():
+        entry["spanet_table_btag"] = sliced
+    markdown = render_table(result, "md", TTH, {}, "tth")
+    caption = "**SPANet-style efficiencies on tth with >= 4 b-tagged jets (the SPANet talk's t tbar H evaluation)**"
+    assert caption in markdown
+    assert "| SAJA (saja) | all | 1.000 | 1.000 | 1.000 | 1.000 | 0.667 | 1.000 | 1.000 | 1.000 |" in markdown.split(caption)[1]
+    assert caption not in render_table(table_result(), "md", TTH, {}, "tth")
+
+
 @pytest.fixture
 def drawn(monkeypatch):
     """Figures drawn by analysis.plotting.paper, kept open instead of saved: name -> Figure."""

@@ -38,11 +38,15 @@ def score_name(cfg: Config, method: str) -> str:
     return methods.get(cfg.method_kind(method)).score_name
 
 
-def method_metrics(all_events: metrics.Events, score: str, main_samples: list[str]) -> dict:
+def method_metrics(all_events: metrics.Events, score: str, main_samples: list[str],
+                   n_btags: np.ndarray | None = None) -> dict:
     """Everything the tables and figures show of one method, whose score is called `score`: on
     the evaluation events of `main_samples` (the nominal ttbar and the backgrounds, not the
-    generator study's alternatives), and per ttbar sample (the generator study)."""
-    events = all_events.select(np.isin(all_events.sample, main_samples))
+    generator study's alternatives), and per ttbar sample (the generator study). With the events'
+    b-tagged jet counts `n_btags`, also the SPANet talk's table on the events with at least one
+    b tag per b quark of the topology (`btag_table`)."""
+    main = np.isin(all_events.sample, main_samples)
+    events = all_events.select(main)
     groups = metrics.score_groups(events)
     finite = np.concatenate([g[np.isfinite(g)] for g in groups.values()])
     top = float(np.quantile(finite, 0.995)) if len(finite) else 1.0
@@ -57,10 +61,21 @@ def method_metrics(all_events: metrics.Events, score: str, main_samples: list[st
         out["per_sample"][str(sample)] = {"performance_curve": metrics.performance_curve(own),
                                           "correct_by_njets": metrics.correct_by_njets(own),
                                           "score_distributions": score_histograms(metrics.score_groups(own), edges)}
+    if n_btags is not None:
+        out["spanet_table_btag"] = btag_table(events, n_btags[main])
     if events.has_probabilities:
         out["valid_vs_threshold"] = metrics.valid_vs_threshold(events, edges)
         out["confusion"] = metrics.confusion_matrix(events).tolist()
     return out
+
+
+def btag_table(events: metrics.Events, n_btags: np.ndarray) -> dict:
+    """The SPANet talk's table on the events with as many b-tagged jets as the topology has b
+    quarks (4 for t tbar H, 2 for t tbar): how the talk evaluates t tbar H ("evaluated on >= 4b-jet
+    events for consistency with chi^2", networks trained on >= 2), where a b-tag aware chi^2 has a
+    tagged jet for each of its b slots."""
+    btag_min = len(events.topology.b_slots)
+    return {"btag_min": btag_min, "rows": metrics.spanet_table(events.select(n_btags >= btag_min))}
 
 
 def score_histograms(groups: dict[str, np.ndarray], edges: np.ndarray) -> dict:
@@ -84,15 +99,21 @@ def sample_cross_sections(cfg: Config, samples: list[str], cutflows: dict[str, s
     return out
 
 
-def evaluation_jets(test_path: str | Path, samples: list[str], events: metrics.Events) -> dict[str, np.ndarray]:
-    """Raw jet kinematics of the test set in the order of the assignment files (sample by sample),
-    checked against their event numbers."""
-    data = datasets.load(test_path, ("pt", "eta", "phi", "mass"), scaled=False)
+def evaluation_jets(test_path: str | Path, samples: list[str], events: metrics.Events,
+                    features: tuple[str, ...] = ("pt", "eta", "phi", "mass")) -> dict[str, np.ndarray]:
+    """Raw jet `features` of the test set (padding 0) in the order of the assignment files
+    (sample by sample), checked against their event numbers."""
+    data = datasets.load(test_path, features, scaled=False)
     order = np.concatenate([np.flatnonzero(data["sample"] == data["samples"].index(s)) for s in samples])
     if len(order) != len(events) or not np.array_equal(data["event"][order], events.event):
         raise ValueError(f"{test_path}: the assignment files do not list the test set's events in its order; "
                          "rerun the methods' rules (their outputs are older than the dataset)")
-    return {name: data["x"][order][..., i] for i, name in enumerate(("pt", "eta", "phi", "mass"))}
+    return {name: data["x"][order][..., i] for i, name in enumerate(features)}
+
+
+def evaluation_btags(test_path: str | Path, samples: list[str], events: metrics.Events) -> np.ndarray:
+    """The number of b-tagged jets of each event of `events` (`evaluation_jets`' order)."""
+    return (evaluation_jets(test_path, samples, events, ("btag",))["btag"] > 0.5).sum(axis=1)
 
 
 def main_samples(cfg: Config) -> list[str]:
@@ -157,19 +178,34 @@ def render_table(result: dict, fmt: str, topology: Topology, not_run: dict[str, 
                          f"-{100 * (c['fraction'] - c['low']):.1f}")
         rows.append(cells)
     text = table(header, rows, fmt, f"Correct assignments on matched {signal} (%, 68 % Clopper-Pearson interval)")
+    text += "\n" + spanet_style_table(result, fmt, topology, {m: e["spanet_table"] for m, e in result["methods"].items()},
+                                      f"SPANet-style efficiencies on {signal}")
+    sliced = {m: e["spanet_table_btag"] for m, e in result["methods"].items() if "spanet_table_btag" in e}
+    if sliced:
+        btag_min = next(iter(sliced.values()))["btag_min"]
+        text += "\n" + spanet_style_table(result, fmt, topology, {m: s["rows"] for m, s in sliced.items()},
+                                          f"SPANet-style efficiencies on {signal} with >= {btag_min} b-tagged jets "
+                                          "(the SPANet talk's t tbar H evaluation)")
+    return text + not_run_lines(not_run, fmt)
+
+
+def spanet_style_table(result: dict, fmt: str, topology: Topology, rows_of: dict[str, list[dict]], caption: str) -> str:
+    """The SPANet talk's table (`metrics.spanet_table` rows of each method of `rows_of`): per N_jets
+    row, for all and for complete events, the event fraction, the event efficiency and an
+    efficiency per particle kind of the topology."""
     kinds = list(metrics.particle_kinds(topology))
     header = ["method", "N_jets"] + [f"{kind} {col}" for kind in ("all", "complete")
                                      for col in ("event fraction", "event eff.", *(f"{k} eff." for k in kinds))]
     rows = []
-    for method, m in result["methods"].items():
-        for row in m["spanet_table"]:
+    for method, table_rows in rows_of.items():
+        for row in table_rows:
             cells = [method_name(result, method), row["n_jets"]]
             for kind in ("all_events", "complete_events"):
                 r = row[kind]
                 cells += [f"{r['event_fraction']:.3f}", _number(r["event_efficiency"]),
                           *(f"{r[f'{k}_efficiency']:.3f}" for k in kinds)]
             rows.append(cells)
-    return text + "\n" + table(header, rows, fmt, f"SPANet-style efficiencies on {signal}") + not_run_lines(not_run, fmt)
+    return table(header, rows, fmt, caption)
 
 
 def not_run_lines(not_run: dict[str, str], fmt: str) -> str:

@@ -26,14 +26,16 @@ def _read(path: str | Path) -> Any:
 
 def run_method_metrics(cfg: Config, input: Files, output: Files, wildcards: Files) -> dict:
     """Everything the tables and figures show of method `wildcards["method"]`, from its
-    assignment files (`input["assignments"]`, one per sample of the config, in its order) ->
+    assignment files (`input["assignments"]`, one per sample of the config, in its order) and the
+    test set's b tags (`input["test"]`) ->
     `output["metrics"]`: metrics.json's entry of that method."""
     method = wildcards["method"]
     files = dict(zip(cfg.samples, input["assignments"], strict=True))
     with stage_run(cfg.tag, "method_metrics", cfg.rule_config("method_metrics", model=method), [output["metrics"]],
-                   inputs=list(files.values())) as run:
-        result = summary.method_metrics(summary.load_method(files, cfg.topology), summary.score_name(cfg, method),
-                                        summary.main_samples(cfg))
+                   inputs=[*files.values(), input["test"]]) as run:
+        events = summary.load_method(files, cfg.topology)
+        result = summary.method_metrics(events, summary.score_name(cfg, method), summary.main_samples(cfg),
+                                        summary.evaluation_btags(input["test"], list(cfg.samples), events))
         write_json(output["metrics"], result)
         run.extra = {"method": method}
     return result

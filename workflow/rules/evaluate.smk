@@ -7,6 +7,7 @@ RECONSTRUCTION_METHOD = CFG.evaluation.reconstruction.method
 rule method_metrics:
     input:
         assignments=lambda wc: [paths.assignment_file(CFG.tag, wc.method, s) for s in CFG.samples],
+        test=paths.dataset_file(CFG.tag, "test"),
     output:
         metrics=paths.method_metrics_file(CFG.tag, "{method}"),
     log:
