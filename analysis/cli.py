@@ -2,7 +2,7 @@
 stage outside snakemake.
 
     ttjpa apply results/default/models/saja/model.pt events.root --output assignments.parquet
-    ttjpa check-input FILE...
+    ttjpa check-input FILE... [--topology config/topology/tth_allhad.yaml]
     ttjpa generate --config config/test.yaml --sample ttbar --chunk 0 --output out.root
     ttjpa --version
 
@@ -18,10 +18,10 @@ import os
 import sys
 from pathlib import Path
 
-from analysis import __version__
+from analysis import __version__, topology
 from analysis import config as configlib
 from analysis.events.delphes import DelphesInputError
-from analysis.topology import TOPOLOGY
+from analysis.topology import TOPOLOGY, TopologyError
 
 INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 APPLY = f"""Assign the jets of every event of FILE with a trained model; OUT.parquet gets one row per event:
@@ -43,14 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "check-input":
-            return _check_input(args.files)
+            return _check_input(args.files, args.topology)
         if args.command == "apply":
             return _apply(args)
         return _generate(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return INTERRUPTED
-    except (configlib.ConfigError, UsageError) as err:
+    except (configlib.ConfigError, UsageError, TopologyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except (DelphesInputError, InputError) as err:
@@ -88,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-input", help="vet Delphes ROOT files before a long run")
     check.add_argument("files", nargs="+", metavar="FILE", help="Delphes ROOT files (the globs of your samples)")
+    check.add_argument("--topology", default=None, metavar="FILE",
+                       help="the topology whose decay chains the matching looks for (default "
+                            "config/topology/ttbar_allhad.yaml; config/topology/tth_allhad.yaml for t tbar H)")
 
     gen = sub.add_parser("generate", help="generate one chunk of an embedded sample")
     gen.add_argument("--config", default="config/config.yaml",
@@ -160,12 +163,13 @@ def _os_error(err: OSError) -> str:
     return f"{err.filename}: {err.strerror or err}"
 
 
-def _check_input(files: list[str]) -> int:
+def _check_input(files: list[str], topology_file: str | None) -> int:
     from analysis.inspect import check_file
 
+    chains = topology.load(topology_file) if topology_file else TOPOLOGY
     usable = True
     for path in files:  # each report as soon as it is known: large files take a while
-        report = check_file(path)
+        report = check_file(path, chains)
         print(report.text(), file=sys.stdout if report.usable else sys.stderr, flush=True)
         usable &= report.usable
     return 0 if usable else 1

@@ -2,7 +2,8 @@
 
 Branches being present is not enough to promise a stage: a W+jets file has every Particle field
 the matching reads and still no t tbar decay in it. So the matching is promised only when the
-parton finder, run on the first events of the file, finds hadronic t tbar chains; and the q/g
+parton finder, run on the first events of the file, finds the topology's hadronic decay chains
+(t tbar, or t tbar H for `config/topology/tth_allhad.yaml`); and the q/g
 line asks for exactly the candidate fields analysis.qg.samples reads.
 
 Headers are not enough either: a truncated copy or a damaged basket shows every branch and the
@@ -35,6 +36,7 @@ from analysis.events.weights import WeightSummary
 from analysis.partons import PARTON_FIELDS, find_partons
 from analysis.qg.samples import CANDIDATE_FIELDS, read_spec
 from analysis.selection import JET_BRANCHES, Layout, non_finite_jets
+from analysis.topology import TOPOLOGY, Topology
 
 MATCHING = "jet-parton matching"
 WEIGHTS = "event numbers and generator weights"
@@ -60,7 +62,8 @@ entries per event in a real shower record, so a smaller step keeps the memory ne
 
 @dataclass(frozen=True)
 class PartonCensus:
-    """How many of the events read have a complete hadronic t tbar decay chain."""
+    """How many of the events read have every hadronic decay chain of the topology (t tbar: both
+    tops'; t tbar H: also the Higgs's)."""
 
     events_read: int
     with_chain: int
@@ -76,6 +79,7 @@ class FileReport:
     collections: dict[str, set[str]] = field(default_factory=dict)
     can: dict[str, str] = field(default_factory=dict)  # what -> detail ("" when none)
     cannot: dict[str, str] = field(default_factory=dict)  # what -> reason
+    topology: Topology = TOPOLOGY  # whose decay chains the parton census looks for
     partons: PartonCensus | None = None  # None when the Particle fields are missing
     weights: WeightSummary | None = None
     duplicates: dict[str, int] = field(default_factory=dict)  # branch name -> branches carrying it
@@ -100,14 +104,15 @@ class FileReport:
     def as_dict(self) -> dict:
         """The file's entry in check_input.json."""
         return {"events": self.events, "can": self.can, "cannot": self.cannot,
-                "hadronic_ttbar": self.partons.as_dict() if self.partons else None,
+                "hadronic_chains": self.partons.as_dict() if self.partons else None,
                 "weights": self.weights.as_dict() if self.weights else None,
                 "duplicate_branches": self.duplicates, "warnings": self.warnings}
 
 
-def check_file(path: str | Path) -> FileReport:
-    """What the workflow can do with one file; `error` set when it cannot use the file at all."""
-    report = FileReport(Path(path))
+def check_file(path: str | Path, topology: Topology = TOPOLOGY) -> FileReport:
+    """What the workflow can do with one file, whose signal events should hold `topology`'s decay
+    chains; `error` set when it cannot use the file at all."""
+    report = FileReport(Path(path), topology=topology)
     try:
         tree = open_tree(path)
         report.events = tree.num_entries
@@ -150,15 +155,16 @@ def _assess(report: FileReport, what: str) -> None:
 
 
 def _matching(report: FileReport) -> tuple[bool, str]:
-    """The matching needs t tbar decay chains, not just Particle branches: run the parton finder
-    on the first events."""
+    """The matching needs the topology's decay chains, not just Particle branches: run the
+    parton finder on the first events."""
+    process = report.topology.process_text
     try:
-        report.partons = census = parton_census(report.path, min(report.events, PARTON_CENSUS_EVENTS))
+        report.partons = census = parton_census(report.path, min(report.events, PARTON_CENSUS_EVENTS), report.topology)
     except ValueError as err:  # the finder's malformed D1/D2 links
         return False, f"the Particle record cannot be followed: {err}"
     if census.with_chain:
-        return True, f"{census.with_chain} of {census.events_read} events read have a hadronic t tbar chain"
-    return False, f"no hadronic t tbar chain in the first {census.events_read} events"
+        return True, f"{census.with_chain} of {census.events_read} events read have a hadronic {process} chain"
+    return False, f"no hadronic {process} chain in the first {census.events_read} events"
 
 
 def _qg_constituents(report: FileReport) -> tuple[bool, str]:
@@ -209,13 +215,13 @@ def scan(tree, path: Path, spec: dict[str, tuple[str, ...]]) -> WeightSummary:
     return weights
 
 
-def parton_census(path: Path, events: int) -> PartonCensus:
-    """Run the parton finder on the first `events` events, a step at a time (memory stays flat
-    whatever the size of the particle record)."""
+def parton_census(path: Path, events: int, topology: Topology = TOPOLOGY) -> PartonCensus:
+    """Run `topology`'s parton finder on the first `events` events, a step at a time (memory
+    stays flat whatever the size of the particle record)."""
     with_chain, tree = 0, open_tree(path)
     for start in range(0, events, PARTON_CENSUS_STEP):
         particles = read_tree(tree, path, {"Particle": PARTON_FIELDS}, start, min(start + PARTON_CENSUS_STEP, events))
-        partons = find_partons(Columns.of(particles["Particle"], PARTON_FIELDS))
+        partons = find_partons(Columns.of(particles["Particle"], PARTON_FIELDS), topology)
         with_chain += int(np.count_nonzero(partons.counts))
     return PartonCensus(events, with_chain)
 
@@ -241,11 +247,11 @@ def duplicate_warning(duplicates: dict[str, int]) -> str:
             "card's TreeWriter and rerun Delphes.")
 
 
-def write_report(files: Iterable[str | Path], output: str | Path, sample: str) -> None:
+def write_report(files: Iterable[str | Path], output: str | Path, sample: str, topology: Topology = TOPOLOGY) -> None:
     """Vet a user sample's files (the `check_input` rule); fail naming every unusable one."""
     from analysis.core.provenance import write_json
 
-    reports = [check_file(f) for f in files]
+    reports = [check_file(f, topology) for f in files]
     bad = [r.error for r in reports if not r.usable]
     if bad:
         raise DelphesInputError(f"sample {sample!r} has unusable input files:\n" + "\n".join(bad))
@@ -257,6 +263,6 @@ def write_report(files: Iterable[str | Path], output: str | Path, sample: str) -
         "sample": sample,
         "files": {str(r.path): r.as_dict() for r in reports},
         "events": sum(r.events for r in reports),
-        "hadronic_ttbar": {"events_read": sum(c.events_read for c in censuses),
+        "hadronic_chains": {"events_read": sum(c.events_read for c in censuses),
                            "with_chain": sum(c.with_chain for c in censuses)} if censuses else None,
     })

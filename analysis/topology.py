@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PATH = ROOT / "config" / "topology" / "ttbar_allhad.yaml"
 SCHEMA = ROOT / "workflow" / "schemas" / "topology.schema.yaml"
 BOTTOM = 5
+SYMBOLS = {6: "t", 23: "Z", 24: "W", 25: "H"}
+"""The figures' symbol of a resonance particle, by PDG id (`Topology.process_latex`)."""
 """The b quark's PDG id: slots of b quarks take b-jet transfer functions and b-tagged jets."""
 
 CATEGORIES = ("matched", "unmatched", "background")
@@ -278,6 +280,21 @@ class Topology:
             raise TopologyError(f"topology {self.name!r}: key 'PARTICLES': the fits need every cascade to decay "
                                 f"alike, not as {sorted((o.name, i.name) for o, i in shared)}")
         return shared.pop()
+
+    @cached_property
+    def process_latex(self) -> str:
+        """The signal process in figure labels, from its particles: `$t\\bar{t}$`, `$t\\bar{t}H$`."""
+        return "$" + "".join(rf"\bar{{{s}}}" if anti else s for s, anti in self._process_symbols()) + "$"
+
+    @cached_property
+    def process_text(self) -> str:
+        """The signal process in plain text, as log lines write it: `t tbar`, `t tbar H`."""
+        return " ".join(f"{s}bar" if anti else s for s, anti in self._process_symbols())
+
+    def _process_symbols(self) -> list[tuple[str, bool]]:
+        """(symbol, is an antiparticle) per particle: a particle of negative charge is the
+        antiparticle; a resonance without a symbol in SYMBOLS is written by its name."""
+        return [(SYMBOLS.get(self.resonances[p.resonance].pdg_id, p.resonance), p.charge < 0) for p in self.particles]
 
     @cached_property
     def b_slots(self) -> tuple[int, ...]:

@@ -1,4 +1,4 @@
-"""`check-input` tells what the workflow can really do with a file: t tbar chains found by the
+"""`check-input` tells what the workflow can really do with a file: the topology's decay chains found by the
 parton finder (not just Particle branches), repeated branch names, the q/g inputs the q/g code
 reads, and one clear line for paths that are not files."""
 from __future__ import annotations
@@ -61,11 +61,11 @@ def test_report_json_carries_the_counts_and_warnings(tmp_path, ttbar_file):
     report = json.loads(output.read_text())
     files = report["files"]
     ttbar = check_file(ttbar_file).partons
-    assert files[str(ttbar_file)]["hadronic_ttbar"] == {"events_read": 1000, "with_chain": ttbar.with_chain}
-    assert files[str(COFFEA)]["hadronic_ttbar"] == {"events_read": 25, "with_chain": 0}
+    assert files[str(ttbar_file)]["hadronic_chains"] == {"events_read": 1000, "with_chain": ttbar.with_chain}
+    assert files[str(COFFEA)]["hadronic_chains"] == {"events_read": 25, "with_chain": 0}
     assert files[str(COFFEA)]["cannot"][MATCHING].startswith("no hadronic t tbar chain")
-    assert files[str(duplicated)]["hadronic_ttbar"] == {"events_read": 2, "with_chain": 1}
-    assert report["hadronic_ttbar"] == {"events_read": 1027, "with_chain": ttbar.with_chain + 1}
+    assert files[str(duplicated)]["hadronic_chains"] == {"events_read": 2, "with_chain": 1}
+    assert report["hadronic_chains"] == {"events_read": 1027, "with_chain": ttbar.with_chain + 1}
     assert files[str(duplicated)]["duplicate_branches"]["Particle_size"] == 2
     assert files[str(duplicated)]["warnings"][0].startswith("repeated branch names: Particle (2 branches")
     assert files[str(ttbar_file)]["warnings"] == []
@@ -137,3 +137,27 @@ def test_matching_needs_only_the_particle_fields_the_finder_reads(tmp_path, ttba
                             {"Event": ("Number", "Weight"), "Jet": ("PT", "Eta", "Phi", "Mass", "BTag"),
                              "Particle": PARTON_FIELDS})
     assert check_file(lean).can[MATCHING] == check_file(ttbar_file).can[MATCHING]
+
+
+def test_the_census_looks_for_the_chains_of_the_runs_topology(tmp_path, reco, ttbar_file, capsys):
+    """A t tbar H file holds a t tbar chain and the Higgs's: it passes for both topologies; a t tbar
+    file has no H -> b bbar, so the t tbar H run's matching is refused for it, in its words."""
+    from analysis.events.generate import generate_chunk
+    from analysis.events.pythia import GeneratorSettings
+    from analysis.topology import ROOT, load
+
+    tth = load(ROOT / "config" / "topology" / "tth_allhad.yaml")
+    tth_file = tmp_path / "tth.root"
+    generate_chunk(GeneratorSettings(process="tth_allhad", seed=5), reco, n_events=40, first_event_number=0,
+                   output=tth_file, detector_seed=5, progress=False)
+    assert check_file(tth_file, tth).can[MATCHING] == "40 of 40 events read have a hadronic t tbar H chain"
+    assert check_file(tth_file).can[MATCHING] == "40 of 40 events read have a hadronic t tbar chain"
+    assert check_file(ttbar_file, tth).cannot[MATCHING] == "no hadronic t tbar H chain in the first 1000 events"
+    output = tmp_path / "check_input.json"
+    write_report([tth_file], output, sample="user_tth", topology=tth)
+    assert json.loads(output.read_text())["hadronic_chains"] == {"events_read": 40, "with_chain": 40}
+
+    assert cli.main(["check-input", str(ttbar_file), "--topology", str(ROOT / "config/topology/tth_allhad.yaml")]) == 0
+    assert "no hadronic t tbar H chain" in capsys.readouterr().out
+    assert cli.main(["check-input", str(ttbar_file), "--topology", "config/topology/nope.yaml"]) == 2
+    assert "nope.yaml: cannot read the topology file" in capsys.readouterr().err

@@ -143,7 +143,7 @@ def test_figures_show_the_configured_labels_and_their_numbers(test_config_run, t
     metrics = json.loads((test_config_run / "results/test/metrics/metrics.json").read_text())
     assert metrics["labels"] == test_config.labels()
     expected = [metrics["labels"]["methods"][m] for m in metrics["method_order"]]
-    paper.fig05_performance(metrics, "fig05")
+    paper.fig05_performance(metrics, "fig05", topology=TOPOLOGY)
     assert [t.get_text() for t in figures["fig05"].axes[0].get_legend().get_texts()] == expected
     paper.fig07_correct_vs_njets(metrics, "fig07", topology=TOPOLOGY)
     ax = figures["fig07"].axes[0]
@@ -161,7 +161,7 @@ def test_figures_show_the_configured_labels_and_their_numbers(test_config_run, t
         total = sum(np.asarray(h[g])[1:-1] for g in ("background", "unmatched", "wrong", "correct"))
         power = int(np.floor(np.log10(total.max()))) if total.max() >= 1e4 else 0
         assert ax.get_ylim()[1] >= total.max() / 10.0**power and (f"10^{{{power}}}" in ax.get_ylabel()) == bool(power)
-    paper.fig11_entropy(metrics, "fig11")  # log axes labelled at decades only: minor labels used to collide
+    paper.fig11_entropy(metrics, "fig11", topology=TOPOLOGY)  # log axes labelled at decades only: minor labels used to collide
     figures["fig11"].canvas.draw()
     for ax in figures["fig11"].axes:
         assert ax.get_yscale() == "log" and not any(t.get_text() for t in ax.yaxis.get_minorticklabels())

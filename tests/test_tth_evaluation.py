@@ -280,6 +280,15 @@ def test_figures_name_the_topologys_classes_slots_and_resonances(drawn):
     panels = figures["fig08"].axes
     assert [ax.get_xlabel() for ax in panels] == [r"$m_{jj}$ [GeV]", r"$m_{jjj}$ [GeV]", r"$m_{jj}$ [GeV]"]
     assert [ax.lines[-1].get_xdata()[0] for ax in panels] == [80.4, 172.5, 125.0]
+    legend = [t.get_text() for t in panels[0].get_legend().get_texts()]
+    assert sorted(legend) == ["QCD multijet", r"correct $t\bar{t}H$", r"unmatched $t\bar{t}H$", r"wrong $t\bar{t}H$"]
+    result["methods"]["saja"].update(network=True, performance_curve={"correct": [0.5], "wrong": [0.1],
+                                                                      "unmatched_rejection": [0.5],
+                                                                      "background_rejection": [0.9]})
+    result["methods"]["chi2_9"].update(network=False, performance_curve=result["methods"]["saja"]["performance_curve"])
+    paper.fig05_performance(result, "fig05", topology=TTH)
+    assert [ax.get_ylabel() for ax in figures["fig05"].axes] == [r"1 - wrong fraction (matched $t\bar{t}H$)",
+                                                                 r"unmatched $t\bar{t}H$ rejection", "QCD multijet rejection"]
     paper.fig09_confusion(result, "fig09", topology=TTH)
     ticks = [t.get_text() for t in figures["fig09"].axes[0].get_xticklabels()]
     assert ticks == [c.latex for c in TTH.classes] and "$H$ jet" in ticks
@@ -294,6 +303,10 @@ def test_figures_name_the_topologys_classes_slots_and_resonances(drawn):
     table = figures["table"].axes[0].tables[0]
     assert [table[0, k].get_text().get_text() for k in range(10)][2:6] == ["all: event frac.", "event eff.",
                                                                            "top eff.", "higgs eff."]
+
+
+def test_the_process_is_named_from_the_topologys_particles():
+    assert TTH.process_latex == r"$t\bar{t}H$" and TOPOLOGY.process_latex == r"$t\bar{t}$"
 
 
 def test_every_figure_that_takes_the_topology_says_so():

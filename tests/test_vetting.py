@@ -287,7 +287,7 @@ def test_interrupt_exits_130_without_traceback(capsys, monkeypatch):
 
 
 def test_input_error_outside_a_report_is_one_line(capsys, monkeypatch):
-    def refused(path):
+    def refused(path, topology):
         raise DelphesInputError(f"{path}: refused. Fix it.")
 
     monkeypatch.setattr(inspect, "check_file", refused)

@@ -40,8 +40,8 @@ class Figure:
     """A key of STUDY_CONFIG; the q/g study's figures exist only when the config has one, the
     learning curve only when it names networks for it (analysis.paths.figures)."""
     topology: bool = False
-    """Its function also takes the run's topology (`topology=`): it names the slots, the jet
-    classes, the resonances or the N_jets bins, which the topology decides."""
+    """Its function also takes the run's topology (`topology=`): it names the process, the slots,
+    the jet classes, the resonances or the N_jets bins, which the topology decides."""
 
     def function(self) -> Callable[..., None]:
         module, name = self.draw.rsplit(".", 1)
@@ -49,18 +49,20 @@ class Figure:
 
 
 FIGURES = {
-    "fig02_matched_fraction": Figure("analysis.plotting.paper.fig02_matched_fraction", "matching_tables", "Matching"),
-    "fig03_njets": Figure("analysis.plotting.paper.fig03_njets", "matching_tables", "Matching"),
-    "fig04_leading_n": Figure("analysis.plotting.paper.fig04_leading_n", "matching_tables", "Matching"),
-    "fig05_performance": Figure("analysis.plotting.paper.fig05_performance", "metrics", "Performance"),
+    "fig02_matched_fraction": Figure("analysis.plotting.paper.fig02_matched_fraction", "matching_tables", "Matching",
+                                     topology=True),
+    "fig03_njets": Figure("analysis.plotting.paper.fig03_njets", "matching_tables", "Matching", topology=True),
+    "fig04_leading_n": Figure("analysis.plotting.paper.fig04_leading_n", "matching_tables", "Matching", topology=True),
+    "fig05_performance": Figure("analysis.plotting.paper.fig05_performance", "metrics", "Performance", topology=True),
     "fig06_valid_fraction": Figure("analysis.plotting.paper.fig06_valid_fraction", "metrics", "Performance"),
     "fig07_correct_vs_njets": Figure("analysis.plotting.paper.fig07_correct_vs_njets", "metrics", "Performance", topology=True),
     "fig08_masses": Figure("analysis.plotting.paper.fig08_masses", "metrics", "Reconstruction", topology=True),
     "fig09_confusion": Figure("analysis.plotting.paper.fig09_confusion", "metrics", "Networks", topology=True),
-    "fig10_per_sample": Figure("analysis.plotting.paper.fig10_per_sample", "metrics", "Generators"),
-    "generators_correct": Figure("analysis.plotting.paper.generators_correct", "metrics", "Generators"),
+    "fig10_per_sample": Figure("analysis.plotting.paper.fig10_per_sample", "metrics", "Generators", topology=True),
+    "generators_correct": Figure("analysis.plotting.paper.generators_correct", "metrics", "Generators",
+                                 topology=True),
     "generators_entropy": Figure("analysis.plotting.paper.generators_entropy", "metrics", "Generators"),
-    "fig11_entropy": Figure("analysis.plotting.paper.fig11_entropy", "metrics", "Networks"),
+    "fig11_entropy": Figure("analysis.plotting.paper.fig11_entropy", "metrics", "Networks", topology=True),
     "fig12_attention": Figure("analysis.plotting.paper.fig12_attention", "attention", "Networks",
                               topology=True),
     "fig13_latency": Figure("analysis.plotting.paper.fig13_latency", "benchmarks", "Speed"),

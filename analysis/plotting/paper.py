@@ -2,7 +2,7 @@
 function draws which figure from what is analysis.plotting.figures.
 
 Inputs are the stage artifacts as dictionaries: the matching tables (Figs. 2-4, one curve per
-ttbar sample), the evaluation's metrics.json (every method it lists), the SAJA attention
+signal sample), the evaluation's metrics.json (every method it lists), the SAJA attention
 averages (Fig. 12) and the benchmark results (Fig. 13).
 """
 from __future__ import annotations
@@ -20,8 +20,6 @@ from analysis.methods import REGISTRY
 from analysis.plotting.style import finish, label, plt, save
 from analysis.topology import Topology
 
-GROUP_LABELS = {"correct": r"correct $t\bar{t}$", "wrong": r"wrong $t\bar{t}$", "unmatched": r"unmatched $t\bar{t}$",
-                "background": "QCD multijet"}
 GROUP_COLOURS = {"correct": "#e42536", "wrong": "#f89c20", "unmatched": "#5790fc", "background": "#9c9ca1"}
 
 
@@ -38,6 +36,14 @@ def method_label(metrics: dict, method: str) -> str:
 
 def sample_label(metrics: dict, sample: str) -> str:
     return metrics.get("labels", {}).get("samples", {}).get(sample, sample)
+
+
+def group_labels(topology: Topology) -> dict[str, str]:
+    """The legend of each event group (analysis.evaluation.reconstruction.GROUPS), naming the
+    topology's process (`Topology.process_latex`: t tbar, t tbar H)."""
+    process = topology.process_latex
+    return {"correct": f"correct {process}", "wrong": f"wrong {process}", "unmatched": f"unmatched {process}",
+            "background": "QCD multijet"}
 
 
 def method_colours(methods) -> dict[str, tuple]:
@@ -68,7 +74,7 @@ def _display_name(labels: dict[str, str] | None, key: str) -> str:
     return (labels or {}).get(key, key)
 
 
-def _ttbar_tables(tables: dict[str, dict]) -> dict[str, dict]:
+def _signal_tables(tables: dict[str, dict]) -> dict[str, dict]:
     return {s: t for s, t in tables.items() if t["events"]["matched"] > 0}
 
 
@@ -76,16 +82,16 @@ def _no_matching_note(ax, tables: dict[str, dict], no_matching: Sequence[str]) -
     """Say on a matching figure which samples it cannot show: SPANet-format datasets carry jet
     targets but no partons, so there is no Delta R matching to draw for them."""
     if no_matching:
-        ax.text(0.5, 0.5 if not _ttbar_tables(tables) else 0.06,
+        ax.text(0.5, 0.5 if not _signal_tables(tables) else 0.06,
                 f"no parton-level matching information: {', '.join(no_matching)}\n(SPANet-format dataset)",
                 transform=ax.transAxes, ha="center", va="center", fontsize=11, color="dimgrey")
 
 
-def fig02_matched_fraction(tables: dict[str, dict], path: str | Path, no_matching: Sequence[str] = (),
+def fig02_matched_fraction(tables: dict[str, dict], path: str | Path, topology: Topology, no_matching: Sequence[str] = (),
                            labels: dict[str, str] | None = None) -> None:
-    """Fraction of selected ttbar events with all six partons matched vs Delta R_max."""
+    """Fraction of selected signal events with all the topology's partons matched vs Delta R_max."""
     fig, ax = plt.subplots(figsize=(8, 6.5))
-    for sample, t in _ttbar_tables(tables).items():
+    for sample, t in _signal_tables(tables).items():
         scan = t["matched_fraction_vs_dr"]
         ax.errorbar(scan["dr_max"], scan["fraction"], yerr=scan["error"], marker="o", ms=4,
                     label=_display_name(labels, sample))
@@ -93,40 +99,41 @@ def fig02_matched_fraction(tables: dict[str, dict], path: str | Path, no_matchin
         ax.axvline(tables[next(iter(tables))]["dr_max"], ls=":", color="grey", label=r"training $\Delta R_{max}$")
     ax.set_ylim(0, None)
     _no_matching_note(ax, tables, no_matching)
-    finish(ax, r"$\Delta R_{max}$(jet, parton)", r"fraction of matched $t\bar{t}$ events")
+    finish(ax, r"$\Delta R_{max}$(jet, parton)", f"fraction of matched {topology.process_latex} events")
     save(fig, path)
 
 
-def fig03_njets(tables: dict[str, dict], path: str | Path, no_matching: Sequence[str] = (),
+def fig03_njets(tables: dict[str, dict], path: str | Path, topology: Topology, no_matching: Sequence[str] = (),
                 labels: dict[str, str] | None = None) -> None:
-    """Jet multiplicity of matched ttbar events, normalised per sample."""
+    """Jet multiplicity of matched signal events, normalised per sample."""
     fig, ax = plt.subplots(figsize=(8, 6.5))
-    for sample, t in _ttbar_tables(tables).items():
+    for sample, t in _signal_tables(tables).items():
         n, counts = np.array(t["n_jets_matched"]["n_jets"]), np.array(t["n_jets_matched"]["events"], float)
         edges = np.append(n - 0.5, n[-1] + 0.5) if len(n) else np.array([5.5, 6.5])
         mplhep.histplot(counts / max(counts.sum(), 1), edges, ax=ax, label=_display_name(labels, sample),
                         yerr=np.sqrt(counts) / max(counts.sum(), 1))
     _no_matching_note(ax, tables, no_matching)
-    finish(ax, r"$N_{jets}$", r"fraction of matched $t\bar{t}$ events")
+    finish(ax, r"$N_{jets}$", f"fraction of matched {topology.process_latex} events")
     save(fig, path)
 
 
-def fig04_leading_n(tables: dict[str, dict], path: str | Path, no_matching: Sequence[str] = (),
+def fig04_leading_n(tables: dict[str, dict], path: str | Path, topology: Topology, no_matching: Sequence[str] = (),
                     labels: dict[str, str] | None = None) -> None:
-    """Fraction of matched ttbar events whose six partons are matched within the leading N jets."""
+    """Fraction of matched signal events whose partons are all matched within the leading N jets."""
     fig, ax = plt.subplots(figsize=(8, 6.5))
-    for sample, t in _ttbar_tables(tables).items():
+    for sample, t in _signal_tables(tables).items():
         ax.plot(t["fraction_within_leading_n"]["n"], t["fraction_within_leading_n"]["fraction"], marker="o",
                 label=_display_name(labels, sample))
     ax.set_ylim(0, 1.05)
     _no_matching_note(ax, tables, no_matching)
-    finish(ax, "leading N jets", r"fraction of matched $t\bar{t}$ events")
+    finish(ax, "leading N jets", f"fraction of matched {topology.process_latex} events")
     save(fig, path)
 
 
-def fig05_performance(metrics: dict, path: str | Path) -> None:
-    """Score-threshold scans: 1 - wrong fraction, unmatched-ttbar rejection and background
-    rejection, each against the correct fraction on matched ttbar."""
+def fig05_performance(metrics: dict, path: str | Path, topology: Topology) -> None:
+    """Score-threshold scans: 1 - wrong fraction, unmatched-signal rejection and background
+    rejection, each against the correct fraction on matched signal (the topology's process)."""
+    process = topology.process_latex
     fig, axes = plt.subplots(1, 3, figsize=(21, 6.5))
     colours = method_colours(metrics["method_order"])
     for method, m in ordered_methods(metrics):
@@ -135,9 +142,9 @@ def fig05_performance(metrics: dict, path: str | Path) -> None:
         axes[0].plot(c["correct"], 1 - np.asarray(c["wrong"]), **style)
         axes[1].plot(c["correct"], c["unmatched_rejection"], **style)
         axes[2].plot(c["correct"], c["background_rejection"], **style)
-    titles = (r"1 - wrong fraction (matched $t\bar{t}$)", r"unmatched $t\bar{t}$ rejection", "QCD multijet rejection")
+    titles = (f"1 - wrong fraction (matched {process})", f"unmatched {process} rejection", "QCD multijet rejection")
     for ax, title in zip(axes, titles, strict=True):
-        ax.set_xlabel(r"correct fraction (matched $t\bar{t}$)")
+        ax.set_xlabel(f"correct fraction (matched {process})")
         ax.set_ylabel(title)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
@@ -164,7 +171,7 @@ def fig06_valid_fraction(metrics: dict, path: str | Path) -> None:
 
 
 def fig07_correct_vs_njets(metrics: dict, path: str | Path, topology: Topology) -> None:
-    """Correct-assignment fraction on matched ttbar vs jet multiplicity (the topology's bins),
+    """Correct-assignment fraction on matched signal vs jet multiplicity (the topology's bins),
     every method."""
     fig, ax = plt.subplots(figsize=(8, 6.5))
     keys = [bin_label(lo, hi) for lo, hi in jet_bins(topology)]
@@ -203,7 +210,7 @@ def fig08_masses(metrics: dict, path: str | Path, topology: Topology) -> None:
         stacks = [np.asarray(h[g])[1:-1] for g in order]
         power = _display_power(np.sum(stacks, axis=0).max(initial=0.0))
         mplhep.histplot([v / 10.0**power for v in stacks], edges, ax=ax, stack=True, histtype="fill",
-                        label=[GROUP_LABELS[g] for g in order], color=[GROUP_COLOURS[g] for g in order])
+                        label=[group_labels(topology)[g] for g in order], color=[GROUP_COLOURS[g] for g in order])
         ax.axvline(resonance.mass, color="k", ls=":", lw=1)
         ax.set_xlabel(axis.label)
         ax.set_ylabel(f"candidates / {edges[1] - edges[0]:.0f} GeV" + (f" [$10^{{{power}}}$]" if power else ""))
@@ -221,7 +228,7 @@ def _display_power(peak: float) -> int:
 
 def fig09_confusion(metrics: dict, path: str | Path, topology: Topology) -> None:
     """Jet-level confusion matrices (rows: truth, normalised; the topology's jet classes) of every
-    network on matched ttbar."""
+    network on matched signal."""
     fig, panels = _network_panels(metrics, "confusion", height=6.8)
     names = [c.latex for c in topology.classes]
     for ax, (method, m) in panels:
@@ -239,10 +246,11 @@ def fig09_confusion(metrics: dict, path: str | Path, topology: Topology) -> None
     save(fig, path)
 
 
-def fig10_per_sample(metrics: dict, path: str | Path) -> None:
-    """1 - wrong fraction against correct fraction on the matched events of each ttbar sample
+def fig10_per_sample(metrics: dict, path: str | Path, topology: Topology) -> None:
+    """1 - wrong fraction against correct fraction on the matched events of each signal sample
     (generator / parton shower), for every network trained on the nominal sample; one panel
     per network, one line per sample."""
+    process = topology.process_latex
     fig, panels = _network_panels(metrics, "network")
     for ax, (method, m) in panels:
         for sample, per in m["per_sample"].items():
@@ -250,13 +258,13 @@ def fig10_per_sample(metrics: dict, path: str | Path) -> None:
             ax.plot(c["correct"], 1 - np.asarray(c["wrong"]), label=sample_label(metrics, sample))
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
-        finish(ax, r"correct fraction (matched $t\bar{t}$)", r"1 - wrong fraction (matched $t\bar{t}$)",
+        finish(ax, f"correct fraction (matched {process})", f"1 - wrong fraction (matched {process})",
                fontsize=11, title=method_label(metrics, method))
     save(fig, path)
 
 
-def generators_correct(metrics: dict, path: str | Path) -> None:
-    """Inclusive correct fraction on matched events of each ttbar sample (markers), every method
+def generators_correct(metrics: dict, path: str | Path, topology: Topology) -> None:
+    """Inclusive correct fraction on matched events of each signal sample (markers), every method
     (columns): the generator dependence at a glance."""
     methods = metrics["method_order"]
     samples = sorted({s for m in metrics["methods"].values() for s in m["per_sample"]})
@@ -270,12 +278,12 @@ def generators_correct(metrics: dict, path: str | Path) -> None:
                     marker="os^vD"[k % 5], ls="none", label=sample_label(metrics, sample))
     ax.set_xticks(range(len(methods)), [method_label(metrics, m) for m in methods], rotation=30, fontsize=13, ha="right")
     ax.set_ylim(0, 1)
-    finish(ax, "", r"correct fraction (matched $t\bar{t}$)", fontsize=11)
+    finish(ax, "", f"correct fraction (matched {topology.process_latex})", fontsize=11)
     save(fig, path)
 
 
 def generators_entropy(metrics: dict, path: str | Path) -> None:
-    """Score distributions of the matched events (correct and wrong together) of each ttbar
+    """Score distributions of the matched events (correct and wrong together) of each signal
     sample, per network, normalised to unit area: how the networks' confidence moves with the
     generator."""
     fig, panels = _network_panels(metrics, "network")
@@ -290,16 +298,16 @@ def generators_entropy(metrics: dict, path: str | Path) -> None:
     save(fig, path)
 
 
-def fig11_entropy(metrics: dict, path: str | Path) -> None:
-    """Score distributions (predictive entropy for networks) of correct and wrong matched ttbar,
-    unmatched ttbar and background, each normalised to unit area."""
+def fig11_entropy(metrics: dict, path: str | Path, topology: Topology) -> None:
+    """Score distributions (predictive entropy for networks) of correct and wrong matched signal,
+    unmatched signal and background, each normalised to unit area."""
     fig, panels = _network_panels(metrics, "network")
     for ax, (method, m) in panels:
         d = m["score_distributions"]
         for group in GROUPS:
             counts = np.asarray(d[group], float)
             if counts.sum() > 0:
-                mplhep.histplot(counts / counts.sum(), d["edges"], ax=ax, label=GROUP_LABELS[group],
+                mplhep.histplot(counts / counts.sum(), d["edges"], ax=ax, label=group_labels(topology)[group],
                                 color=GROUP_COLOURS[group])
         _log_y(ax)
         finish(ax, m["score_name"].replace("predictive entropy", r"predictive entropy $\mathbb{H}[Y]$"),
@@ -309,7 +317,7 @@ def fig11_entropy(metrics: dict, path: str | Path) -> None:
 
 def fig12_attention(attention: dict[str, dict], path: str | Path, topology: Topology) -> None:
     """Average attention matrices, block by block (columns), of each SAJA model (rows), for
-    correctly assigned matched ttbar events, jets in truth order (the topology's slots, then the
+    correctly assigned matched signal events, jets in truth order (the topology's slots, then the
     other jets; queries are rows). A model with no such event gets a row that says so instead of
     an empty one."""
     models = list(attention.items())

@@ -55,4 +55,4 @@ def run_check_input(cfg: Config, input: Files, output: Files, wildcards: Files) 
     """Vet every file of user sample `wildcards["sample"]`; fail naming every unusable one, else
     write what each file allows (`output["report"]`, no sidecar: it describes its inputs)."""
     sweep_leftovers([output["report"]])
-    write_report(input["files"], output["report"], sample=wildcards["sample"])
+    write_report(input["files"], output["report"], sample=wildcards["sample"], topology=cfg.topology)

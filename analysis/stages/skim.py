@@ -54,10 +54,10 @@ def run_skim(cfg: Config, input: Files, output: Files, wildcards: Files) -> Cutf
         elif layout.has_particles and chains.events == 0 and not (isinstance(spec, GeneratedSample)
                                                                   and spec.process == "qcd"):
             warnings.warn(f"sample {sample!r}: the Particle record of none of its {selected} selected events yields "
-                          "a hadronic t tbar chain (t -> b W, W -> q q' through the M1/D1/D2 links), so all of them "
-                          "count as background. Expected for a background sample; for a t tbar sample the record "
-                          "lacks the decay links (e.g. Pythia 6 status-3 lines): `python -m analysis check-input` "
-                          "shows it", stacklevel=2)
+                          f"a hadronic {cfg.topology.process_text} chain (t -> b W, W -> q q' through the M1/D1/D2 "
+                          "links), so all of them count as background. Expected for a background sample; for a "
+                          "signal sample the record lacks the decay links (e.g. Pythia 6 status-3 lines): "
+                          "`ttjpa check-input` shows it", stacklevel=2)
         summary = {"sample": sample, "selected_events": selected, "empty": selected == 0,
                    "jet_features": [OPTIONAL_JET_BRANCHES.get(b, JET_BRANCHES.get(b)) for b in
                                     (*JET_BRANCHES, *layout.jet_extras)],
