@@ -5,6 +5,7 @@ events, the Higgs candidate mass of exact decays, and the tables and figures tha
 topology's particles, classes and the baselines it does not run."""
 from __future__ import annotations
 
+import copy
 import json
 from types import SimpleNamespace
 
@@ -280,6 +281,13 @@ def test_figures_name_the_topologys_classes_slots_and_resonances(drawn):
     panels = figures["fig08"].axes
     assert [ax.get_xlabel() for ax in panels] == [r"$m_{jj}$ [GeV]", r"$m_{jjj}$ [GeV]", r"$m_{jj}$ [GeV]"]
     assert [ax.lines[-1].get_xdata()[0] for ax in panels] == [80.4, 172.5, 125.0]
+    assert [ax.get_yscale() for ax in panels] == ["linear"] * 3
+    heavy = copy.deepcopy(result)
+    for h in heavy["reconstruction"].values():
+        if isinstance(h, dict):
+            h["background"] = [1e5 * value for value in h["correct"]]  # a QCD event: 10^5 candidates at the luminosity
+    paper.fig08_masses(heavy, "fig08_heavy", topology=TTH)
+    assert [ax.get_yscale() for ax in figures["fig08_heavy"].axes] == ["log"] * 3  # the signal stays visible
     legend = [t.get_text() for t in panels[0].get_legend().get_texts()]
     assert sorted(legend) == ["QCD multijet", r"correct $t\bar{t}H$", r"unmatched $t\bar{t}H$", r"wrong $t\bar{t}H$"]
     result["methods"]["saja"].update(network=True, performance_curve={"correct": [0.5], "wrong": [0.1],

@@ -195,7 +195,8 @@ def fig08_masses(metrics: dict, path: str | Path, topology: Topology) -> None:
     """Candidate masses after the score cut, one panel per resonance of the topology (W, top; and
     H for t tbar H) with a line at its mass, stacked by event group, normalised to the
     luminosity; counts of evaluation events when a sample has no cross-section (a SPANet-format
-    dataset without `cross_section_pb`), which the legend says."""
+    dataset without `cross_section_pb`), which the legend says; a log axis where the background
+    dwarfs the signal (`_background_dominates`)."""
     r = metrics["reconstruction"]
     unit_weights = r.get("unit_weight_samples", [])
     title = f"{method_label(metrics, r['method'])}, score $\\leq$ {r['score_cut']:.3g}"
@@ -208,9 +209,14 @@ def fig08_masses(metrics: dict, path: str | Path, topology: Topology) -> None:
         edges = np.asarray(h["edges"])
         order = ["background", "unmatched", "wrong", "correct"]
         stacks = [np.asarray(h[g])[1:-1] for g in order]
-        power = _display_power(np.sum(stacks, axis=0).max(initial=0.0))
+        log = _background_dominates(stacks[0], np.sum(stacks[1:], axis=0))
+        power = 0 if log else _display_power(np.sum(stacks, axis=0).max(initial=0.0))
         mplhep.histplot([v / 10.0**power for v in stacks], edges, ax=ax, stack=True, histtype="fill",
                         label=[group_labels(topology)[g] for g in order], color=[GROUP_COLOURS[g] for g in order])
+        if log:
+            positive = np.concatenate(stacks)[np.concatenate(stacks) > 0]
+            ax.set_yscale("log")
+            ax.set_ylim(0.5 * positive.min(), 50 * np.sum(stacks, axis=0).max())
         ax.axvline(resonance.mass, color="k", ls=":", lw=1)
         ax.set_xlabel(axis.label)
         ax.set_ylabel(f"candidates / {edges[1] - edges[0]:.0f} GeV" + (f" [$10^{{{power}}}$]" if power else ""))
@@ -218,6 +224,13 @@ def fig08_masses(metrics: dict, path: str | Path, topology: Topology) -> None:
         mplhep.cms.label(data=False, ax=ax, loc=0, fontsize=14, lumi=None if unit_weights else metrics["luminosity_fb"],
                          com=13)
     save(fig, path)
+
+
+def _background_dominates(background: np.ndarray, signal: np.ndarray) -> bool:
+    """Whether a mass panel needs a log axis to show its signal at all: the background's highest
+    bin above 20 times the signal's (t tbar H: a few QCD events that pass >= 8 jets, each weighing
+    10^5 candidates at the luminosity, above a signal of a few hundred)."""
+    return signal.max(initial=0.0) > 0 and background.max(initial=0.0) > 20 * signal.max(initial=0.0)
 
 
 def _display_power(peak: float) -> int:
