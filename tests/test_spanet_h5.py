@@ -312,5 +312,5 @@ def test_matching_figures_without_any_matching_table_say_why(tmp_path):
     from analysis.plotting.figures import FIGURES
 
     for name in (name for name, figure in FIGURES.items() if figure.reads == "matching_tables"):
-        FIGURES[name].function()({}, tmp_path / f"{name}.png", ["tt"])
+        FIGURES[name].function()({}, tmp_path / f"{name}.png", topology=TOPOLOGY, no_matching=["tt"])
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
