@@ -203,6 +203,7 @@ def fig08_masses(metrics: dict, path: str | Path, topology: Topology) -> None:
     if unit_weights:
         title += f"\nevent counts (no cross-section: {', '.join(unit_weights)})"
     candidates = mass_candidates(topology)
+    legend = group_labels(topology)
     fig, axes = plt.subplots(1, len(candidates), figsize=(8 * len(candidates), 6.5), squeeze=False)
     for ax, (name, (resonance, axis)) in zip(axes[0], candidates.items(), strict=True):
         h = r[name]
@@ -212,9 +213,10 @@ def fig08_masses(metrics: dict, path: str | Path, topology: Topology) -> None:
         log = _background_dominates(stacks[0], np.sum(stacks[1:], axis=0))
         power = 0 if log else _display_power(np.sum(stacks, axis=0).max(initial=0.0))
         mplhep.histplot([v / 10.0**power for v in stacks], edges, ax=ax, stack=True, histtype="fill",
-                        label=[group_labels(topology)[g] for g in order], color=[GROUP_COLOURS[g] for g in order])
+                        label=[legend[g] for g in order], color=[GROUP_COLOURS[g] for g in order])
         if log:
-            positive = np.concatenate(stacks)[np.concatenate(stacks) > 0]
+            counts = np.concatenate(stacks)
+            positive = counts[counts > 0]
             ax.set_yscale("log")
             ax.set_ylim(0.5 * positive.min(), 50 * np.sum(stacks, axis=0).max())
         ax.axvline(resonance.mass, color="k", ls=":", lw=1)
@@ -315,12 +317,13 @@ def fig11_entropy(metrics: dict, path: str | Path, topology: Topology) -> None:
     """Score distributions (predictive entropy for networks) of correct and wrong matched signal,
     unmatched signal and background, each normalised to unit area."""
     fig, panels = _network_panels(metrics, "network")
+    legend = group_labels(topology)
     for ax, (method, m) in panels:
         d = m["score_distributions"]
         for group in GROUPS:
             counts = np.asarray(d[group], float)
             if counts.sum() > 0:
-                mplhep.histplot(counts / counts.sum(), d["edges"], ax=ax, label=group_labels(topology)[group],
+                mplhep.histplot(counts / counts.sum(), d["edges"], ax=ax, label=legend[group],
                                 color=GROUP_COLOURS[group])
         _log_y(ax)
         finish(ax, m["score_name"].replace("predictive entropy", r"predictive entropy $\mathbb{H}[Y]$"),
