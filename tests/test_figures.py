@@ -8,6 +8,7 @@ import sys
 from types import SimpleNamespace
 
 import jinja2
+import numpy as np
 import pytest
 import yaml
 
@@ -246,6 +247,26 @@ def test_learning_curve_is_labelled_at_its_training_set_sizes_only(tmp_path, mon
     # the legend and title name the config's labels (the json's labels are metrics.json's)
     assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == ["SAJA", "chi2, 7 jets"]
     assert ax.get_legend().get_title().get_text().startswith("Pythia 8, 920")
+    assert ax.get_ylim() == pytest.approx((0, 0.63))  # up to 1.5 x the highest error bar
+
+
+def test_learning_curve_colours_every_method_apart(tmp_path, monkeypatch):
+    """Baselines drawn from a palette of their own once gave chi^2 (9 jets) SPA-NET's orange."""
+    from matplotlib.colors import to_rgb
+
+    from analysis.plotting import learning_curve as module
+
+    drawn = {}
+    monkeypatch.setattr(module, "save", lambda fig, paths: drawn.setdefault("fig", fig))
+    point = {"correct": 0.2, "low": 0.19, "high": 0.21, "events": 1785}
+    curve = {"sample": "tth", "baselines": {"chi2_8": point, "chi2_9": point}, "labels": {},
+             "networks": {name: [{**point, "train_events": n} for n in (8547, 34188)] for name in ("saja", "spanet")}}
+    module.learning_curve(curve, tmp_path / "lc.png")
+    ax = drawn["fig"].axes[0]
+    colours = [to_rgb(c.lines[0].get_color()) for c in ax.containers]
+    colours += [to_rgb(line.get_color()) for line in ax.get_lines() if line.get_label() in curve["baselines"]]
+    assert len(colours) == 4
+    assert min(np.linalg.norm(np.subtract(a, b)) for i, a in enumerate(colours) for b in colours[:i]) > 0.3
 
 
 def test_method_colours_stay_distinct_beyond_ten_methods():
