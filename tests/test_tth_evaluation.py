@@ -311,6 +311,10 @@ def test_figures_name_the_topologys_classes_slots_and_resonances(drawn):
     table = figures["table"].axes[0].tables[0]
     assert [table[0, k].get_text().get_text() for k in range(10)][2:6] == ["all: event frac.", "event eff.",
                                                                            "top eff.", "higgs eff."]
+    figures["table"].canvas.draw()  # the table sizes its columns when drawn
+    renderer = figures["table"].canvas.get_renderer()  # every header fits its cell (equal widths clipped one)
+    assert all(table[0, k].get_text().get_window_extent(renderer).width <= table[0, k].get_window_extent(renderer).width
+               for k in range(10))
 
 
 def test_the_process_is_named_from_the_topologys_particles():

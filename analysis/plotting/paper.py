@@ -407,5 +407,6 @@ def efficiency_table_figure(metrics: dict, path: str | Path, topology: Topology)
     table = ax.table(cellText=rows, colLabels=header, loc="center", cellLoc="center")
     table.auto_set_font_size(False)
     table.set_fontsize(10)
+    table.auto_set_column_width(range(len(header)))  # equal widths clipped "complete: event frac."
     table.scale(1, 1.3)
     save(fig, path)
