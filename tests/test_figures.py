@@ -228,20 +228,25 @@ def test_report_tables_are_html_pages_of_the_markdown_tables():
     assert "<p>Each cell: <strong>value</strong> (pull).</p>" in page
 
 
-def test_learning_curve_is_labelled_at_its_training_set_sizes_only(tmp_path, monkeypatch):
-    """Over less than a decade of training events matplotlib would label every minor tick of the
-    log axis (6000, 7000, ...) into one another; the axis names the measured sizes instead."""
+def _drawn_learning_curve(curve: dict, tmp_path, monkeypatch):
+    """The learning-curve figure of `curve`, kept open instead of saved: its axes."""
     from analysis.plotting import learning_curve as module
 
     drawn = {}
     monkeypatch.setattr(module, "save", lambda fig, paths: drawn.setdefault("fig", fig))
+    module.learning_curve(curve, tmp_path / "lc.png")
+    return drawn["fig"].axes[0]
+
+
+def test_learning_curve_is_labelled_at_its_training_set_sizes_only(tmp_path, monkeypatch):
+    """Over less than a decade of training events matplotlib would label every minor tick of the
+    log axis (6000, 7000, ...) into one another; the axis names the measured sizes instead."""
     point = {"correct": 0.4, "low": 0.38, "high": 0.42, "events": 920}
     curve = {"sample": "ttbar", "baselines": {"chi2_7": {**point}},
              "labels": {"methods": {"saja": "SAJA", "chi2_7": "chi2, 7 jets"}, "samples": {"ttbar": "Pythia 8"}},
              "networks": {"saja": [{**point, "train_events": n} for n in (2847, 5694, 11389)]}}
-    module.learning_curve(curve, tmp_path / "lc.png")
-    ax = drawn["fig"].axes[0]
-    drawn["fig"].canvas.draw()
+    ax = _drawn_learning_curve(curve, tmp_path, monkeypatch)
+    ax.figure.canvas.draw()
     assert [t.get_text() for t in ax.get_xticklabels()] == ["2847", "5694", "11389"]
     assert all(not t.get_text() for t in ax.get_xticklabels(minor=True))
     # the legend and title name the config's labels (the json's labels are metrics.json's)
@@ -254,15 +259,10 @@ def test_learning_curve_colours_every_method_apart(tmp_path, monkeypatch):
     """Baselines drawn from a palette of their own once gave chi^2 (9 jets) SPA-NET's orange."""
     from matplotlib.colors import to_rgb
 
-    from analysis.plotting import learning_curve as module
-
-    drawn = {}
-    monkeypatch.setattr(module, "save", lambda fig, paths: drawn.setdefault("fig", fig))
     point = {"correct": 0.2, "low": 0.19, "high": 0.21, "events": 1785}
     curve = {"sample": "tth", "baselines": {"chi2_8": point, "chi2_9": point}, "labels": {},
              "networks": {name: [{**point, "train_events": n} for n in (8547, 34188)] for name in ("saja", "spanet")}}
-    module.learning_curve(curve, tmp_path / "lc.png")
-    ax = drawn["fig"].axes[0]
+    ax = _drawn_learning_curve(curve, tmp_path, monkeypatch)
     colours = [to_rgb(c.lines[0].get_color()) for c in ax.containers]
     colours += [to_rgb(line.get_color()) for line in ax.get_lines() if line.get_label() in curve["baselines"]]
     assert len(colours) == 4
