@@ -43,6 +43,16 @@ def reco(test_config) -> Reconstruction:
     return Reconstruction.from_config(test_config.detector)
 
 
+@pytest.fixture
+def drawn(monkeypatch):
+    """Figures drawn by analysis.plotting.paper, kept open instead of saved: name -> Figure."""
+    from analysis.plotting import paper
+
+    figures = {}
+    monkeypatch.setattr(paper, "save", lambda fig, path: figures.setdefault(str(path), fig))
+    return paper, figures
+
+
 @pytest.fixture(scope="session")
 def card() -> dict:
     return yaml.safe_load((REPO / "config" / "detector_cms.yaml").read_text())

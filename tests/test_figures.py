@@ -117,16 +117,6 @@ def test_labels_name_methods_and_samples_without_touching_provenance(test_config
     assert set(labels["methods"]) == set(labelled.methods())
 
 
-@pytest.fixture
-def drawn(monkeypatch):
-    """Figures drawn by analysis.plotting.paper, kept open instead of saved: name -> Figure."""
-    from analysis.plotting import paper
-
-    figures = {}
-    monkeypatch.setattr(paper, "save", lambda fig, path: figures.setdefault(str(path), fig))
-    return paper, figures
-
-
 @pytest.mark.xdist_group("test_config_run")
 def test_figures_show_the_configured_labels_and_their_numbers(test_config_run, test_config, drawn):
     """The data behind Figs. 5, 7 and 8 of the test run: metrics.json carries the display names,

@@ -254,16 +254,6 @@ def test_the_btag_table_is_the_talks_table_on_events_with_a_tag_per_b_quark():
     assert caption not in render_table(table_result(), "md", TTH, {}, "tth")
 
 
-@pytest.fixture
-def drawn(monkeypatch):
-    """Figures drawn by analysis.plotting.paper, kept open instead of saved: name -> Figure."""
-    from analysis.plotting import paper
-
-    figures = {}
-    monkeypatch.setattr(paper, "save", lambda fig, path: figures.setdefault(str(path), fig))
-    return paper, figures
-
-
 def test_figures_name_the_topologys_classes_slots_and_resonances(drawn):
     paper, figures = drawn
     rng = np.random.default_rng(6)
