@@ -1,6 +1,6 @@
 """The networks on the t tbar H topology (config/topology/tth_allhad.yaml): SAJA's six classes and
 SPA-NET's two triplet heads and symmetric Higgs pair head; losses and decodings blind to every
-symmetry of the topology, the always-valid decoding equal to an exhaustive search, the ONNX
+symmetry of the topology, the always-valid decodings equal to an exhaustive search, the ONNX
 graphs equal to torch, and both networks learning a planted rule."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from analysis.methods import networks
 from analysis.methods.decoding import best_valid_assignment
 from analysis.methods.export import compare, export
 from analysis.methods.saja import Saja, SajaHyperparameters, saja_loss
-from analysis.methods.spanet import Spanet, SpanetHyperparameters, head_layout, resolve, spanet_loss
+from analysis.methods.spanet import Spanet, SpanetHyperparameters, head_layout, resolve, resolve_jointly, spanet_loss
 from analysis.topology import ROOT
 
 TTH = topology.load(ROOT / "config" / "topology" / "tth_allhad.yaml")
@@ -131,9 +131,43 @@ def test_heads_choose_in_order_of_confidence_without_sharing_jets():
     np.testing.assert_allclose(lp[0].numpy(), np.log([0.2, 0.6, 0.9]), rtol=1e-5)
 
 
-@pytest.mark.parametrize("architecture", ["saja", "spanet"])
+def test_joint_choice_gives_up_the_most_confident_head_when_the_event_gains():
+    """The greedy case above with a better Higgs pair (7, 8): the top keeping its b jet 0 and the
+    Higgs taking (7, 8) (0.2 x 0.3 x 0.3) beats the greedy choice (0.45 x 0.3 x 0.1)."""
+    n = 9
+    top, antitop, higgs = torch.full((1, n, n, n), -40.0), torch.full((1, n, n, n), -40.0), torch.full((1, n, n), -40.0)
+    top[0, 0, 1, 2] = top[0, 0, 2, 1] = np.log(0.2)
+    top[0, 7, 1, 2] = top[0, 7, 2, 1] = np.log(0.1)
+    antitop[0, 3, 4, 5] = antitop[0, 3, 5, 4] = np.log(0.3)
+    higgs[0, 0, 6] = higgs[0, 6, 0] = np.log(0.45)
+    higgs[0, 7, 8] = higgs[0, 8, 7] = np.log(0.3)
+    assert resolve([top, antitop, higgs])[0][2][0].tolist() == [0, 6]
+    (t, tbar, h), lp = resolve_jointly([top, antitop, higgs], head_layout(TTH))
+    assert t[0].tolist()[0] == 0 and set(t[0, 1:].tolist()) == {1, 2} and set(h[0].tolist()) == {7, 8}
+    np.testing.assert_allclose(lp[0].numpy(), np.log([0.4, 0.6, 0.6]), rtol=1e-5)
+
+
+def test_joint_decoding_equals_the_exhaustive_search():
+    """With every unordered tuple kept (K = 168 triplets at 8 jets) the joint decoding is the best
+    of all 8! ways to fill the eight slots with the eight jets."""
+    with torch.no_grad():
+        x, mask = jets(4, 8, seed=6)
+        log_p = spanet_model(seed=1)(x, mask)
+    (top, antitop, higgs), _ = resolve_jointly(log_p, head_layout(TTH), combinations=168 ** 3)
+    every = torch.tensor(list(itertools.permutations(range(8))))
+    rows = torch.arange(4)
+    best = torch.stack([(log_p[0][e, every[:, 0], every[:, 1], every[:, 2]] + log_p[1][e, every[:, 3], every[:, 4], every[:, 5]]
+                         + log_p[2][e, every[:, 6], every[:, 7]]).max() for e in range(4)])
+    found = log_p[0][rows, *top.T] + log_p[1][rows, *antitop.T] + log_p[2][rows, *higgs.T]
+    torch.testing.assert_close(found, best)
+    assert all(len(set(row)) == 8 for row in torch.cat([top, antitop, higgs], dim=1).tolist())
+
+
+@pytest.mark.parametrize("architecture", ["saja", "spanet", "spanet_joint"])
 def test_onnx_graph_assigns_as_torch(architecture, tmp_path):
-    model = saja_model(decoding="assignment") if architecture == "saja" else spanet_model(triplet_masses=True)
+    model = {"saja": lambda: saja_model(decoding="assignment"), "spanet": lambda: spanet_model(triplet_masses=True),
+             "spanet_joint": lambda: spanet_model(triplet_masses=True, decoding="assignment")}[architecture]()
+    architecture = architecture.removesuffix("_joint")
     x, mask = jets(40, 11, seed=4)
     mask[:5, 9:] = False  # events of 9 jets
     model.inputs.fit(x, mask)

@@ -11,8 +11,10 @@ distinct real jets; a two-body decay into interchangeable partons (t tbar H's H 
 the symmetric pair head O[i, j] = sum_ab X[i, a] X[j, b] (T[a, b] + T[b, a]) over pairs of two
 distinct real jets. The loss takes the best of the particle <-> head pairings that the
 topology's symmetries allow (t <-> tbar), and particles without all their jets matched are
-masked out of it (partial-event training). At inference the heads choose in order of
-confidence, each the best jets among those the more confident heads left.
+masked out of it (partial-event training). At inference (`decoding`) the heads either choose in
+order of confidence, each the best jets among those the more confident heads left (`greedy`, the
+paper's), or together (`assignment`): the tuples without a shared jet whose log-probabilities
+sum highest, searched among each head's most probable tuples.
 
 Beyond the paper (each a hyperparameter): the inputs of analysis.methods.inputs (logarithmic,
 standardised, phi relative to the leading jet, pairwise features as per-head biases of the
@@ -23,6 +25,7 @@ absence of a permutation loop are kept.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 from functools import reduce
 
@@ -62,6 +65,10 @@ class SpanetHyperparameters:
     balance: bool = False
     """Weight partial and complete events by the inverse effective size of their class (which
     particles are complete, up to t <-> tbar), as the official package's `balance_particles`."""
+    decoding: str = "greedy"
+    """greedy: the heads choose one after the other, the most confident first (`resolve`, the
+    paper's); assignment: all heads' jets at once, the most probable combination without a shared
+    jet (`resolve_jointly`)."""
 
     def __post_init__(self):
         object.__setattr__(self, "features", tuple(self.features))
@@ -316,6 +323,55 @@ def resolve(log_p: list[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor
     return chosen, chosen_lp + LOG2
 
 
+COMBINATIONS = 8000
+"""Combinations of tuples that `resolve_jointly` scores per event: each head's K most probable
+tuples, K the largest with K^heads <= COMBINATIONS (t tbar: 89 triplets per top; t tbar H: 20
+per top and 20 Higgs pairs)."""
+
+
+@torch.no_grad()
+def resolve_jointly(log_p: list[torch.Tensor], layout: tuple[tuple[tuple[int, ...], int], ...],
+                    combinations: int = COMBINATIONS) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """As `resolve`, but the heads choose together: the combination of one tuple per head, no jet
+    in two, whose log-probabilities sum highest, among each head's K most probable unordered
+    tuples (`COMBINATIONS`; `layout`: `head_layout`, whose interchangeable axes are read in one
+    order only). The greedy choice keeps a confident head's tuple even when it costs the others
+    more than it gains; this does not. Events with no such combination among those K keep
+    `resolve`'s choice."""
+    n_events, n = log_p[0].shape[0], log_p[0].shape[1]
+    k = int(combinations ** (1 / len(log_p)) + 1e-9)
+    jet = torch.arange(n, device=log_p[0].device)
+    values, tuples = [], []
+    for head, (_, first) in zip(log_p, layout, strict=True):
+        rank = head.dim() - 1
+        unordered = head.masked_fill(~_along_pair(jet[:, None] < jet[None, :], first, first + 1, rank), float("-inf"))
+        flat = torch.cat([unordered.flatten(1), unordered.new_full((n_events, k), float("-inf"))], dim=1)
+        value, index = flat.topk(k, dim=1)  # padded: fewer than k tuples exist below five jets
+        values.append(value)
+        tuples.append(_unravel(index, n, rank).clamp(max=n - 1))
+    total = reduce(torch.add, (value.view(n_events, *_axis_shape(h, len(log_p), k)) for h, value in enumerate(values)))
+    for h, g in itertools.combinations(range(len(log_p)), 2):
+        clash = (tuples[h][:, :, None, :, None] == tuples[g][:, None, :, None, :]).flatten(3).any(dim=3)
+        total = total.masked_fill(clash.view(n_events, *_axis_shape((h, g), len(log_p), k)), float("-inf"))
+    best, flat_choice = total.flatten(1).max(dim=1)
+    found = best > float("-inf")
+    greedy, greedy_lp = resolve(log_p)
+    picks = _unravel(flat_choice, k, len(log_p))
+    chosen, chosen_lp = [], []
+    for h, (value, tuple_) in enumerate(zip(values, tuples, strict=True)):
+        pick = picks[:, h]
+        picked = tuple_.gather(1, pick[:, None, None].expand(-1, 1, tuple_.shape[2]))[:, 0]
+        chosen.append(torch.where(found[:, None], picked, greedy[h]))
+        chosen_lp.append(torch.where(found, value.gather(1, pick[:, None])[:, 0] + LOG2, greedy_lp[:, h]))
+    return chosen, torch.stack(chosen_lp, dim=1)
+
+
+def _axis_shape(axes: int | tuple[int, ...], n_axes: int, size: int) -> tuple[int, ...]:
+    """The shape that spreads a tensor of `size` along each of `axes` over `n_axes` axes."""
+    axes = (axes,) if isinstance(axes, int) else axes
+    return tuple(size if a in axes else 1 for a in range(n_axes))
+
+
 def jet_marginals(log_p: list[torch.Tensor], mask: torch.Tensor, topology: Topology = TOPOLOGY) -> torch.Tensor:
     """Per-jet class probabilities (batch, jets, classes) from the heads: P(jet is b of top 1)
     etc., summed over the slots of each class (both W jets of a top); the last class ('other')
@@ -367,7 +423,7 @@ class SpanetAdapter:
     @staticmethod
     def decode(model: Spanet, x: torch.Tensor, mask: torch.Tensor, pt: torch.Tensor):
         log_p = [head.float() for head in model(x, mask)]
-        chosen, log_prob = resolve(log_p)
+        chosen, log_prob = resolve(log_p) if model.hp.decoding == "greedy" else resolve_jointly(log_p, model.layout)
         columns: list[torch.Tensor | None] = [None] * len(model.topology.slots)
         for jets, (slots, first) in zip(chosen, model.layout, strict=True):
             for position, slot in enumerate(slots):
