@@ -206,3 +206,9 @@ def test_learns_a_planted_rule(architecture, tmp_path):
     slots, valid, score, _ = networks.predict(model.eval(), architecture, data["x"], data["mask"], data["jet_pt"])
     assert valid.all() and np.isfinite(score).all()
     assert assignments.correct(slots, data["targets"], TTH).mean() > 0.9
+
+
+@pytest.mark.parametrize("hyperparameters", [SpanetHyperparameters, SajaHyperparameters])
+def test_an_unknown_decoding_is_refused_by_name(hyperparameters):
+    with pytest.raises(ValueError, match="decoding 'joint'"):
+        hyperparameters(features=FEATURES, decoding="joint")

@@ -57,6 +57,8 @@ class SajaHyperparameters:
     def __post_init__(self):
         object.__setattr__(self, "features", tuple(self.features))
         object.__setattr__(self, "pairwise", tuple(self.pairwise))
+        if self.decoding not in ("argmax", "assignment"):
+            raise ValueError(f"decoding {self.decoding!r}: allowed argmax, assignment")
 
     @property
     def d_model(self) -> int:

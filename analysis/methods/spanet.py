@@ -73,6 +73,8 @@ class SpanetHyperparameters:
     def __post_init__(self):
         object.__setattr__(self, "features", tuple(self.features))
         object.__setattr__(self, "pairwise", tuple(self.pairwise))
+        if self.decoding not in ("greedy", "assignment"):
+            raise ValueError(f"decoding {self.decoding!r}: allowed greedy, assignment")
 
 
 class TripletHead(nn.Module):
