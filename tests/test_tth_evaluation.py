@@ -144,6 +144,34 @@ def kinematics(p4: np.ndarray) -> dict[str, np.ndarray]:
             "mass": invariant_mass(p4)}
 
 
+def test_the_chi2_without_btag_overlay_changes_the_chi2_and_what_reads_it_only():
+    """config/chi2_without_btag.yaml after config/tth.yaml, deep-merged as snakemake merges
+    --configfile files: the chi^2 becomes the talk's eq. 1 (no b-tag term) on the same leading
+    jets, and only the baselines and the evaluation rerun, not the networks."""
+    import yaml
+    from snakemake.utils import update_config
+
+    from analysis import config as configlib
+    from analysis.core.provenance import config_hash
+
+    def hashes(*files: str) -> tuple[configlib.Config, dict]:
+        data: dict = {}
+        for name in files:
+            update_config(data, yaml.safe_load((ROOT / "config" / name).read_text()))
+        cfg = configlib.from_dict(data)
+        keys = [("train", "saja"), ("train", "spanet"), ("predict", "spanet"), ("split", None),
+                ("chi2_widths", None), ("baseline", None), ("evaluate", None)]
+        return cfg, {(rule, name): config_hash(cfg.rule_config(rule, None, name)) for rule, name in keys}
+
+    tth, base = hashes("tth.yaml")
+    blind, overlaid = hashes("tth.yaml", "chi2_without_btag.yaml")
+    assert tth.baselines.kinds["chi2"].btag_aware and not blind.baselines.kinds["chi2"].btag_aware
+    assert blind.baselines.kinds["chi2"].n_jets == tth.baselines.kinds["chi2"].n_jets == (8, 9)
+    assert {key for key in base if base[key] != overlaid[key]} <= {("chi2_widths", None), ("baseline", None),
+                                                                   ("evaluate", None)}
+    assert base[("baseline", None)] != overlaid[("baseline", None)]
+
+
 def test_chi2_widths_fit_the_generated_higgs_width_and_the_adapter_uses_it():
     """Matched events whose top, W and Higgs masses are Gaussian (15, 8 and 12 GeV wide), jets in
     a shuffled order: the fit finds each width, and the chi^2 built from that calibration on the
