@@ -80,6 +80,29 @@ def test_metrics_on_a_known_example():
     assert rows[">= 10"]["all_events"]["events"] == 0
 
 
+def test_correct_fraction_by_number_of_btags_on_the_known_example():
+    """The matched events (the first four; correct, wrong, correct, wrong) counted by their
+    b-tagged jets, 0 to 3 and >= 4 for the four b quarks of t tbar H; the unmatched and background
+    events stay out, and tag counts no matched event has are left out."""
+    events = known_example()
+    bins = metrics.correct_by_nbtags(events, np.array([4, 2, 3, 5, 1, 0]))
+    assert list(bins) == ["2", "3", ">= 4"]
+    assert [bins[k]["events"] for k in bins] == [1, 1, 2]
+    assert [bins[k]["fraction"] for k in bins] == [0.0, 1.0, 0.5]
+    assert bins[">= 4"] == metrics.correct_in(events, {">= 4": np.array([True, False, False, True, False, False])})[">= 4"]
+
+    result = table_result()
+    for entry in result["methods"].values():
+        entry["correct_by_nbtags"] = bins
+    markdown = render_table(result, "md", TTH, NOT_RUN, "tth")
+    caption = "**Correct assignments on matched tth by number of b-tagged jets (%, 68 % interval)**"
+    assert caption in markdown and markdown.index(caption) < markdown.index("**SPANet-style efficiencies on tth**")
+    lines = markdown.split(caption)[1].strip().splitlines()
+    assert lines[0] == "| method | 2 b-tags | 3 b-tags | >= 4 b-tags |"
+    assert lines[2].startswith("| SAJA (saja) | 0.0 +") and "| 100.0 +0.0 -" in lines[2] and "| 50.0 +" in lines[2]
+    assert "b-tagged jets" not in render_table(table_result(), "md", TTH, NOT_RUN, "tth")
+
+
 def random_events(rng, n: int = 400) -> metrics.Events:
     """Matched, unmatched and background events with random truths (some slots unmatched), each
     assignment the truth (40 %) or random jets, and random per-jet class probabilities."""

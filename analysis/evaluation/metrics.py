@@ -145,12 +145,32 @@ def correct_by_njets(events: Events) -> dict:
     """Correct-assignment fraction on matched events, inclusive and per N_jets bin (`jet_bins`),
     with its 68.3 % Clopper-Pearson interval (`low`, `high`) and the interval's half-width as
     `error`."""
-    matched = events.select(events.category == MATCHED)
-    subsets = {"inclusive": np.ones(len(matched), dtype=bool)}
-    subsets.update({bin_label(low, high): in_bin(matched.n_jets, low, high) for low, high in jet_bins(events.topology)})
+    matched = events.category == MATCHED
+    subsets = {"inclusive": matched}
+    subsets.update({bin_label(low, high): matched & in_bin(events.n_jets, low, high)
+                    for low, high in jet_bins(events.topology)})
+    return correct_in(events, subsets)
+
+
+def correct_by_nbtags(events: Events, n_btags: np.ndarray) -> dict:
+    """Correct-assignment fraction on matched events per number of b-tagged jets: 0, 1, ... up to
+    one tag per b quark of the topology and above (t tbar: 0, 1, >= 2; t tbar H: 0-3, >= 4), bins
+    without a matched event left out. It shows how a method copes with b quarks whose jet is not
+    tagged, which a selection asking fewer tags than b quarks (t tbar H: 2 of 4) keeps."""
+    matched = events.category == MATCHED
+    n_b = len(events.topology.b_slots)
+    bins = [(k, k) for k in range(n_b)] + [(n_b, None)]
+    subsets = {bin_label(low, high): matched & in_bin(n_btags, low, high) for low, high in bins}
+    return correct_in(events, {key: chosen for key, chosen in subsets.items() if chosen.any()})
+
+
+def correct_in(events: Events, subsets: dict[str, np.ndarray]) -> dict:
+    """Correct-assignment fraction of each subset of `events` (name -> event mask), with its 68.3 %
+    Clopper-Pearson interval (`low`, `high`), the interval's half-width as `error`, and its
+    number of events."""
     out = {}
     for key, chosen in subsets.items():
-        f, low, high = fraction(matched.correct[chosen])
+        f, low, high = fraction(events.correct[chosen])
         out[key] = {"fraction": f, "error": (high - low) / 2, "low": low, "high": high, "events": int(chosen.sum())}
     return out
 

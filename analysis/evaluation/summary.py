@@ -44,7 +44,8 @@ def method_metrics(all_events: metrics.Events, score: str, main_samples: list[st
     the evaluation events of `main_samples` (the nominal ttbar and the backgrounds, not the
     generator study's alternatives), and per ttbar sample (the generator study). With the events'
     b-tagged jet counts `n_btags`, also the SPANet talk's table on the events with at least one
-    b tag per b quark of the topology (`btag_table`)."""
+    b tag per b quark of the topology (`btag_table`) and the correct fraction per number of
+    b-tagged jets."""
     main = np.isin(all_events.sample, main_samples)
     events = all_events.select(main)
     groups = metrics.score_groups(events)
@@ -63,6 +64,7 @@ def method_metrics(all_events: metrics.Events, score: str, main_samples: list[st
                                           "score_distributions": score_histograms(metrics.score_groups(own), edges)}
     if n_btags is not None:
         out["spanet_table_btag"] = btag_table(events, n_btags[main])
+        out["correct_by_nbtags"] = metrics.correct_by_nbtags(events, n_btags[main])
     if events.has_probabilities:
         out["valid_vs_threshold"] = metrics.valid_vs_threshold(events, edges)
         out["confusion"] = metrics.confusion_matrix(events).tolist()
@@ -168,16 +170,16 @@ def render_table(result: dict, fmt: str, topology: Topology, not_run: dict[str, 
     and why. `signal` names the training sample the captions speak of ("ttbar" in config.yaml)."""
     bins = ["inclusive"] + [metrics.bin_label(lo, hi) for lo, hi in metrics.jet_bins(topology)]
     header = ["method"] + [f"N_jets {b}" if b != "inclusive" else "all" for b in bins]
-    rows = []
-    for method, m in result["methods"].items():
-        cells = [method_name(result, method)]
-        for b in bins:
-            c = m["correct_by_njets"][b]
-            cells.append("-" if np.isnan(c["fraction"]) else
-                         f"{100 * c['fraction']:.1f} +{100 * (c['high'] - c['fraction']):.1f} "
-                         f"-{100 * (c['fraction'] - c['low']):.1f}")
-        rows.append(cells)
+    rows = [[method_name(result, method)] + [percent(m["correct_by_njets"][b]) for b in bins]
+            for method, m in result["methods"].items()]
     text = table(header, rows, fmt, f"Correct assignments on matched {signal} (%, 68 % Clopper-Pearson interval)")
+    by_tags = {method: m["correct_by_nbtags"] for method, m in result["methods"].items() if "correct_by_nbtags" in m}
+    if by_tags:
+        tag_bins = list(next(iter(by_tags.values())))  # the same test events for every method
+        rows = [[method_name(result, method)] + [percent(bins_of[b]) for b in tag_bins]
+                for method, bins_of in by_tags.items()]
+        text += "\n" + table(["method"] + [f"{b} b-tags" for b in tag_bins], rows, fmt,
+                             f"Correct assignments on matched {signal} by number of b-tagged jets (%, 68 % interval)")
     text += "\n" + spanet_style_table(result, fmt, topology, {m: e["spanet_table"] for m, e in result["methods"].items()},
                                       f"SPANet-style efficiencies on {signal}")
     sliced = {m: e["spanet_table_btag"] for m, e in result["methods"].items() if "spanet_table_btag" in e}
@@ -187,6 +189,14 @@ def render_table(result: dict, fmt: str, topology: Topology, not_run: dict[str, 
                                           f"SPANet-style efficiencies on {signal} with >= {btag_min} b-tagged jets "
                                           "(the SPANet talk's t tbar H evaluation)")
     return text + not_run_lines(not_run, fmt)
+
+
+def percent(cell: dict) -> str:
+    """A correct fraction with its interval, in %, or "-" for a bin without events."""
+    if np.isnan(cell["fraction"]):
+        return "-"
+    return (f"{100 * cell['fraction']:.1f} +{100 * (cell['high'] - cell['fraction']):.1f} "
+            f"-{100 * (cell['fraction'] - cell['low']):.1f}")
 
 
 def spanet_style_table(result: dict, fmt: str, topology: Topology, rows_of: dict[str, list[dict]], caption: str) -> str:
