@@ -168,9 +168,10 @@ def correct_in(events: Events, subsets: dict[str, np.ndarray]) -> dict:
     """Correct-assignment fraction of each subset of `events` (name -> event mask), with its 68.3 %
     Clopper-Pearson interval (`low`, `high`), the interval's half-width as `error`, and its
     number of events."""
+    correct_events = events.correct  # a property that compares every event: once, not per subset
     out = {}
     for key, chosen in subsets.items():
-        f, low, high = fraction(events.correct[chosen])
+        f, low, high = fraction(correct_events[chosen])
         out[key] = {"fraction": f, "error": (high - low) / 2, "low": low, "high": high, "events": int(chosen.sum())}
     return out
 
