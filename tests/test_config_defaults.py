@@ -209,8 +209,9 @@ def test_baseline_kinds_follow_the_schema():
 
 def test_baseline_methods_by_kind(test_config):
     methods = test_config.baseline_methods()
-    assert {name: (spec.kind, n) for name, (spec, n) in methods.items()} == {
-        "chi2_6": ("chi2", 6), "chi2_7": ("chi2", 7), "klfitter_6": ("klfitter", 6), "klfitter_7": ("klfitter", 7)}
+    assert {name: (m.kind, m.n_jets, m.btag_aware) for name, m in methods.items()} == {
+        "chi2_6": ("chi2", 6, True), "chi2_7": ("chi2", 7, True), "klfitter_6": ("klfitter", 6, True),
+        "klfitter_7": ("klfitter", 7, True)}
     assert test_config.methods() == [*test_config.models, "chi2_6", "chi2_7", "klfitter_6", "klfitter_7"]
     klfitter = test_config.baselines.kinds["klfitter"]
     assert klfitter.btag_aware and dict(klfitter.options) == {}  # the masses and widths are the topology's

@@ -118,14 +118,16 @@ def calibration(kind: str, train: dict) -> dict:
     return json.loads(json.dumps(fit_all(pairs["jet_energy"], pairs["parton_energy"], pairs["is_b"], pairs["eta"])))
 
 
+@pytest.mark.parametrize("btag_aware", [True, False])
 @pytest.mark.parametrize("kind", methods.baseline_names())
-def test_baseline_contract(kind, pipeline, sets, tmp_path):
+def test_baseline_contract(kind, btag_aware, pipeline, sets, tmp_path):
     entry = methods.get(kind)
     assert not entry.probabilities and not entry.onnx and not entry.attention
     from analysis.stages.baselines import raw_inputs
 
-    assign, settings = entry.adapter().assigner(pipeline.cfg, calibration(kind, raw_inputs(sets["train"])), 6)
-    json.dumps(settings)  # goes into the provenance
+    assign, settings = entry.adapter().assigner(pipeline.cfg, calibration(kind, raw_inputs(sets["train"])), 6,
+                                                btag_aware)
+    assert json.loads(json.dumps(settings))["btag_aware"] is btag_aware  # the provenance says which variant ran
     test = raw_inputs(sets["test"])
     part = slice(0, 60)
     n_real = test["mask"][part].sum(axis=1)
@@ -173,10 +175,11 @@ def test_every_baseline_of_the_registry_has_what_the_rule_baseline_reads():
 
 
 def test_every_baseline_gets_its_jobs_from_the_one_rule(tmp_path, test_config):
-    """A dry run of config/test.yaml plans each baseline method `<kind>_<N>` of the config as a job
-    of the rule `baseline`, reading the registry's calibration file and the test set, with the
-    registry's threads and mem_mb, writing its assignment files and log where the results expect
-    them: a new baseline needs a registry entry, not a rule (only its calibration has a rule)."""
+    """A dry run of config/test.yaml plans each baseline method of the config (`<kind>_<N>`) as a
+    job of the rule `baseline`, reading its kind's calibration file from the registry and the test
+    set, with the registry's threads and mem_mb, writing its assignment files and log where the
+    results expect them: a new baseline needs a registry entry, not a rule (only its calibration
+    has a rule)."""
     result = subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
                              str(REPO / "config" / "test.yaml"), "--dry-run", "--cores", "64"],
                             capture_output=True, text=True, env=ENV)
@@ -187,19 +190,16 @@ def test_every_baseline_gets_its_jobs_from_the_one_rule(tmp_path, test_config):
         job = dict(re.findall(r"^    (\w+): (.*)$", block, re.M))
         assert rule not in methods.baseline_names(), f"baseline {rule!r} has a rule of its own"
         if rule == "baseline":
-            wildcards = dict(item.split("=", 1) for item in job["wildcards"].split(", "))
-            jobs[wildcards["kind"], int(wildcards["n_jets"])] = job
-    tag = test_config.tag
-    planned = {(spec.kind, n) for spec, n in test_config.baseline_methods().values()}
-    assert {kind for kind, _ in planned} == set(methods.baseline_names()), \
+            jobs[job["wildcards"].removeprefix("baseline=")] = job
+    tag, planned = test_config.tag, test_config.baseline_methods()
+    assert {method.kind for method in planned.values()} == set(methods.baseline_names()), \
         "config/test.yaml must run every baseline of the registry (the workflow test runs it)"
-    assert set(jobs) == planned
-    for (kind, n_jets), job in jobs.items():
-        entry = methods.get(kind)
+    assert set(jobs) == set(planned)
+    for name, job in jobs.items():
+        entry = methods.get(planned[name].kind)
         assert job["input"].split(", ") == [getattr(paths, entry.calibration)(tag), paths.dataset_file(tag, "test")]
-        assert job["output"].split(", ") == [paths.assignment_file(tag, f"{kind}_{n_jets}", sample)
-                                             for sample in test_config.samples]
-        assert job["log"] == f"{paths.results_dir(tag)}/logs/{kind}/{kind}_{n_jets}.log"
-        assert int(job.get("threads", 1)) == entry.threads, kind
+        assert job["output"].split(", ") == [paths.assignment_file(tag, name, sample) for sample in test_config.samples]
+        assert job["log"] == f"{paths.results_dir(tag)}/logs/baselines/{name}.log"
+        assert int(job.get("threads", 1)) == entry.threads, name
         resources = dict(item.split("=", 1) for item in job["resources"].split(", "))
-        assert int(resources["mem_mb"]) == entry.mem_mb, kind
+        assert int(resources["mem_mb"]) == entry.mem_mb, name

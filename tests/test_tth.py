@@ -192,7 +192,7 @@ def test_the_config_chooses_the_topology_and_drops_what_cannot_run_on_it():
     cfg = configlib.from_dict(data)
     assert cfg.topology is TTH
     assert cfg.baselines.not_run == {"klfitter": "KLFitter has no likelihood for t tbar H, so neither has this fit"}
-    assert cfg.methods() == ["saja", "spanet", "chi2_8"]
+    assert cfg.methods() == ["saja", "spanet", "chi2_8", "chi2_8_nobtag"]
     assert cfg.stage_config("split")["topology"]["EVENT"]["h"] == ["b1", "b2"]
     assert configlib.load(ROOT / "config" / "test.yaml").topology is topology.TOPOLOGY
     with pytest.raises(configlib.ConfigError, match=r"key 'topology': file .*nope.yaml not found.*tth_allhad.yaml"):

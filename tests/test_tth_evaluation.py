@@ -167,32 +167,28 @@ def kinematics(p4: np.ndarray) -> dict[str, np.ndarray]:
             "mass": invariant_mass(p4)}
 
 
-def test_the_chi2_without_btag_overlay_changes_the_chi2_and_what_reads_it_only():
-    """config/chi2_without_btag.yaml after config/tth.yaml, deep-merged as snakemake merges
-    --configfile files: the chi^2 becomes the talk's eq. 1 (no b-tag term) on the same leading
-    jets, and only the baselines and the evaluation rerun, not the networks."""
-    import yaml
-    from snakemake.utils import update_config
-
+def test_the_tth_run_has_the_chi2_with_and_without_btags():
+    """config/tth.yaml's `btag_aware: both`: each N gives the b-tag-aware chi2_<N> and the talk's
+    eq. 1 as written, chi2_<N>_nobtag, labelled apart in the tables; true and false give one of
+    them; any other value is refused by the schema, naming the key and the allowed values."""
     from analysis import config as configlib
-    from analysis.core.provenance import config_hash
 
-    def hashes(*files: str) -> tuple[configlib.Config, dict]:
-        data: dict = {}
-        for name in files:
-            update_config(data, yaml.safe_load((ROOT / "config" / name).read_text()))
-        cfg = configlib.from_dict(data)
-        keys = [("train", "saja"), ("train", "spanet"), ("predict", "spanet"), ("split", None),
-                ("chi2_widths", None), ("baseline", None), ("evaluate", None)]
-        return cfg, {(rule, name): config_hash(cfg.rule_config(rule, None, name)) for rule, name in keys}
-
-    tth, base = hashes("tth.yaml")
-    blind, overlaid = hashes("tth.yaml", "chi2_without_btag.yaml")
-    assert tth.baselines.kinds["chi2"].btag_aware and not blind.baselines.kinds["chi2"].btag_aware
-    assert blind.baselines.kinds["chi2"].n_jets == tth.baselines.kinds["chi2"].n_jets == (8, 9)
-    assert {key for key in base if base[key] != overlaid[key]} <= {("chi2_widths", None), ("baseline", None),
-                                                                   ("evaluate", None)}
-    assert base[("baseline", None)] != overlaid[("baseline", None)]
+    data = configlib.read_yaml(ROOT / "config" / "tth.yaml")
+    cfg = configlib.from_dict(copy.deepcopy(data))
+    baselines = cfg.baseline_methods()
+    assert list(baselines) == ["chi2_8", "chi2_9", "chi2_8_nobtag", "chi2_9_nobtag"]
+    assert [(m.kind, m.n_jets, m.btag_aware) for m in baselines.values()] == \
+        [("chi2", 8, True), ("chi2", 9, True), ("chi2", 8, False), ("chi2", 9, False)]
+    assert cfg.method_label("chi2_9") == r"$\chi^2$, 9 jets"
+    assert cfg.method_label("chi2_9_nobtag") == r"$\chi^2$, 9 jets, no b-tags"
+    for value, methods in ((True, ["chi2_8", "chi2_9"]), (False, ["chi2_8_nobtag", "chi2_9_nobtag"])):
+        edited = copy.deepcopy(data)
+        edited["baselines"]["chi2"]["btag_aware"] = value
+        assert list(configlib.from_dict(edited).baseline_methods()) == methods
+    edited = copy.deepcopy(data)
+    edited["baselines"]["chi2"]["btag_aware"] = "sometimes"
+    with pytest.raises(configlib.ConfigError, match=r"btag_aware.*sometimes"):
+        configlib.from_dict(edited)
 
 
 def test_chi2_widths_fit_the_generated_higgs_width_and_the_adapter_uses_it():
@@ -221,8 +217,8 @@ def test_chi2_widths_fit_the_generated_higgs_width_and_the_adapter_uses_it():
     ttbar = fit_widths(top.ravel(), w.ravel(), topology_settings(TOPOLOGY), TOPOLOGY)
     assert set(ttbar) == {"sigma_top", "sigma_w", "method_top", "method_w", "n_events"}  # as before t tbar H
 
-    cfg = SimpleNamespace(topology=TTH, baselines=SimpleNamespace(kinds={"chi2": SimpleNamespace(btag_aware=True)}))
-    assign, settings = ADAPTER.assigner(cfg, json.loads(json.dumps(fitted)), 9)
+    cfg = SimpleNamespace(topology=TTH)
+    assign, settings = ADAPTER.assigner(cfg, json.loads(json.dumps(fitted)), 9, True)
     assert settings["sigma_pairs"] == (fitted["sigma_pairs"]["h"],) and settings["m_top"] == 172.5
     exact = [exact_tth(rng) for _ in range(20)]
     orders = [rng.permutation(9) for _ in exact]
@@ -233,7 +229,7 @@ def test_chi2_widths_fit_the_generated_higgs_width_and_the_adapter_uses_it():
     truth = np.array([[int(np.flatnonzero(o == k)[0]) for k in range(8)] for o in orders])
     assert np.allclose(chi2, 0.0, atol=1e-6) and assignments.correct(slots, truth, TTH).all()
     with pytest.raises(ValueError, match=r"no mass width for the two-body decays \['h'\]"):
-        ADAPTER.assigner(cfg, {k: v for k, v in fitted.items() if k != "sigma_pairs"}, 9)
+        ADAPTER.assigner(cfg, {k: v for k, v in fitted.items() if k != "sigma_pairs"}, 9, True)
 
 
 def test_the_higgs_candidate_of_exact_partons_is_at_125_gev():

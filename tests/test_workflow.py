@@ -327,7 +327,8 @@ def test_the_spanet_official_overlay_imports_its_predictions_and_retrains_nothin
 def test_tth_end_to_end_on_its_tiny_config(tmp_path):
     """config/test_tth.yaml from scratch: t tbar H generated, selected (>= 8 jets), matched to 8
     partons, both networks trained with their Higgs class and head, the chi^2 with its Higgs
-    width, no KLFitter-style job (the tables say why), the Higgs candidate mass and every figure."""
+    width, with and without b-tags (never a higher minimum without: the tags only remove rows), no
+    KLFitter-style job (the tables say why), the Higgs candidate mass and every figure."""
     import awkward as ak
 
     from analysis import assignments
@@ -354,8 +355,11 @@ def test_tth_end_to_end_on_its_tiny_config(tmp_path):
     widths = json.loads((results / "baselines" / "chi2_widths.json").read_text())
     assert 5 < widths["sigma_pairs"]["h"] < 40
     assert not (results / "assignments" / "klfitter_8").exists()
+    aware, blind = (assignments.read(results / "assignments" / m / "tth.parquet") for m in ("chi2_8", "chi2_8_nobtag"))
+    assert ak.all(blind.score <= aware.score * (1 + 1e-9))  # b-tags only remove rows from the minimisation
+    assert ak.any(blind.score < aware.score)
     metrics = json.loads((results / "metrics" / "metrics.json").read_text())
-    assert metrics["method_order"] == ["saja", "spanet", "chi2_8"]
+    assert metrics["method_order"] == ["saja", "spanet", "chi2_8", "chi2_8_nobtag"]
     assert {"w", "top", "higgs"} <= set(metrics["reconstruction"])
     row = metrics["methods"]["chi2_8"]["spanet_table"][-1]
     assert row["n_jets"] == "all" and 0 <= row["complete_events"]["higgs_efficiency"] <= 1

@@ -36,6 +36,7 @@ from analysis.config.samples import build as build_sample
 from analysis.config.schema import ROOT, SCHEMA, ConfigError, detector_card, read_yaml, topology_file, validate
 from analysis.config.sections import (
     BASELINE_KINDS,
+    BaselineMethod,
     Baselines,
     BaselineSpec,
     Cuts,
@@ -55,8 +56,8 @@ from analysis.topology import Topology
 from analysis.topology import load as load_topology
 
 __all__ = [
-    "BASELINE_KINDS", "ROOT", "SPANET_H5_FEATURES", "SPANET_ROLES", "BaselineSpec", "Baselines", "Config",
-    "ConfigError", "Cuts", "Datasets", "Evaluation", "FileSample", "GeneratedSample", "MassReconstruction",
+    "BASELINE_KINDS", "ROOT", "SPANET_H5_FEATURES", "SPANET_ROLES", "BaselineMethod", "BaselineSpec", "Baselines",
+    "Config", "ConfigError", "Cuts", "Datasets", "Evaluation", "FileSample", "GeneratedSample", "MassReconstruction",
     "Matching", "ModelSpec", "QGStudy", "SCHEMA", "Sample", "SpanetSample", "Training", "from_dict", "load",
     "matching_paths", "read_yaml",
 ]
@@ -116,8 +117,8 @@ class Config:
         """The sample whose matched jets give the KLFitter-style transfer functions."""
         return self.baselines.transfer_sample or self.datasets.training_sample
 
-    def baseline_methods(self) -> dict[str, tuple[BaselineSpec, int]]:
-        """Every baseline method: name -> (its kind's settings, N leading jets)."""
+    def baseline_methods(self) -> dict[str, BaselineMethod]:
+        """Every baseline method: name -> its kind, N leading jets and b-tag use."""
         return self.baselines.methods()
 
     def methods(self) -> list[str]:
@@ -144,19 +145,21 @@ class Config:
             return self.imported[method].format
         if method not in self.baseline_methods():
             raise ValueError(f"{method!r} is not a method of this config; methods: {self.methods()}")
-        return self.baseline_methods()[method][0].kind
+        return self.baseline_methods()[method].kind
 
     def method_label(self, method: str) -> str:
         """A method's name in legends and tables: a network's `label` (else its key), a baseline's
-        registry display name and its jet count ("KLFitter-style, 7 jets")."""
+        registry display name, its jet count, and whether it ignores b-tags ("KLFitter-style, 7 jets",
+        "chi^2, 9 jets, no b-tags")."""
         from analysis import methods
 
         if method in self.models:
             return self.models[method].label
         if method in self.imported:
             return self.imported[method].label
-        spec, n_jets = self.baseline_methods()[method]
-        return f"{methods.get(spec.kind).display}, {n_jets} jets"
+        baseline = self.baseline_methods()[method]
+        return f"{methods.get(baseline.kind).display}, {baseline.n_jets} jets" + ("" if baseline.btag_aware
+                                                                                  else ", no b-tags")
 
     def labels(self) -> dict[str, dict[str, str]]:
         """Every method's and analysis sample's display name (what the figures' legends show)."""

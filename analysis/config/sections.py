@@ -144,18 +144,37 @@ a section of the schema's `baselines` (a test keeps the two lists equal)."""
 
 
 @dataclass(frozen=True)
+class BaselineMethod:
+    """One baseline method of a config: its kind (analysis.methods.REGISTRY), the leading N jets
+    it assigns, and whether tagged jets fill the b slots first."""
+
+    kind: str
+    n_jets: int
+    btag_aware: bool
+
+    @property
+    def name(self) -> str:
+        """`<kind>_<N>`, with `_nobtag` when b-tags are ignored: the two variants of one kind and N
+        can run side by side (`btag_aware: both`)."""
+        return f"{self.kind}_{self.n_jets}" + ("" if self.btag_aware else "_nobtag")
+
+
+@dataclass(frozen=True)
 class BaselineSpec:
-    """One baseline kind's settings: a method `<kind>_<N>` per N in `n_jets` (the leading N jets),
-    whether tagged jets fill the b slots first, and the kind's own `options` (its other keys)."""
+    """One baseline kind's settings: a method per N in `n_jets` (the leading N jets) and per
+    b-tag variant (`btag_aware`: true, false, or "both": tagged jets fill the b slots first, or
+    not), and the kind's own `options` (its other keys)."""
 
     kind: str
     n_jets: tuple[int, ...]
-    btag_aware: bool
+    btag_aware: bool | str
     options: Mapping[str, Any]
 
-    def methods(self) -> dict[str, int]:
-        """Method name -> number of leading jets."""
-        return {f"{self.kind}_{n}": n for n in self.n_jets}
+    def methods(self) -> dict[str, BaselineMethod]:
+        """Method name -> method: the b-tag-aware variant's N in order, then the other's."""
+        variants = (True, False) if self.btag_aware == "both" else (self.btag_aware,)
+        found = (BaselineMethod(self.kind, n, aware) for aware in variants for n in self.n_jets)
+        return {method.name: method for method in found}
 
 
 @dataclass(frozen=True)
@@ -179,9 +198,9 @@ class Baselines:
                  for kind in BASELINE_KINDS}
         return cls(kinds=kinds, not_run={kind: methods.get(kind).not_run_reason for kind in sorted(skipped)})
 
-    def methods(self) -> dict[str, tuple[BaselineSpec, int]]:
-        """Every baseline method, kind by kind: name -> (its kind's settings, N leading jets)."""
-        return {method: (spec, n) for spec in self.kinds.values() for method, n in spec.methods().items()}
+    def methods(self) -> dict[str, BaselineMethod]:
+        """Every baseline method, kind by kind: name -> method."""
+        return {name: method for spec in self.kinds.values() for name, method in spec.methods().items()}
 
     @property
     def transfer_sample(self) -> str | None:

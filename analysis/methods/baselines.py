@@ -22,6 +22,7 @@ class BaselineAdapter(Protocol):
     chunk: int
     """Events per call of the assigner (bounds the memory of the permutation tensors)."""
 
-    def assigner(self, cfg: Config, calibration: dict, n_jets: int) -> tuple[Assigner, dict]:
-        """The assignment function over the leading `n_jets` jets, given the baseline's calibration
-        file (fitted on training events), and its settings for the provenance."""
+    def assigner(self, cfg: Config, calibration: dict, n_jets: int, btag_aware: bool) -> tuple[Assigner, dict]:
+        """The assignment function over the leading `n_jets` jets (tagged jets first in the b slots
+        with `btag_aware`), given the baseline's calibration file (fitted on training events), and
+        its settings for the provenance."""

@@ -192,10 +192,10 @@ class Chi2Adapter:
     chunk = 2000
 
     @staticmethod
-    def assigner(cfg: Config, calibration: dict, n_jets: int) -> tuple[Assigner, dict]:
+    def assigner(cfg: Config, calibration: dict, n_jets: int, btag_aware: bool) -> tuple[Assigner, dict]:
         topology = cfg.topology
         settings = topology_settings(topology, sigma_top=calibration["sigma_top"], sigma_w=calibration["sigma_w"],
-                                     n_jets=n_jets, btag_aware=cfg.baselines.kinds["chi2"].btag_aware,
+                                     n_jets=n_jets, btag_aware=btag_aware,
                                      sigma_pairs=calibrated_pair_widths(calibration, topology))
 
         def assign(jets: dict[str, np.ndarray], n_real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

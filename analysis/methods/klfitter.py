@@ -310,8 +310,7 @@ class KLFitterAdapter:
     chunk = 400
 
     @staticmethod
-    def assigner(cfg: Config, calibration: dict, n_jets: int) -> tuple[Assigner, dict]:
-        btag_aware = cfg.baselines.kinds["klfitter"].btag_aware
+    def assigner(cfg: Config, calibration: dict, n_jets: int, btag_aware: bool) -> tuple[Assigner, dict]:
         settings = LikelihoodSettings()
         likelihood = Likelihood(models_from(calibration), settings)
 
@@ -320,7 +319,7 @@ class KLFitterAdapter:
                                               jets["btag"], n_real, n_jets, btag_aware)
             return slots, value
 
-        return assign, settings.__dict__
+        return assign, {**settings.__dict__, "n_jets": n_jets, "btag_aware": btag_aware}
 
 
 ADAPTER = KLFitterAdapter()

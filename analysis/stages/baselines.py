@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis import assignments, datasets, methods
-from analysis.config import Config
+from analysis.config import BaselineMethod, Config
 from analysis.core.kinematics import cascade_masses, energy_of, four_vectors, pair_masses
 from analysis.core.provenance import StageRun, stage_run, sweep_leftovers, write_json
 from analysis.methods.baselines import KINEMATICS
@@ -50,26 +50,27 @@ def run_chi2_widths(cfg: Config, input: Files, output: Files, wildcards: Files) 
 
 
 def run_baseline(cfg: Config, input: Files, output: Files, wildcards: Files) -> None:
-    """Baseline `wildcards["kind"]`'s (analysis.methods.REGISTRY) best assignment of every test
-    event (`input["test"]`) among the `wildcards["n_jets"]` leading jets, with its calibration
-    `input["calibration"]` (the registry's `calibration`) -> `output[sample]`; score = the
-    registry's `score_name` (chi^2, -log L) of the best assignment."""
-    assign_test_set(wildcards["kind"], cfg, input["calibration"], input["test"], int(wildcards["n_jets"]), output)
+    """Baseline method `wildcards["baseline"]`'s best assignment of every test event
+    (`input["test"]`) among its leading jets, with its kind's calibration `input["calibration"]`
+    (analysis.methods.REGISTRY's `calibration`) -> `output[sample]`; score = the registry's
+    `score_name` (chi^2, -log L) of the best assignment."""
+    assign_test_set(cfg.baseline_methods()[wildcards["baseline"]], cfg, input["calibration"], input["test"], output)
 
 
-def assign_test_set(kind: str, cfg: Config, calibration_path: str | Path, test_path: str | Path, n_jets: int,
+def assign_test_set(method: BaselineMethod, cfg: Config, calibration_path: str | Path, test_path: str | Path,
                     output: Files) -> None:
-    """Baseline `kind`'s (analysis.methods.REGISTRY) best assignment of every test event among the
-    `n_jets` leading jets, given its calibration file, `ADAPTER.chunk` events at a time, one
-    assignment file per sample (`output[sample]`)."""
+    """A baseline method's best assignment of every test event among its leading jets, given its
+    kind's calibration file, `ADAPTER.chunk` events at a time, one assignment file per sample
+    (`output[sample]`)."""
     outputs = {sample: output[sample] for sample in cfg.samples}
-    with stage_run(cfg.tag, kind, cfg.stage_config("baselines"), outputs.values(),
+    with stage_run(cfg.tag, method.kind, cfg.stage_config("baselines"), outputs.values(),
                    inputs=[calibration_path, test_path]) as run:
-        baseline = methods.get(kind).adapter()
-        assign, settings = baseline.assigner(cfg, json.loads(Path(calibration_path).read_text()), n_jets)
+        baseline = methods.get(method.kind).adapter()
+        assign, settings = baseline.assigner(cfg, json.loads(Path(calibration_path).read_text()), method.n_jets,
+                                             method.btag_aware)
         data = raw_inputs(test_path)
-        slots, score = in_chunks(data, assign, baseline.chunk, f"{kind}_{n_jets}", cfg.topology)
-        write_assignments(run, f"{kind}_{n_jets}", data, slots, score, outputs, settings)
+        slots, score = in_chunks(data, assign, baseline.chunk, method.name, cfg.topology)
+        write_assignments(run, method.name, data, slots, score, outputs, settings)
 
 
 def in_chunks(data: dict, assign, chunk: int, method: str, topology: Topology) -> tuple[np.ndarray, np.ndarray]:

@@ -30,25 +30,24 @@ rule transfer_functions:
         "../scripts/transfer_functions.py"
 
 
-# Every baseline of analysis.methods.REGISTRY: its calibration file (written by its fitting rule
-# above), threads and memory are its registry entry's, so a new baseline needs no rule here but
-# the one fitting its calibration.
+# Every baseline method of the config (`<kind>_<N>`, `<kind>_<N>_nobtag`: analysis.config.BaselineMethod),
+# whatever its kind in analysis.methods.REGISTRY: its calibration file (written by its kind's fitting
+# rule above), threads and memory are its registry entry's, so a new baseline needs no rule here
+# but the one fitting its calibration.
 rule baseline:
     input:
-        calibration=lambda wc: paths.calibration_file(CFG.tag, wc.kind),
+        calibration=lambda wc: paths.calibration_file(CFG.tag, CFG.method_kind(wc.baseline)),
         test=paths.dataset_file(CFG.tag, "test"),
     output:
-        **{sample: paths.assignment_file(CFG.tag, "{kind}_{n_jets}", sample) for sample in CFG.samples},
+        **{sample: paths.assignment_file(CFG.tag, "{baseline}", sample) for sample in CFG.samples},
     log:
-        f"{RESULTS}/logs/{{kind}}/{{kind}}_{{n_jets}}.log",
+        f"{RESULTS}/logs/baselines/{{baseline}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/{{kind}}/{{kind}}_{{n_jets}}.tsv"
+        f"{RESULTS}/benchmarks/baselines/{{baseline}}.tsv"
     params:
         config=tracked_config("baseline"),
-    threads: lambda wc: methods.get(wc.kind).threads
+    threads: lambda wc: methods.get(CFG.method_kind(wc.baseline)).threads
     resources:
-        mem_mb=lambda wc: methods.get(wc.kind).mem_mb,
-    wildcard_constraints:
-        kind="|".join(methods.baseline_names()),
+        mem_mb=lambda wc: methods.get(CFG.method_kind(wc.baseline)).mem_mb,
     script:
         "../scripts/baseline.py"

@@ -34,8 +34,8 @@ wildcard_constraints:
     chunk=r"\d+",
     model="|".join(CFG.models) or "NONE",
     method="|".join(CFG.methods()) or "NONE",
+    baseline="|".join(CFG.baseline_methods()) or "NONE",
     figure="|".join(paths.figures(CFG)),
-    n_jets=r"\d+",
 
 
 def tracked_config(rule):
